@@ -76,3 +76,17 @@ consent_event = Table(
     Column("notice_version", String(64), nullable=True),
     Index("ix_consent_event_subject_purpose", "subject_id", "purpose", "id"),
 )
+
+# The pseudonymous references each downstream system (a training dataset, a processor, a cache)
+# was given for a subject. The erasure feed lists them, so deletion can follow the data out.
+downstream_ref = Table(
+    "downstream_ref",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("subject_id", String(36), ForeignKey("subject.id"), nullable=False, index=True),
+    Column("system", String(128), nullable=False),  # e.g. "dataset:<id>"
+    Column("reference", String(128), nullable=False),  # the pseudonym that system knows
+    Column("created_at", UTCDateTime(), nullable=False),
+)
