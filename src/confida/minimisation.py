@@ -64,6 +64,21 @@ def _check_text(name: str, value: str) -> None:
         raise InvalidRecord(f"field {name!r} is not valid Unicode (lone surrogate)") from None
 
 
+def _upper_bound_size(data: dict[str, Any]) -> int:
+    """A cheap bound on the JSON size (a character is at most 6 bytes escaped), so the exact
+    size is computed only for records that might be near the limit."""
+    total = 2
+    for k, v in data.items():
+        total += 6 * len(k) + 4
+        if isinstance(v, str):
+            total += 6 * len(v) + 2
+        elif isinstance(v, bool | int | float) or v is None:
+            total += 32
+        else:
+            return 1 << 62  # nested values: measure exactly
+    return total
+
+
 def minimise(
     kind_name: str,
     kind: Kind,
@@ -79,12 +94,13 @@ def minimise(
     """
     if not isinstance(data, dict):
         raise InvalidRecord(f"a {kind_name} record must be a JSON object")
-    try:
-        size = len(json.dumps(data, ensure_ascii=False, default=str).encode("utf-8"))
-    except (UnicodeEncodeError, ValueError):
-        raise InvalidRecord("record is not valid Unicode or JSON") from None
-    if size > max_bytes:
-        raise PayloadTooLarge(f"record is {size} bytes; the limit is {max_bytes} bytes")
+    if _upper_bound_size(data) > max_bytes:
+        try:
+            size = len(json.dumps(data, ensure_ascii=False, default=str).encode("utf-8"))
+        except (UnicodeEncodeError, ValueError):
+            raise InvalidRecord("record is not valid Unicode or JSON") from None
+        if size > max_bytes:
+            raise PayloadTooLarge(f"record is {size} bytes; the limit is {max_bytes} bytes")
     allowed = set(purpose.categories)
     kept: dict[str, Any] = {}
     undeclared = for_purpose = 0

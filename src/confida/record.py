@@ -175,7 +175,7 @@ def collect_many(
                     "ciphertext": aead.seal(
                         keys[s.id], _encode(m.data), aead.record_aad(rid, s.id, it.kind)
                     ),
-                    "pii_summary": summary,
+                    "pii_summary": summary or None,
                     "dropped_fields": m.dropped,
                     "consent_event_id": grant_id,
                     "legal_hold": False,

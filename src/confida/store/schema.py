@@ -53,7 +53,7 @@ record = Table(
     Column("kind", String(64), nullable=False),
     Column("purpose", String(64), nullable=False),
     Column("ciphertext", LargeBinary, nullable=False),
-    Column("pii_summary", JSON, nullable=True),
+    Column("pii_summary", JSON(none_as_null=True), nullable=True),
     Column("dropped_fields", Integer, nullable=False, default=0),
     Column("consent_event_id", BigInteger, nullable=True),
     Column("legal_hold", Boolean, nullable=False, default=False),
