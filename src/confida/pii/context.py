@@ -9,7 +9,7 @@ the cost per candidate is bounded and the scan stays linear.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 
 #: How many characters before a candidate are searched for context words.
 WINDOW = 48
@@ -72,7 +72,7 @@ _CONTEXT: dict[str, str] = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def context_regex(kind: str) -> re.Pattern[str]:
     """The compiled context regex for ``kind``; matches a whole context word or phrase."""
     body = _CONTEXT[kind]
@@ -89,11 +89,13 @@ def has_context(kind: str, text: str, start: int, window: int = WINDOW) -> bool:
 #: the text before the phrase, so "I moved to Sevilla" and "mieszkam w Sosnowcu" are places.
 _PLACE_LEAD = re.compile(
     r"""(?:moved\ to|move\ to|moving\ to|relocated\ to|live\ in|lives\ in|living\ in|live\ at
-    |lives\ at|is\ in|are\ in|was\ in|were\ in|based\ in|located\ in|located\ at|stay\ in|staying\ in
+    |lives\ at|is\ in|are\ in|was\ in|were\ in|based\ in|located\ in|located\ at
+    |stay\ in|staying\ in
     |born\ in|resident\ of|address\ is|address:|visit|visiting|trip\ to|travel\ to|flight\ to
     |wohne\ in|wohnt\ in|lebe\ in|lebt\ in|umgezogen\ nach|ziehe\ nach|zog\ nach|ist\ in|sind\ in
     |findet\ in|geboren\ in|adresse:|anschrift:|wohnhaft\ in
-    |habite\ à|habite\ a|vis\ à|vit\ à|déménagé\ à|demenage\ a|déménage\ à|est\ à|sont\ à|né\ à|née\ à
+    |habite\ à|habite\ a|vis\ à|vit\ à|déménagé\ à|demenage\ a|déménage\ à|est\ à|sont\ à
+    |né\ à|née\ à
     |adresse\ est|habite\ au|habite\ en
     |vivo\ en|vive\ en|vivimos\ en|me\ mudé\ a|me\ he\ mudado\ a|mudé\ a|mudado\ a|está\ en|es\ en
     |nací\ en|dirección:|mi\ dirección\ es|resido\ en
@@ -112,7 +114,8 @@ _PERSON_LEAD = re.compile(
     |thank|thanks|remind|invite|congratulate|help|told|said|wife|husband|friend|colleague|boss
     |son|daughter|mother|father|brother|sister|mum|mom|dad|manager|client|customer|patient
     |mein\ name\ ist|ich\ heiße|ich\ heisse|ich\ bin|heißt|heisst|hallo|liebe[r]?|mit|für|von|an|und
-    |je\ m'appelle|je\ m’appelle|je\ suis|appelle|appeler|bonjour|cher|chère|avec|pour|de\ la\ part\ de|et
+    |je\ m'appelle|je\ m’appelle|je\ suis|appelle|appeler|bonjour|cher|chère|avec|pour|et
+    |de\ la\ part\ de
     |me\ llamo|mi\ nombre\ es|soy|hola|querid[oa]|con|para|estimad[oa]|llamar\ a|y
     |mi\ chiamo|il\ mio\ nome\ è|sono|ciao|car[oa]|gentile|per|chiamare|e
     |mijn\ naam\ is|ik\ ben|ik\ heet|hoi|beste|met|voor|van|bellen|en

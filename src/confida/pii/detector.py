@@ -93,6 +93,8 @@ class _Scan:
     # -- numbers ----------------------------------------------------------------------------
     def classify_number(self, s: int, e: int, split: bool = True) -> bool:
         """Decide whether digits at [s, e) are an ID, a card or a phone number; record it."""
+        if e - s < 6:
+            return False
         text = self.text
         raw = text[s:e]
         d = val.digits_of(raw)
@@ -196,7 +198,19 @@ class _Scan:
     def cap(self, s: int, e: int) -> int:
         """Decide whether a capitalised phrase is a person, a place or neither; return end."""
         text = self.text
-        toks = [(m.start() + s, m.end() + s) for m in _WORD.finditer(text[s:e])]
+        phrase = text[s:e]
+        if " " not in phrase:
+            # Fast path for the commonest case: one word that no lexicon knows.
+            if phrase.isupper():
+                return e
+            if not (names.is_first_name(phrase) or names.is_last_name(phrase)
+                    or names.is_title(phrase)):
+                i = s - 1
+                while i >= 0 and text[i] == " ":
+                    i -= 1
+                if i < 0 or text[i] in "!?\n\r\"(;":
+                    return e
+        toks = [(m.start() + s, m.end() + s) for m in _WORD.finditer(phrase)]
         words = [text[a:b] for a, b in toks]
         title_start = -1
         pm = _PREV_WORD.search(text, max(0, s - 16), s)

@@ -91,8 +91,9 @@ COMPOUND_STREET = (
     "dijk", "singel", "baan", "dreef", "hof", "steeg", "kanaal", "park", "wal",
 )
 
+#: Names of fields that hold secrets (not secrets themselves).
 _SECRET_KEYS = (
-    r"password|passwd|passwort|kennwort|pwd|mot[ ]de[ ]passe|contraseña|contrasena|"
+    r"password|passwd|passwort|kennwort|pwd|mot[ ]de[ ]passe|contraseña|contrasena|"  # noqa: S105
     r"hasło|haslo|wachtwoord|parola[ ]d'ordine|api[_-]?key|apikey|secret|client[_-]?secret|"
     r"access[_-]?key|auth[_-]?token|access[_-]?token|token"
 )
@@ -110,7 +111,8 @@ def _build() -> str:
     parts = [
         # --- secrets -----------------------------------------------------------------------
         r"(?P<pem>-----BEGIN[ A-Z]{0,40}PRIVATE[ ]KEY-----)",
-        rf"(?i:\b(?:{_SECRET_KEYS}))[ ]{{0,3}}[=:][ ]{{0,3}}[\"']?(?P<kv>[^\s\"',;]{{4,200}})",
+        rf"(?=[a-zA-Z][\w'’ -]{{1,20}}[=:])(?i:\b(?:{_SECRET_KEYS}))[ ]{{0,3}}[=:][ ]{{0,3}}"
+        r"[\"']?(?P<kv>[^\s\"',;]{4,200})",
         r"(?i:\bbearer[ ])(?P<bearer>[A-Za-z0-9._~+/-]{16,2000}=*)",
         r"(?P<token>\b(?:sk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,200}|gh[pousr]_[A-Za-z0-9]{30,255}"
         r"|github_pat_[A-Za-z0-9_]{30,255}|AKIA[0-9A-Z]{16}|xox[abposr]-[A-Za-z0-9-]{10,200}"
@@ -131,15 +133,16 @@ def _build() -> str:
         r"(?![\d]|[.\-/]\d))",
         rf"(?P<date_dm>(?<![\w.])\d{{1,2}}(?:st|nd|rd|th|er|º|°|\.)?[ ](?:de[ ])?(?i:{_MONTH})"
         r"\.?(?:[ ]de)?,?[ ](?:19|20)\d{2}(?!\d))",
-        rf"(?P<date_md>(?<![\w])(?i:{_MONTH})\.?[ ]\d{{1,2}}(?:st|nd|rd|th)?,?[ ](?:19|20)\d{{2}}"
-        r"(?!\d))",
+        rf"(?P<date_md>(?<![\w])(?=[^\W\d_]{{3,12}}\.?[ ]\d)(?i:{_MONTH})\.?[ ]\d{{1,2}}"
+        r"(?:st|nd|rd|th)?,?[ ](?:19|20)\d{2}(?!\d))",
         # --- street addresses ----------------------------------------------------------------
         rf"(?P<addr_num>(?<![\w.,/-]){num},?[ ](?:(?i:{_alt(STREET_PREFIXES)})\.?[ ]"
         rf"(?:{PARTICLES_RE}[ ]){{0,2}}{CAPWORD}(?:[ ]{CAPWORD}){{0,3}}"
         rf"|(?:{CAPWORD}[ ]){{1,3}}(?i:{_alt(STREET_SUFFIXES)})\.?(?![\w])))",
-        rf"(?P<addr_pre>(?<![\w])(?i:{_alt(STREET_PREFIXES)})\.?[ ](?:{PARTICLES_RE}[ ]){{0,2}}"
+        rf"(?P<addr_pre>(?<![\w])(?=[^\W\d_]{{1,14}}\.?[ ](?:(?:de|di|del|della|la|le|du|des)[ ])?"
+        rf"[{re.escape(UPPER)}\d])(?i:{_alt(STREET_PREFIXES)})\.?[ ](?:{PARTICLES_RE}[ ]){{0,2}}"
         rf"(?:{capseq}|\d{{1,2}}[ ]de[ ]{CAPWORD})(?P<addr_pre_num>,?[ ]{num})?(?![\w]))",
-        rf"(?P<addr_cmp>(?<![\w])(?:{CAPWORD}[ -]){{0,3}}{_UP}{_LET}{{0,40}}?"
+        rf"(?P<addr_cmp>(?<![\w])(?=[^\W\d_][\w'’-]{{1,44}}\.?[ ]\d){_UP}[\w'’-]{{0,40}}?"
         rf"(?i:{_alt(COMPOUND_STREET)})\.?[ ]{num}(?![\w]))",
         # --- identifiers -------------------------------------------------------------------
         r"(?P<nino>(?<![\w])[A-Z]{2}[ ]?\d{2}[ ]?\d{2}[ ]?\d{2}[ ]?[A-Z](?![\w]))",
@@ -151,7 +154,9 @@ def _build() -> str:
         # --- names and places: capitalised word sequences -------------------------------------
         rf"(?P<cap>(?<![\w'’-]){capseq}(?![\w]))",
     ]
-    return "|".join(parts)
+    # Every alternative but the first starts a word: one look-behind rejects the positions
+    # inside words before any alternative is tried, which is most of the text.
+    return parts[0] + r"|(?<!\w)(?:" + "|".join(parts[1:]) + ")"
 
 
 @lru_cache(maxsize=1)

@@ -56,9 +56,27 @@ def is_luhn_card(value: str) -> bool:
     return _safe(_luhn.is_valid, d)
 
 
+def iban_mod97(compact: str) -> bool:
+    """The ISO 13616 mod-97 check alone, on an upper-case IBAN without spaces.
+
+    Cheap (no table look-ups), so it filters candidates before the full validation.
+    """
+    if len(compact) < 15 or not compact.isalnum() or not compact.isascii():
+        return False
+    rearranged = compact[4:] + compact[:4]
+    acc = 0
+    for c in rearranged:
+        v = ord(c) - 48 if c <= "9" else ord(c) - 55
+        if not 0 <= v <= 35:
+            return False
+        acc = (acc * (100 if v > 9 else 10) + v) % 97
+    return acc == 1
+
+
 def is_iban(value: str) -> bool:
-    """An IBAN: country-specific length and the ISO 13616 mod-97 check."""
-    return _safe(_iban.is_valid, value)
+    """An IBAN: the mod-97 check, then country-specific length and format (python-stdnum)."""
+    compact = value.replace(" ", "").upper()
+    return iban_mod97(compact) and _safe(_iban.is_valid, compact)
 
 
 def is_ip(value: str) -> str:
