@@ -85,7 +85,7 @@ class _Scan:
             if m is None:
                 break
             word = m.group().strip(" ,")
-            if names.is_not_name(word.split(" ")[0]):
+            if names.is_stop(word.split(" ")[0]):
                 break
             end = m.end()
         return end
