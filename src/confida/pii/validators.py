@@ -1,0 +1,228 @@
+"""Checksum and structure validators for candidate spans.
+
+The scanner finds things that *look* like identifiers; these functions decide whether they
+*are*.  Checksums (Luhn, mod 97, the national algorithms in python-stdnum) are what keeps the
+false-positive rate low on order numbers, versions and other ordinary digits.
+All functions are pure, take the candidate string and never raise on bad input.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from datetime import date
+from functools import lru_cache
+
+import phonenumbers
+from stdnum import iban as _iban
+from stdnum import luhn as _luhn
+from stdnum.de import idnr as _de_idnr
+from stdnum.es import dni as _es_dni
+from stdnum.es import nie as _es_nie
+from stdnum.fr import nir as _fr_nir
+from stdnum.it import codicefiscale as _it_cf
+from stdnum.nl import bsn as _nl_bsn
+from stdnum.pl import pesel as _pl_pesel
+from stdnum.us import ssn as _us_ssn
+
+#: Regions tried for phone numbers written without a country code: the supported locales.
+PHONE_REGIONS: tuple[str, ...] = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "PL")
+
+
+def digits_of(value: str) -> str:
+    """Only the ASCII digits of ``value``; separators in numbers vary by country."""
+    return "".join(c for c in value if "0" <= c <= "9")
+
+
+def _safe(check: Callable[[str], bool], value: str) -> bool:
+    """Run a python-stdnum style validator, treating any exception as 'not valid'."""
+    try:
+        return bool(check(value))
+    except Exception:  # noqa: BLE001 - stdnum raises several types; all mean "invalid"
+        return False
+
+
+def is_luhn_card(value: str) -> bool:
+    """A payment card number: 12-19 digits, a plausible issuer prefix and a valid Luhn digit.
+
+    Issuer prefixes 1-6 cover UATP, Amex, Diners, JCB, Visa, Mastercard, Maestro, Discover;
+    a leading 0 or 7-9 is a phone, account or reference number far more often than a card.
+    """
+    d = digits_of(value)
+    if not 12 <= len(d) <= 19 or d[0] not in "123456":
+        return False
+    if len(set(d)) == 1:
+        return False
+    return _safe(_luhn.is_valid, d)
+
+
+def iban_mod97(compact: str) -> bool:
+    """The ISO 13616 mod-97 check alone, on an upper-case IBAN without spaces.
+
+    Cheap (no table look-ups), so it filters candidates before the full validation.
+    """
+    if len(compact) < 15 or not compact.isalnum() or not compact.isascii():
+        return False
+    rearranged = compact[4:] + compact[:4]
+    acc = 0
+    for c in rearranged:
+        v = ord(c) - 48 if c <= "9" else ord(c) - 55
+        if not 0 <= v <= 35:
+            return False
+        acc = (acc * (100 if v > 9 else 10) + v) % 97
+    return acc == 1
+
+
+def is_iban(value: str) -> bool:
+    """An IBAN: the mod-97 check, then the country's length and format (python-stdnum).
+
+    National check digits inside the account part are not required: ISO 13616 does not
+    require them and test or example IBANs often lack them, yet still point at a person.
+    """
+    compact = value.replace(" ", "").upper()
+    return iban_mod97(compact) and _safe(lambda v: _iban.is_valid(v, check_country=False), compact)
+
+
+def is_ip(value: str) -> str:
+    """``"ipv4"``/``"ipv6"`` when ``value`` is an address worth reporting, else ``""``.
+
+    Unspecified and loopback addresses identify nobody, so they are not reported.
+    """
+    try:
+        addr = ipaddress.ip_address(value)
+    except ValueError:
+        return ""
+    if addr.is_unspecified or addr.is_loopback:
+        return ""
+    return "ipv4" if addr.version == 4 else "ipv6"
+
+
+def phone_kind(value: str, regions: tuple[str, ...] = PHONE_REGIONS) -> str:
+    """The region code for which ``value`` is a valid phone number, else ``""``.
+
+    Numbers with a ``+`` are parsed internationally; others are tried in each supported
+    region, because a chat message rarely says which country a local number belongs to.
+    """
+    raw = value.strip()
+    nd = len(digits_of(raw))
+    if not 6 <= nd <= 17:
+        return ""
+    candidates: tuple[str | None, ...] = (None,) if raw.startswith("+") else regions
+    for region in candidates:
+        try:
+            num = phonenumbers.parse(raw, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(num):
+            return phonenumbers.region_code_for_number(num) or (region or "")
+    return ""
+
+
+def _is_nino(value: str) -> bool:
+    """UK National Insurance number, strict HMRC rules on prefix and suffix letters."""
+    v = value.replace(" ", "").upper()
+    if len(v) != 9 or not (v[:2].isalpha() and v[2:8].isdigit() and v[8].isalpha()):
+        return False
+    if v[0] in "DFIQUV" or v[1] in "DFIOQUV":
+        return False
+    if v[:2] in {"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"}:
+        return False
+    return v[8] in "ABCD"
+
+
+def is_nino_like(value: str) -> bool:
+    """NINO-shaped (2 letters, 6 digits, 1 letter) but not necessarily issued.
+
+    HMRC uses prefixes such as ``ZZ`` for placeholder and example numbers; they still carry
+    personal meaning in forms, so the detector accepts them when ID context is present.
+    """
+    v = value.replace(" ", "").upper()
+    return len(v) == 9 and v[:2].isalpha() and v[2:8].isdigit() and v[8].isalpha()
+
+
+def _is_ssn(value: str) -> bool:
+    """US SSN: no checksum exists, so the structural rules of the SSA are all we can check."""
+    return _safe(_us_ssn.is_valid, value)
+
+
+#: National identifiers tried on digit-only candidates: (kind, validator, digit counts).
+DIGIT_IDS: tuple[tuple[str, Callable[[str], bool], tuple[int, ...]], ...] = (
+    ("fr.nir", lambda v: _safe(_fr_nir.is_valid, v), (15,)),
+    ("pl.pesel", lambda v: _safe(_pl_pesel.is_valid, v), (11,)),
+    ("de.idnr", lambda v: _safe(_de_idnr.is_valid, v), (11,)),
+    ("nl.bsn", lambda v: _safe(_nl_bsn.is_valid, v), (9,)),
+)
+
+
+def national_id_kind(value: str) -> str:
+    """Which national identifier ``value`` is (e.g. ``"es.dni"``), or ``""``.
+
+    Covers SSN (US), NINO (UK), Steuer-IdNr (DE), NIR (FR), DNI/NIE (ES), codice fiscale (IT),
+    BSN (NL) and PESEL (PL).  Digit-only kinds are tried by length, alphanumeric ones by shape.
+    """
+    v = value.strip()
+    compact = v.replace(" ", "").replace("-", "").replace(".", "").upper()
+    if not compact:
+        return ""
+    if compact.isdigit():
+        if len(compact) == 9 and "-" in v and _is_ssn(v):
+            return "us.ssn"
+        for kind, check, lengths in DIGIT_IDS:
+            if len(compact) in lengths and check(compact):
+                return kind
+        return ""
+    if len(compact) == 15 and compact[5:7] in {"2A", "2B"} and _safe(_fr_nir.is_valid, compact):
+        return "fr.nir"
+    if len(compact) == 16 and _safe(_it_cf.is_valid, compact):
+        return "it.codicefiscale"
+    if len(compact) == 9:
+        if compact[0] in "XYZ" and _safe(_es_nie.is_valid, compact):
+            return "es.nie"
+        if compact[0].isdigit() and _safe(_es_dni.is_valid, compact):
+            return "es.dni"
+        if _is_nino(compact):
+            return "gb.nino"
+    return ""
+
+
+@lru_cache(maxsize=1)
+def _vat_modules() -> tuple[tuple[str, Callable[[str], bool]], ...]:
+    """EU VAT number validators from python-stdnum, keyed by the VAT country prefix.
+
+    Loaded lazily: importing every country module at import time would slow ``import``.
+    """
+    import importlib
+
+    out = []
+    for cc, mod in (
+        ("AT", "at.uid"), ("BE", "be.vat"), ("DE", "de.vat"), ("DK", "dk.cvr"),
+        ("ES", "es.nif"), ("FI", "fi.alv"), ("FR", "fr.tva"), ("IE", "ie.vat"),
+        ("IT", "it.iva"), ("LU", "lu.tva"), ("NL", "nl.btw"), ("PL", "pl.nip"),
+        ("PT", "pt.nif"), ("SE", "se.vat"), ("CZ", "cz.dic"), ("GB", "gb.vat"),
+    ):
+        m = importlib.import_module(f"stdnum.{mod}")
+        out.append((cc, m.is_valid))
+    return tuple(out)
+
+
+def vat_kind(value: str) -> str:
+    """``"vat.<cc>"`` when ``value`` is an EU (or UK) VAT number with its country prefix."""
+    compact = value.replace(" ", "").replace(".", "").replace("-", "").upper()
+    if len(compact) < 8 or not compact[:2].isalpha():
+        return ""
+    cc = compact[:2]
+    for prefix, check in _vat_modules():
+        if prefix == cc and _safe(check, compact):
+            return f"vat.{cc.lower()}"
+    return ""
+
+
+def is_real_date(year: int, month: int, day: int) -> bool:
+    """A calendar date between 1900 and 2100 -- birth dates and the like, not arbitrary numbers."""
+    if not 1900 <= year <= 2100:
+        return False
+    try:
+        date(year, month, day)
+    except ValueError:
+        return False
+    return True
