@@ -7,7 +7,6 @@ Revises: 0002
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "training_0001"
 down_revision = "0002"
 branch_labels = None
