@@ -232,7 +232,14 @@ def redact(
     policy: Annotated[
         Path | None, typer.Option("--policy", help="policy file (YAML/JSON); default: type tags")
     ] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="output file (default: stdout)")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="output file (default: stdout); with --engine ray, a directory")] = None,
+    engine: Annotated[str, typer.Option(
+        "--engine", help="local (this process) or ray (JSONL/Parquet on a Ray cluster)")] = "local",
+    workers: Annotated[int, typer.Option("--workers", help="ray: parallel tasks")] = 2,
+    key_file: Annotated[Path | None, typer.Option(
+        "--key-file", help="key for keyed operators (hash): hex text or 32+ raw bytes; "
+        "the same key gives the same output on every engine")] = None,
 ) -> None:
     """Anonymise a text or JSONL file by a policy (default: replace values by type tags)."""
     as_json = as_json or _global_json(ctx)
@@ -245,7 +252,14 @@ def redact(
             raise BadInput("the 'tokenize' operator needs the vault's token store; "
                            "it is not available from this command")
         key_hex = os.environ.get("CONFIDA_HASH_KEY", "")
+        if key_file is not None:
+            key_hex = _read_key_file(key_file)
         hash_key: bytes | None = None
+        if engine not in ("local", "ray"):
+            raise BadInput("--engine: choose local or ray")
+        if engine == "ray":
+            _redact_ray(path, out, pol, field, key_hex, workers, as_json)
+            return
         if "hash" in ops:
             try:
                 hash_key = bytes.fromhex(key_hex)
@@ -298,6 +312,49 @@ def redact(
             f"wrote {out}: {sum(counts.values())} value(s) replaced in {records} record(s)",
             highlight=False,
         )
+
+
+def _read_key_file(path: Path) -> str:
+    """The key as hex: a file of hex digits, or of raw bytes (e.g. ``head -c 32 /dev/urandom``)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise BadInput(f"--key-file: cannot read {path}: {exc.strerror}") from None
+    text = raw.strip()
+    try:
+        bytes.fromhex(text.decode("ascii"))
+        return text.decode("ascii")
+    except (UnicodeDecodeError, ValueError):
+        return raw.hex()
+
+
+def _redact_ray(path: str, out: Path | None, pol: Policy, field: str | None, key_hex: str,
+                workers: int, as_json: bool) -> None:
+    """``--engine ray``: the same redaction, over JSONL or Parquet, on a Ray cluster."""
+    from confida.export.ray_redact import redact_dataset
+
+    if out is None:
+        raise BadInput("--engine ray writes a directory: give --out DIR")
+    if path == "-":
+        raise BadInput("--engine ray reads files or directories, not stdin")
+    from confida.errors import BadInput as CoreBadInput
+
+    hash_key: bytes | None = None
+    ops = {pol.default.op, *(s.op for s in pol.rules.values())}
+    if "hash" in ops:
+        hash_key = bytes.fromhex(key_hex) if key_hex else None
+        if not hash_key or len(hash_key) < 16:
+            raise BadInput("the 'hash' operator needs a key of at least 16 bytes: "
+                           "--key-file or CONFIDA_HASH_KEY")
+    try:
+        report = redact_dataset([path], str(out), pol, field=field or "text",
+                                hash_key=hash_key, workers=workers)
+    except CoreBadInput as exc:
+        raise BadInput(exc.message) from None
+    if as_json:
+        typer.echo(json.dumps(report))
+    else:
+        Console(stderr=True).print(f"wrote {report['files']} file(s) to {out}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
