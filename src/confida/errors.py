@@ -112,3 +112,13 @@ class StoreUnavailable(ConfidaError):
     code = "store-unavailable"
     exit_code = 1
     http_status = 503
+
+
+# --- training data and analytics ----------------------------------------------------------------
+
+
+class PrivacyBudgetExceeded(Refused):
+    """A differentially private query would spend more epsilon than the analyst has left."""
+
+    code = "privacy-budget-exceeded"
+    http_status = 429
