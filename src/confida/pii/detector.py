@@ -25,6 +25,7 @@ _WORD = re.compile(r"[^\s]+")
 _PREV_WORD = re.compile(r"([^\W\d_]{1,12})(\.?)[ ]{1,2}$")
 _URL_TRAIL = ".,;:!?)]}'\"»"
 _MAX_TAIL_ITEMS = 8
+_MAX_SPLIT_TRIES = 4
 #: Prefix words that mark a street even without a house number ("rue de la Paix").
 _STRONG_PREFIX = frozenset(
     "rue chemin boulevard impasse allée allee quai calle avenida avda paseo pasaje camino "
@@ -128,7 +129,8 @@ class _Scan:
 
         def as_phone() -> bool:
             phone_ctx = ctx.has_context("PHONE", text, s)
-            if not (intl or ext or phone_ctx or (seps and n >= 9 and "/" not in raw)):
+            loose = seps and n >= 9 and "/" not in raw and split
+            if not (intl or ext or phone_ctx or loose):
                 return False
             region = val.phone_kind(raw)
             if not region:
@@ -153,19 +155,29 @@ class _Scan:
         return False
 
     def _split_number(self, s: int, e: int) -> bool:
-        """Two numbers written side by side: find the longest valid runs, left to right."""
-        chunks = [(m.start() + s, m.end() + s) for m in _WORD.finditer(self.text[s:e])]
-        if len(chunks) > 12:
-            return False
+        """Two numbers written side by side: find the longest valid runs, left to right.
+
+        At most ``_MAX_SPLIT_TRIES`` sub-runs are validated per candidate, so an input made
+        of endless short digit groups costs a constant per candidate, not a quadratic search.
+        """
+        text = self.text
+        chunks = [(m.start() + s, m.end() + s) for m in _WORD.finditer(text[s:e])]
+        tries = 0
         found = False
         i = 0
-        while i < len(chunks):
+        while i < len(chunks) and tries < _MAX_SPLIT_TRIES:
             for j in range(len(chunks), i, -1):
                 if j - i == len(chunks):
                     continue
-                if self.classify_number(chunks[i][0], chunks[j - 1][1], split=False):
+                a, b = chunks[i][0], chunks[j - 1][1]
+                if not 6 <= sum(c.isdigit() for c in text[a:b]) <= 19:
+                    continue
+                tries += 1
+                if self.classify_number(a, b, split=False):
                     found = True
                     i = j - 1
+                    break
+                if tries >= _MAX_SPLIT_TRIES:
                     break
             i += 1
         return found

@@ -9,6 +9,7 @@ All functions are pure, take the candidate string and never raise on bad input.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 from datetime import date
 from functools import lru_cache
@@ -104,10 +105,21 @@ def phone_kind(value: str, regions: tuple[str, ...] = PHONE_REGIONS) -> str:
     region, because a chat message rarely says which country a local number belongs to.
     """
     raw = value.strip()
-    nd = len(digits_of(raw))
-    if not 6 <= nd <= 17:
+    main = re.split(r"[ ]?(?:x|ext\.?|#)", raw, maxsplit=1)[0]
+    nd = len(digits_of(main))
+    # E.164 allows 15 digits with the country code; national formats of the supported
+    # countries stay within 13 with the trunk prefix.  Longer runs are not phone numbers.
+    if not 6 <= nd <= (15 if raw.startswith("+") else 13):
         return ""
-    candidates: tuple[str | None, ...] = (None,) if raw.startswith("+") else regions
+    candidates: tuple[str | None, ...]
+    if raw.startswith("+"):
+        candidates = (None,)
+    else:
+        # A national number starting with 0 carries a trunk prefix (GB, DE, FR, IT, NL);
+        # one without it is North American, Spanish, Italian mobile or Polish.
+        first = digits_of(main)[:1]
+        trunk = ("GB", "DE", "FR", "IT", "NL")
+        candidates = tuple(r for r in regions if (r in trunk) == (first == "0") or r == "IT")
     for region in candidates:
         try:
             num = phonenumbers.parse(raw, region)
