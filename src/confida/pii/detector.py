@@ -211,12 +211,12 @@ class _Scan:
         """Decide whether a capitalised phrase is a person, a place or neither; return end."""
         text = self.text
         phrase = text[s:e]
+        flags_of = names.word_flags
         if " " not in phrase:
             # Fast path for the commonest case: one word that no lexicon knows.
             if phrase.isupper():
                 return e
-            if not (names.is_first_name(phrase) or names.is_last_name(phrase)
-                    or names.is_title(phrase)):
+            if not flags_of(phrase) & (names.FIRST | names.LAST | names.TITLE):
                 i = s - 1
                 while i >= 0 and text[i] == " ":
                     i -= 1
@@ -224,42 +224,38 @@ class _Scan:
                     return e
         toks = [(m.start() + s, m.end() + s) for m in _WORD.finditer(phrase)]
         words = [text[a:b] for a, b in toks]
+        flags = [flags_of(w) for w in words]
         title_start = -1
         pm = _PREV_WORD.search(text, max(0, s - 16), s)
-        if pm and names.is_title(pm.group(1)) and (pm.group(2) or pm.group(1).islower()
-                                                   or len(pm.group(1)) > 2):
+        if pm and flags_of(pm.group(1)) & names.TITLE and (
+            pm.group(2) or pm.group(1).islower() or len(pm.group(1)) > 2
+        ):
             title_start = pm.start(1)
         # Leading titles inside the phrase ("Herr", "Frau", "Mr"): remember and strip.
-        while words and names.is_title(words[0]) and len(words) > 1:
+        while len(words) > 1 and flags[0] & names.TITLE:
             if title_start < 0:
                 title_start = toks[0][0]
-            toks, words = toks[1:], words[1:]
+            toks, words, flags = toks[1:], words[1:], flags[1:]
         # Leading words that are not names: greetings, sentence-initial verbs, acronyms.
+        known_bits = names.FIRST | names.LAST
         while words:
-            w = words[0]
-            lower = w.lower() in names.PARTICLES
-            initial = _sentence_initial(text, toks[0][0])
-            known = names.is_first_name(w) or names.is_last_name(w)
-            ambiguous = names.is_not_name(w) and not (
-                len(words) > 1 and (names.is_last_name(words[1]) or names.is_first_name(words[1]))
-            )
-            if (names.is_stop(w) or ambiguous or lower or w.isupper() or len(w) < 2
-                    or (initial and not known and title_start < 0
+            w, f = words[0], flags[0]
+            ambiguous = f & names.AMBIG and not (len(words) > 1 and flags[1] & known_bits)
+            if (f & (names.STOPWORD | names.PARTICLE) or ambiguous or w.isupper() or len(w) < 2
+                    or (not f & known_bits and title_start < 0
+                        and _sentence_initial(text, toks[0][0])
                         and not ctx.person_strong(text, toks[0][0]))):
-                toks, words = toks[1:], words[1:]
+                toks, words, flags = toks[1:], words[1:], flags[1:]
                 continue
             break
-        while words and (names.is_stop(words[-1]) or words[-1].lower() in names.PARTICLES
-                         or words[-1].isupper()):
-            toks, words = toks[:-1], words[:-1]
-        if not words:
+        while words and (flags[-1] & (names.STOPWORD | names.PARTICLE) or words[-1].isupper()):
+            toks, words, flags = toks[:-1], words[:-1], flags[:-1]
+        if not words or (len(words) == 1 and flags[0] & names.TITLE):
             return e
         start, end = toks[0][0], toks[-1][1]
-        if names.is_title(words[0]) and len(words) == 1:
-            return e
-        real = [w for w in words if w.lower() not in names.PARTICLES]
-        firsts = [names.is_first_name(w) for w in real]
-        lasts = [names.is_last_name(w) or names.is_not_name(w) for w in real]
+        real = [f for w, f in zip(words, flags, strict=True) if not f & names.PARTICLE]
+        firsts = [bool(f & names.FIRST) for f in real]
+        lasts = [bool(f & (names.LAST | names.AMBIG)) for f in real]
         if title_start < 0 and ctx.place_lead(text, start):
             end = self.extend_tail(end)
             self.add(start, end, "LOCATION", 0.75, "place")

@@ -136,3 +136,30 @@ def is_stop(word: str) -> bool:
 def is_not_name(word: str) -> bool:
     """True for capitalised words that must never count as a name on their own."""
     return _fold(word) in NOT_NAMES
+
+
+# --- one look-up per word ---------------------------------------------------------------------
+
+FIRST, LAST, TITLE, STOPWORD, AMBIG, PARTICLE = 1, 2, 4, 8, 16, 32
+
+
+@lru_cache(maxsize=1)
+def _flag_table() -> dict[str, int]:
+    """Folded word -> bit flags (FIRST, LAST, TITLE, STOPWORD, AMBIG, PARTICLE), built once.
+
+    The detector asks several questions about each capitalised word; one dict look-up that
+    answers all of them is what keeps name detection cheap.
+    """
+    table: dict[str, int] = {}
+    for bit, words in (
+        (FIRST, first_names()), (LAST, last_names()), (TITLE, TITLES), (STOPWORD, STOP),
+        (AMBIG, AMBIGUOUS), (PARTICLE, frozenset(PARTICLES)),
+    ):
+        for w in words:
+            table[w] = table.get(w, 0) | bit
+    return table
+
+
+def word_flags(word: str) -> int:
+    """The flags of ``word`` (0 when no lexicon knows it); a final dot is ignored."""
+    return _flag_table().get(_fold(word).rstrip("."), 0)
