@@ -153,3 +153,30 @@ def person_lead(text: str, start: int) -> bool:
 def person_strong(text: str, start: int) -> bool:
     """True when the words right before ``start`` announce a name ("my name is ")."""
     return _lead("PERSON_STRONG", text, start)
+
+
+#: Bare prepositions before a capitalised phrase that usually make it a place ("in Celle").
+_WEAK_PLACE = frozenset({"in", "nach", "naar", "à", "w", "near", "bei", "près de"})
+
+#: Capitalised words that often follow "in" but are not places (languages, tools, brands).
+_NOT_PLACES = frozenset(
+    """english german french spanish italian dutch polish chinese japanese russian arabic
+    deutsch englisch französisch spanisch italienisch niederländisch polnisch
+    anglais allemand français espagnol italien néerlandais polonais inglés alemán
+    python java javascript typescript rust go excel word powerpoint outlook teams slack
+    sql docker kubernetes linux windows android ios markdown json yaml html css latex
+    google microsoft apple amazon github gitlab chatgpt openai""".split()
+)
+
+
+def weak_place_lead(text: str, start: int) -> bool:
+    """True after a bare preposition such as "in" or "nach" (weaker than "moved to")."""
+    if start < 2 or not text[start - 1].isspace():
+        return False
+    words = _tokens(text, start, 12)
+    return bool(words) and (words[-1] in _WEAK_PLACE or " ".join(words[-2:]) in _WEAK_PLACE)
+
+
+def not_a_place(words: list[str]) -> bool:
+    """True when a capitalised phrase after "in" is a language, tool or brand, not a place."""
+    return words[0].casefold() in _NOT_PLACES

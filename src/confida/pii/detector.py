@@ -225,6 +225,18 @@ class _Scan:
         toks = [(m.start() + s, m.end() + s) for m in _WORD.finditer(phrase)]
         words = [text[a:b] for a, b in toks]
         flags = [flags_of(w) for w in words]
+        place = ctx.place_lead(text, s)
+        if place or ctx.weak_place_lead(text, s):
+            # "moved to De Hoeve", "meeting them in Lake Samuelview": keep particles, drop
+            # trailing stop words, and take what follows the place (postcode, region).
+            while words and (flags[-1] & names.STOPWORD or words[-1].isupper()):
+                toks, words, flags = toks[:-1], words[:-1], flags[:-1]
+            if words and not (flags[0] & (names.STOPWORD | names.TITLE)) and (
+                place or not ctx.not_a_place(words)
+            ):
+                end = self.extend_tail(toks[-1][1])
+                self.add(s, end, "LOCATION", 0.75 if place else 0.6, "place")
+                return end
         title_start = -1
         pm = _PREV_WORD.search(text, max(0, s - 16), s)
         if pm and flags_of(pm.group(1)) & names.TITLE and (
@@ -256,10 +268,6 @@ class _Scan:
         real = [f for w, f in zip(words, flags, strict=True) if not f & names.PARTICLE]
         firsts = [bool(f & names.FIRST) for f in real]
         lasts = [bool(f & (names.LAST | names.AMBIG)) for f in real]
-        if title_start < 0 and ctx.place_lead(text, start):
-            end = self.extend_tail(end)
-            self.add(start, end, "LOCATION", 0.75, "place")
-            return end
         if title_start >= 0:
             self.add(title_start, end, "PERSON", 0.9, "title")
         elif ctx.person_strong(text, start):

@@ -99,6 +99,18 @@ _SECRET_KEYS = (
 )
 
 
+def _street_suffixes() -> tuple[str, ...]:
+    """Our street words plus the USPS suffix list that Faker ships (Burgs, Groves, ...)."""
+    words = set(STREET_SUFFIXES)
+    try:
+        from faker.providers.address.en_US import Provider
+
+        words |= {w.lower() for w in Provider.street_suffixes}
+    except ImportError:  # pragma: no cover - Faker is a dependency
+        pass
+    return tuple(sorted(words))
+
+
 def _alt(words: tuple[str, ...]) -> str:
     """A regex alternation of literal words, longest first so that prefixes never win."""
     return "(?:" + "|".join(sorted({re.escape(w) for w in words}, key=len, reverse=True)) + ")"
@@ -106,7 +118,7 @@ def _alt(words: tuple[str, ...]) -> str:
 
 def _build() -> str:
     """Assemble the combined pattern; kept in a function so the parts read top-down."""
-    num = r"\d{1,5}(?:[ ]?[a-zA-Z](?![\w]))?(?:/\d{1,4})?"
+    num = r"\d{1,5}(?:[ ]?[a-zA-Z](?![\w]))?(?:[/-]\d{1,4}(?![\w]))?"
     capseq = rf"{CAPWORD}(?:[ ](?:{PARTICLES_RE}[ ]){{0,2}}{CAPWORD}){{0,3}}"
     parts = [
         # --- secrets -----------------------------------------------------------------------
@@ -138,7 +150,7 @@ def _build() -> str:
         # --- street addresses ----------------------------------------------------------------
         rf"(?P<addr_num>(?<![\w.,/-]){num},?[ ](?:(?i:{_alt(STREET_PREFIXES)})\.?[ ]"
         rf"(?:{PARTICLES_RE}[ ]){{0,2}}{CAPWORD}(?:[ ]{CAPWORD}){{0,3}}"
-        rf"|(?:{CAPWORD}[ ]){{1,3}}(?i:{_alt(STREET_SUFFIXES)})\.?(?![\w])))",
+        rf"|(?:{CAPWORD}[ ]){{1,3}}(?i:{_alt(_street_suffixes())})\.?(?![\w])))",
         rf"(?P<addr_pre>(?<![\w])(?=[^\W\d_]{{1,14}}\.?[ ](?:(?:de|di|del|della|la|le|du|des)[ ])?"
         rf"[{re.escape(UPPER)}\d])(?i:{_alt(STREET_PREFIXES)})\.?[ ](?:{PARTICLES_RE}[ ]){{0,2}}"
         rf"(?:{capseq}|\d{{1,2}}[ ]de[ ]{CAPWORD})(?P<addr_pre_num>,?[ ]{num})?(?![\w]))",
@@ -168,11 +180,12 @@ def scanner() -> re.Pattern[str]:
 #: After a street, what may follow as part of the same address: house number, floor/door,
 #: postcode, city, province code ("(TO)"), state and ZIP ("PW 67974"), UK postcode.
 _TAIL_ITEM = (
-    r"(?:\d{2}-\d{3}|\d{4}[ ]?[A-Z]{2}(?![\w])|[A-Z]{1,2}\d[A-Z\d]?[ ]\d[A-Z]{2}"
-    r"|[A-Z]{2}[ ]\d{5}(?:-\d{4})?|\d{1,5}(?:/\d{1,4})?(?:[ ]?[a-zA-Z](?![\w]))?"
+    r"(?:(?:\d{2}-\d{3}|\d{4}[ ]?[A-Z]{2}|[A-Z]{1,2}\d[A-Z\d]?[ ]\d[A-Z]{2}"
+    r"|[A-Z]{2}[ ]\d{5}(?:-\d{4})?|\d{1,5}(?:[/-]\d{1,4})?(?:[ ]?[a-zA-Z])?"
     r"|\([A-Z]{2}\)"
     r"|(?i:piano|puerta|piso|planta|escalera|esc\.|apt\.?|apartment|suite|flat|unit|bus"
-    r"|app\.?|appartement|étage|etage|int\.|scala|m\.|lok\.|wohnung)[ ]?[\w]{1,4}"
+    r"|appartamento|app\.?|appartement|étage|etage|interno|int\.|scala|m\.|lok\.|wohnung"
+    r"|studio|floor|box)[ ]?[\w]{1,4})(?![\w])"
     rf"|{CAPWORD}(?:[ ](?:{PARTICLES_RE}[ ]){{0,2}}{CAPWORD}){{0,3}}'?)"
 )
 TAIL = re.compile(rf"(?:[ ]?,[ ]?|[ ])(?:{_TAIL_ITEM})")
