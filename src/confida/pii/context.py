@@ -20,7 +20,10 @@ _TOKEN = re.compile(r"[^\W\d_]+(?:['’.-][^\W\d_]+)*\.?|[:]")
 _KEYWORDS: dict[str, str] = {
     "PHONE": """
         phone|tel|tel.|telephone|mobile|cell|call|ring|text me|whatsapp|fax|sms|contact|reach
-        |phone number|hotline
+        |phone number|hotline|my number|his number|her number|number is|reach me at
+        |mon numéro|son numéro|numéro de téléphone|mi número|su número|número de teléfono
+        |il mio numero|suo numero|numero di telefono|mijn nummer|zijn nummer|haar nummer
+        |mój numer|numer telefonu|meine nummer|seine nummer|ihre nummer
         |telefon|telefonnummer|handy|anrufen|ruf|rufnummer|mobil|erreichbar|tel.-nr.
         |téléphone|portable|appel|appelle|appelez|appeler|joindre|rappeler|rappelle
         |teléfono|telefono|móvil|movil|llama|llamar|llámame|llamame

@@ -162,6 +162,26 @@ def phone_kind(value: str, regions: tuple[str, ...] = PHONE_REGIONS) -> str:
     return ""
 
 
+def is_possible_phone(value: str, regions: tuple[str, ...] = PHONE_REGIONS) -> bool:
+    """A number of a possible length for a phone number, even if its range is unassigned.
+
+    Weaker than :func:`phone_kind`; the detector accepts it only where phone context or
+    phone formatting (country code, parentheses, extension) says that it is a phone number.
+    """
+    raw = value.strip()
+    main = re.split(r"[ ]?(?:x|ext\.?|#)", raw, maxsplit=1)[0]
+    if not 7 <= len(digits_of(main)) <= 15:
+        return False
+    for region in ((None,) if raw.startswith("+") else regions):
+        try:
+            num = phonenumbers.parse(main, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_possible_number(num):
+            return True
+    return False
+
+
 def _is_nino(value: str) -> bool:
     """UK National Insurance number, strict HMRC rules on prefix and suffix letters."""
     v = value.replace(" ", "").upper()
