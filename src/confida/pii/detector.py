@@ -257,7 +257,9 @@ class _Scan:
         known_bits = names.FIRST | names.LAST
         while words:
             w, f = words[0], flags[0]
-            ambiguous = f & names.AMBIG and not (len(words) > 1 and flags[1] & known_bits)
+            ambiguous = f & names.AMBIG and not (
+                len(words) > 1 and (flags[1] & known_bits or ctx.person_lead(text, toks[0][0]))
+            )
             if (f & (names.STOPWORD | names.PARTICLE) or ambiguous or w.isupper() or len(w) < 2
                     or (not f & known_bits and title_start < 0
                         and _sentence_initial(text, toks[0][0])
@@ -270,8 +272,12 @@ class _Scan:
         if not words or (len(words) == 1 and flags[0] & names.TITLE):
             return e
         start, end = toks[0][0], toks[-1][1]
+        if text[end - 2 : end] in ("'s", "’s"):
+            end -= 2  # "Amber Morales's birthday": the possessive is not part of the name
         real = [f for w, f in zip(words, flags, strict=True) if not f & names.PARTICLE]
         firsts = [bool(f & names.FIRST) for f in real]
+        if len(real) >= 2 and real[0] & names.AMBIG:
+            firsts[0] = True  # "Lily Brievingh": an ambiguous word is a name before a name
         lasts = [bool(f & (names.LAST | names.AMBIG)) for f in real]
         if title_start >= 0:
             self.add(title_start, end, "PERSON", 0.9, "title")

@@ -15,7 +15,7 @@ LOCALES: tuple[str, ...] = ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT"
 
 #: Honorifics and titles, lower-cased and without the final dot, in the seven languages.
 TITLES: frozenset[str] = frozenset(
-    """mr mrs ms miss mx dr prof sir madam lady lord herr frau fräulein dipl ing
+    """mr mrs ms miss mx dr prof univ sir madam lady lord herr frau fräulein dipl ing
     m mme mlle mm monsieur madame mademoiselle me
     sr sra srta don doña dña señor señora señorita
     sig sigra signor signora signorina dott dottssa ing avv
@@ -161,5 +161,21 @@ def _flag_table() -> dict[str, int]:
 
 
 def word_flags(word: str) -> int:
-    """The flags of ``word`` (0 when no lexicon knows it); a final dot is ignored."""
-    return _flag_table().get(_fold(word).rstrip("."), 0)
+    """The flags of ``word`` (0 when no lexicon knows it).
+
+    A final dot and a possessive "'s" are ignored; a hyphenated word ("Hans-Gerhard",
+    "Connor-Hardy") is a first name when all its parts are, a last name when any part is.
+    """
+    table = _flag_table()
+    w = _fold(word).rstrip(".")
+    if w.endswith("'s"):
+        w = w[:-2]
+    f = table.get(w, 0)
+    if f or "-" not in w:
+        return f
+    parts = [table.get(p, 0) for p in w.split("-") if p]
+    if parts and all(p & FIRST for p in parts):
+        f |= FIRST
+    if any(p & (LAST | FIRST) for p in parts):
+        f |= LAST
+    return f
