@@ -267,6 +267,11 @@ class _Scan:
                 toks, words, flags = toks[1:], words[1:], flags[1:]
                 continue
             break
+        # "Président Emmanuel Macron", "Kollege Jan Novak": unknown words before a given name
+        # are roles or titles, not part of the name.
+        k = next((i for i, f in enumerate(flags) if f & names.FIRST), 0)
+        if k > 0 and not any(f & (names.FIRST | names.LAST) for f in flags[:k]):
+            toks, words, flags = toks[k:], words[k:], flags[k:]
         while words and (flags[-1] & (names.STOPWORD | names.PARTICLE) or words[-1].isupper()):
             toks, words, flags = toks[:-1], words[:-1], flags[:-1]
         if not words or (len(words) == 1 and flags[0] & names.TITLE):
@@ -385,7 +390,8 @@ def detect(text: str, *, backend: Backend | None = None) -> list[Finding]:
             covered = end
         elif group in ("kv", "bearer"):
             a, b = m.span(group)
-            scan.add(a, b, "SECRET", 0.9, "password" if group == "kv" else "bearer")
+            if group == "bearer" or _plausible_secret(text[a:b]):
+                scan.add(a, b, "SECRET", 0.9, "password" if group == "kv" else "bearer")
         elif group == "token":
             scan.add(s, e, "SECRET", 0.95, "api_key")
     found = scan.out
@@ -393,6 +399,21 @@ def detect(text: str, *, backend: Backend | None = None) -> list[Finding]:
         extra = [f for f in backend.detect(text) if not any(f.overlaps(g) for g in found)]
         found = found + extra
     return _resolve(found)
+
+
+#: Values after "password=" that are placeholders, not secrets.
+_PLACEHOLDERS = frozenset(
+    "none null nil true false empty undefined required optional changeme secret password "
+    "token example xxxx xxxxxx xxxxxxxx".split()
+)
+
+
+def _plausible_secret(value: str) -> bool:
+    """A value after ``password=``/``token:`` that could be a real secret, not a placeholder."""
+    v = value.strip("\"'`.")
+    if len(v) < 4 or v.casefold() in _PLACEHOLDERS or set(v) <= set("*x.•<>$-_"):
+        return False
+    return not (v.startswith(("<", "${", "{{", "%")) or v.isalpha() and len(v) < 6)
 
 
 def _iban(scan: _Scan, s: int, e: int) -> None:
