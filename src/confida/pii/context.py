@@ -116,26 +116,43 @@ def _tokens(text: str, start: int, window: int) -> list[str]:
     return [t.casefold() for t in _TOKEN.findall(text, max(0, start - window), start)]
 
 
-def has_context(kind: str, text: str, start: int, window: int = WINDOW) -> bool:
-    """True when a context word or phrase of ``kind`` occurs shortly before ``start``."""
-    words = _tokens(text, start, window)
+def window_words(text: str, start: int, window: int = WINDOW) -> list[str]:
+    """The words before ``start`` that :func:`context_in` looks at (compute once, reuse)."""
+    return _tokens(text, start, window)
+
+
+def context_in(kind: str, words: list[str]) -> bool:
+    """True when ``words`` contain a context word or phrase (up to three words) of ``kind``."""
     keys = _sets()[kind]
-    for i in range(len(words)):
+    n = len(words)
+    for i in range(n):
         w = words[i]
         if w in keys or w.rstrip(".") in keys:
             return True
-        if i + 1 < len(words):
+        if i + 1 < n:
             two = f"{w} {words[i + 1]}"
-            if two in keys or (i + 2 < len(words) and f"{two} {words[i + 2]}" in keys):
+            if two in keys or (i + 2 < n and f"{two} {words[i + 2]}" in keys):
                 return True
     return False
 
 
-def _lead(kind: str, text: str, start: int) -> bool:
-    """True when the last one to four words before ``start`` form a phrase of ``kind``."""
+def has_context(kind: str, text: str, start: int, window: int = WINDOW) -> bool:
+    """True when a context word or phrase of ``kind`` occurs shortly before ``start``."""
+    return context_in(kind, _tokens(text, start, window))
+
+
+def lead_words(text: str, start: int) -> list[str]:
+    """The words right before ``start`` (none unless whitespace separates them from it)."""
     if start == 0 or not text[start - 1].isspace():
-        return False
-    words = _tokens(text, start, 40)
+        return []
+    return _tokens(text, start, 40)
+
+
+def lead_is(kind: str, words: list[str]) -> bool:
+    """True when the last one to four of ``words`` form a lead phrase of ``kind``.
+
+    ``kind`` is ``PLACE_LEAD``, ``PERSON_LEAD`` or ``PERSON_STRONG``.
+    """
     keys = _sets()[kind]
     for k in range(1, min(4, len(words)) + 1):
         if " ".join(words[-k:]) in keys:
@@ -145,17 +162,17 @@ def _lead(kind: str, text: str, start: int) -> bool:
 
 def place_lead(text: str, start: int) -> bool:
     """True when the words right before ``start`` introduce a place ("moved to ")."""
-    return _lead("PLACE_LEAD", text, start)
+    return lead_is("PLACE_LEAD", lead_words(text, start))
 
 
 def person_lead(text: str, start: int) -> bool:
     """True when the words right before ``start`` often introduce a person ("with ")."""
-    return _lead("PERSON_LEAD", text, start)
+    return lead_is("PERSON_LEAD", lead_words(text, start))
 
 
 def person_strong(text: str, start: int) -> bool:
     """True when the words right before ``start`` announce a name ("my name is ")."""
-    return _lead("PERSON_STRONG", text, start)
+    return lead_is("PERSON_STRONG", lead_words(text, start))
 
 
 #: Bare prepositions before a capitalised phrase that usually make it a place ("in Celle").
@@ -172,12 +189,14 @@ _NOT_PLACES = frozenset(
 )
 
 
+def weak_place_in(words: list[str]) -> bool:
+    """True when ``words`` end in a bare preposition such as "in" or "nach"."""
+    return bool(words) and (words[-1] in _WEAK_PLACE or " ".join(words[-2:]) in _WEAK_PLACE)
+
+
 def weak_place_lead(text: str, start: int) -> bool:
     """True after a bare preposition such as "in" or "nach" (weaker than "moved to")."""
-    if start < 2 or not text[start - 1].isspace():
-        return False
-    words = _tokens(text, start, 12)
-    return bool(words) and (words[-1] in _WEAK_PLACE or " ".join(words[-2:]) in _WEAK_PLACE)
+    return weak_place_in(lead_words(text, start))
 
 
 def not_a_place(words: list[str]) -> bool:

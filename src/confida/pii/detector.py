@@ -17,7 +17,7 @@ from confida.pii import context as ctx
 from confida.pii import names
 from confida.pii import validators as val
 from confida.pii.finding import Finding
-from confida.pii.patterns import MONTHS, TAIL, scanner
+from confida.pii.patterns import MONTHS, TAIL, features, scanner
 
 _PEM_END = re.compile(r"-----END[ A-Z]{0,40}PRIVATE[ ]KEY-----")
 _PEM_BODY = re.compile(r"[A-Za-z0-9+/=\s:,-]{0,8000}")
@@ -61,6 +61,24 @@ class _Scan:
         self.text = text
         self.out: list[Finding] = []
         self._pem_ends: list[int] | None = None
+        self._leads: dict[int, list[str]] = {}
+        self._windows: dict[int, list[str]] = {}
+
+    def lead(self, kind: str, start: int) -> bool:
+        """Whether the words right before ``start`` are a lead of ``kind`` (words cached)."""
+        words = self._leads.get(start)
+        if words is None:
+            words = self._leads[start] = ctx.lead_words(self.text, start)
+        if kind == "WEAK_PLACE":
+            return ctx.weak_place_in(words)
+        return ctx.lead_is(kind, words)
+
+    def context(self, kind: str, start: int) -> bool:
+        """Whether a context word of ``kind`` occurs shortly before ``start`` (words cached)."""
+        words = self._windows.get(start)
+        if words is None:
+            words = self._windows[start] = ctx.window_words(self.text, start)
+        return ctx.context_in(kind, words)
 
     # -- helpers --------------------------------------------------------------------------
     def add(self, start: int, end: int, label: str, score: float, kind: str = "") -> None:
@@ -112,9 +130,9 @@ class _Scan:
             kind = val.national_id_kind(raw)
             if not kind:
                 return False
-            if kind == "nl.bsn" and not seps and not ctx.has_context("NATIONAL_ID", text, s):
+            if kind == "nl.bsn" and not seps and not self.context("NATIONAL_ID", s):
                 # Nine bare digits pass the 11-test one time in eleven: need a hint.
-                if ctx.has_context("PHONE", text, s):
+                if self.context("PHONE", s):
                     return False
             self.add(s, e, "NATIONAL_ID", 0.85, kind)
             return True
@@ -128,7 +146,7 @@ class _Scan:
             return True
 
         def as_phone() -> bool:
-            phone_ctx = ctx.has_context("PHONE", text, s)
+            phone_ctx = self.context("PHONE", s)
             loose = seps and n >= 9 and "/" not in raw and split
             if not (intl or ext or phone_ctx or loose):
                 return False
@@ -146,9 +164,9 @@ class _Scan:
         order: Sequence[Callable[[], bool]]
         if intl or ext:
             order = (as_phone,)
-        elif ctx.has_context("PHONE", text, s):
+        elif self.context("PHONE", s):
             order = (as_phone, as_id, as_card)
-        elif ctx.has_context("CREDIT_CARD", text, s):
+        elif self.context("CREDIT_CARD", s):
             order = (as_card, as_id, as_phone)
         else:
             order = (as_id, as_card, as_phone)
@@ -207,7 +225,7 @@ class _Scan:
         if not ok:
             return False
         s, e = m.span(group)
-        birth = ctx.has_context("DATE_BIRTH", self.text, s)
+        birth = self.context("DATE_BIRTH", s)
         self.add(s, e, "DATE", 0.9 if birth else 0.7, "birth" if birth else "")
         return True
 
@@ -230,8 +248,8 @@ class _Scan:
         toks = [(m.start() + s, m.end() + s) for m in _WORD.finditer(phrase)]
         words = [text[a:b] for a, b in toks]
         flags = [flags_of(w) for w in words]
-        place = ctx.place_lead(text, s)
-        if place or ctx.weak_place_lead(text, s):
+        place = self.lead("PLACE_LEAD", s)
+        if place or self.lead("WEAK_PLACE", s):
             # "moved to De Hoeve", "meeting them in Lake Samuelview": keep particles, drop
             # trailing stop words, and take what follows the place (postcode, region).
             while words and (flags[-1] & names.STOPWORD or words[-1].isupper()):
@@ -258,12 +276,13 @@ class _Scan:
         while words:
             w, f = words[0], flags[0]
             ambiguous = f & names.AMBIG and not (
-                len(words) > 1 and (flags[1] & known_bits or ctx.person_lead(text, toks[0][0]))
+                len(words) > 1
+                and (flags[1] & known_bits or self.lead("PERSON_LEAD", toks[0][0]))
             )
             if (f & (names.STOPWORD | names.PARTICLE) or ambiguous or w.isupper() or len(w) < 2
                     or (not f & known_bits and title_start < 0
                         and _sentence_initial(text, toks[0][0])
-                        and not ctx.person_strong(text, toks[0][0]))):
+                        and not self.lead("PERSON_STRONG", toks[0][0]))):
                 toks, words, flags = toks[1:], words[1:], flags[1:]
                 continue
             break
@@ -286,15 +305,16 @@ class _Scan:
         lasts = [bool(f & (names.LAST | names.AMBIG)) for f in real]
         if title_start >= 0:
             self.add(title_start, end, "PERSON", 0.9, "title")
-        elif ctx.person_strong(text, start):
+        elif self.lead("PERSON_STRONG", start):
             self.add(start, end, "PERSON", 0.9, "context")
         elif len(real) >= 2 and (firsts[0] or (any(firsts) and any(lasts))):
             self.add(start, end, "PERSON", 0.85, "lexicon")
-        elif len(real) >= 2 and (any(firsts) or sum(lasts) >= 2) and ctx.person_lead(text, start):
+        elif (len(real) >= 2 and (any(firsts) or sum(lasts) >= 2)
+              and self.lead("PERSON_LEAD", start)):
             self.add(start, end, "PERSON", 0.7, "context")
         elif len(real) == 1 and firsts[0]:
             initial = _sentence_initial(text, start)
-            lead = ctx.person_lead(text, start)
+            lead = self.lead("PERSON_LEAD", start)
             self.add(start, end, "PERSON", 0.7 if lead else (0.5 if initial else 0.6), "lexicon")
         return e
 
@@ -302,8 +322,7 @@ class _Scan:
     def address(self, m: re.Match[str], group: str) -> int:
         """Record a street address and what follows it (postcode, city); return its end."""
         s, e = m.span(group)
-        text = self.text
-        lead = ctx.place_lead(text, s)
+        lead = self.lead("PLACE_LEAD", s)
         if group == "addr_pre" and m.group("addr_pre_num") is None:
             prefix = m.group(group).split(" ", 1)[0].rstrip(".").lower()
             if prefix not in _STRONG_PREFIX and not lead:
@@ -341,7 +360,7 @@ def detect(text: str, *, backend: Backend | None = None) -> list[Finding]:
         return []
     scan = _Scan(text)
     covered = 0
-    for m in scanner().finditer(text):
+    for m in scanner(features(text)).finditer(text):
         if m.start() < covered:
             continue
         group = m.lastgroup or ""
@@ -435,7 +454,7 @@ def _nino(scan: _Scan, s: int, e: int) -> None:
     kind = val.national_id_kind(raw)
     if kind:
         scan.add(s, e, "NATIONAL_ID", 0.85, kind)
-    elif val.is_nino_like(raw) and ctx.has_context("NATIONAL_ID", scan.text, s):
+    elif val.is_nino_like(raw) and scan.context("NATIONAL_ID", s):
         scan.add(s, e, "NATIONAL_ID", 0.6, "gb.nino")
 
 
