@@ -38,6 +38,10 @@ _STRONG_SUFFIX = frozenset(
 )
 
 
+#: A finding while scanning: (start, end, label, score, kind); Findings are made at the end.
+_Raw = tuple[int, int, str, float, str]
+
+
 class Backend(Protocol):
     """An optional extra detector (e.g. a spaCy NER pipeline) merged into the rule results."""
 
@@ -59,7 +63,7 @@ class _Scan:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.out: list[Finding] = []
+        self.out: list[_Raw] = []
         self._pem_ends: list[int] | None = None
         self._leads: dict[int, list[str]] = {}
         self._windows: dict[int, list[str]] = {}
@@ -84,7 +88,7 @@ class _Scan:
     def add(self, start: int, end: int, label: str, score: float, kind: str = "") -> None:
         """Record a finding (spans are never empty)."""
         if end > start:
-            self.out.append(Finding(start, end, label, score, kind))
+            self.out.append((start, end, label, score, kind))
 
     def pem_end(self, after: int) -> int:
         """End of the private-key block opened before ``after`` (bisect on all END lines)."""
@@ -336,18 +340,18 @@ class _Scan:
         return end
 
 
-def _resolve(found: list[Finding]) -> list[Finding]:
+def _resolve(found: list[_Raw]) -> list[Finding]:
     """Sort by start and drop overlaps, keeping the higher score (then the longer span)."""
-    found.sort(key=lambda f: (f.start, -f.length))
-    out: list[Finding] = []
+    found.sort(key=lambda f: (f[0], f[0] - f[1]))
+    out: list[_Raw] = []
     for f in found:
-        if out and f.start < out[-1].end:
+        if out and f[0] < out[-1][1]:
             prev = out[-1]
-            if (f.score, f.length) > (prev.score, prev.length):
+            if (f[3], f[1] - f[0]) > (prev[3], prev[1] - prev[0]):
                 out[-1] = f
             continue
         out.append(f)
-    return out
+    return [Finding(*f) for f in out]
 
 
 def detect(text: str, *, backend: Backend | None = None) -> list[Finding]:
@@ -415,8 +419,9 @@ def detect(text: str, *, backend: Backend | None = None) -> list[Finding]:
             scan.add(s, e, "SECRET", 0.95, "api_key")
     found = scan.out
     if backend is not None:
-        extra = [f for f in backend.detect(text) if not any(f.overlaps(g) for g in found)]
-        found = found + extra
+        for f in backend.detect(text):
+            if not any(f.start < g[1] and g[0] < f.end for g in scan.out):
+                found.append((f.start, f.end, f.label, f.score, f.kind))
     return _resolve(found)
 
 
