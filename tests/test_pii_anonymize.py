@@ -83,7 +83,8 @@ def test_tokenize_round_trip_and_erasure() -> None:
 
 def test_keep_and_explicit_findings() -> None:
     policy = Policy.from_dict({"default": "keep", "EMAIL": "replace"})
-    res = anonymize("x a@b.co y", policy, findings=[Finding(2, 8, "EMAIL"), Finding(0, 1, "PERSON")])
+    given = [Finding(2, 8, "EMAIL"), Finding(0, 1, "PERSON")]
+    res = anonymize("x a@b.co y", policy, findings=given)
     assert res.text == "x <EMAIL> y"
     assert len(res.items) == 1
 

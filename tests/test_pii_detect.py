@@ -39,7 +39,8 @@ def test_email_domain_alone_is_not_email() -> None:
     "text,value",
     [
         ("see https://example.org/profile?id=3 for more.", "https://example.org/profile?id=3"),
-        ("Link (https://de.wikipedia.org/wiki/Foo_(Bar)) here", "https://de.wikipedia.org/wiki/Foo_(Bar)"),
+        ("Link (https://de.wikipedia.org/wiki/Foo_(Bar)) here",
+         "https://de.wikipedia.org/wiki/Foo_(Bar)"),
         ("visit www.my-site.nl/over-mij, thanks", "www.my-site.nl/over-mij"),
     ],
 )
@@ -234,9 +235,11 @@ def test_no_person_in_plain_requests(text: str) -> None:
 @pytest.mark.parametrize(
     "text,value",
     [
-        ("I moved to 221B Baker Street, London, NW1 6XE last week", "221B Baker Street, London, NW1 6XE"),
+        ("I moved to 221B Baker Street, London, NW1 6XE last week",
+         "221B Baker Street, London, NW1 6XE"),
         ("Ich wohne in der Hauptstraße 5, 10115 Berlin.", "Hauptstraße 5, 10115 Berlin"),
-        ("j'habite au 27, avenue de la République, 75011 Paris", "27, avenue de la République, 75011 Paris"),
+        ("j'habite au 27, avenue de la République, 75011 Paris",
+         "27, avenue de la République, 75011 Paris"),
         ("vivo en Calle Mayor 12, Madrid, 28013 desde ayer", "Calle Mayor 12, Madrid, 28013"),
         ("abito in Via Roma, 45, 10121, Torino (TO)", "Via Roma, 45, 10121, Torino (TO)"),
         ("Ik woon op Kerkstraat 12, 1017 GC, Amsterdam", "Kerkstraat 12, 1017 GC, Amsterdam"),
@@ -266,7 +269,8 @@ def test_secret(text: str, value: str) -> None:
 
 
 def test_private_key_block() -> None:
-    block = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAK\nabc+/==\n-----END RSA PRIVATE KEY-----"
+    block = ("-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAK\nabc+/==\n"
+             "-----END RSA PRIVATE KEY-----")
     text = f"here:\n{block}\nthanks"
     assert has(text, "SECRET", block)
 

@@ -2,8 +2,8 @@
 
 A nine-digit number is a Dutch BSN, an Italian phone number or an order number depending on
 the words before it; a capitalised word after "my name is" is a name and after "moved to" a
-place.  Each set is one compiled regex searched in a short window before the candidate, so
-the cost per candidate is bounded and the scan stays linear.
+place.  Context is looked up in sets, one to four words at a time, in a short window before
+the candidate, so the cost per candidate is bounded and small and the scan stays linear.
 """
 
 from __future__ import annotations
@@ -14,139 +14,191 @@ from functools import cache
 #: How many characters before a candidate are searched for context words.
 WINDOW = 48
 
-_CONTEXT: dict[str, str] = {
-    "PHONE": r"""
-        phone|tel|telephone|mobile|cell|call|ring|text\ me|whatsapp|fax|sms|contact|reach
-        |telefon|handy|anrufen|ruf|rufnummer|mobil|erreichbar
-        |téléphone|telephone|portable|appel|appelle[rz]?|joindre
+_TOKEN = re.compile(r"[^\W\d_]+(?:['’.-][^\W\d_]+)*\.?|[:]")
+
+#: Context words (and phrases of up to three words) per kind of value.
+_KEYWORDS: dict[str, str] = {
+    "PHONE": """
+        phone|tel|tel.|telephone|mobile|cell|call|ring|text me|whatsapp|fax|sms|contact|reach
+        |phone number|hotline|my number|his number|her number|number is|reach me at
+        |mon numéro|son numéro|numéro de téléphone|mi número|su número|número de teléfono
+        |il mio numero|suo numero|numero di telefono|mijn nummer|zijn nummer|haar nummer
+        |mój numer|numer telefonu|meine nummer|seine nummer|ihre nummer
+        |telefon|telefonnummer|handy|anrufen|ruf|rufnummer|mobil|erreichbar|tel.-nr.
+        |téléphone|portable|appel|appelle|appelez|appeler|joindre|rappeler|rappelle
         |teléfono|telefono|móvil|movil|llama|llamar|llámame|llamame
-        |cellulare|chiama|chiamare|chiamami
-        |telefoon|mobiel|bel|bellen|nummer
-        |telefonu?|komórka|komorka|zadzwoń|zadzwon|dzwoń
+        |cellulare|chiama|chiamare|chiamami|richiamami
+        |telefoon|telefoonnummer|mobiel|bel|bellen|terugbellen
+        |telefonu|telefon|komórka|komorka|zadzwoń|zadzwon|dzwoń
     """,
-    "NATIONAL_ID": r"""
-        id|ids|identity|identification|ssn|social\ security|national\ insurance|nino|ni\ number
-        |passport|tax\ id|tin|personal\ number|id\ number|id\ no
-        |ausweis|personalausweis|steuer-?id|steuer-?identifikationsnummer|idnr|steuernummer
-        |nir|sécurité\ sociale|securite\ sociale|numéro\ de\ sécu|insee|carte\ vitale
-        |dni|nie|nif|documento|identidad
-        |codice\ fiscale|cf|tessera\ sanitaria
-        |bsn|burgerservicenummer|sofinummer
-        |pesel|dowód|dowod|numer
+    "NATIONAL_ID": """
+        id|ids|identity|identification|ssn|social security|national insurance|nino|ni number
+        |passport|tax id|tin|personal number|id number|id no|id-nummer
+        |ausweis|personalausweis|steuer-id|steuerid|steuer-identifikationsnummer|idnr|steuernummer
+        |identifikationsnummer|nir|sécurité sociale|securite sociale|sécu|insee|carte vitale
+        |dni|nie|nif|documento|identidad|codice fiscale|cf|tessera sanitaria
+        |bsn|burgerservicenummer|sofinummer|pesel|dowód|dowod|numer
     """,
-    "CREDIT_CARD": r"""
+    "CREDIT_CARD": """
         card|credit|debit|visa|mastercard|amex|cc|karte|kreditkarte|carte|bancaire|tarjeta
-        |carta|kaart|creditcard|karta|kartę|karty
+        |carta|kaart|creditcard|karta|kartę|karty|kartą
     """,
-    "DATE_BIRTH": r"""
-        born|birth|birthday|dob|d\.o\.b|date\ of\ birth|aged?
-        |geboren|geburtstag|geburtsdatum|geb\.
-        |née?|naissance|anniversaire
-        |nacid[oa]|nacimiento|cumpleaños
-        |nat[oa]|nascita|compleanno
-        |geboren|geboortedatum|verjaardag
-        |urodzon[ya]|urodzenia|urodziny
-    """,
-    "PERSON": r"""
-        my\ name\ is|name\ is|name:|i\ am|i'm|this\ is|call|called|named|contact|dear|hi
-        |hello|hey|with|for|from|ask|tell|meet|met|email|mail|by|and|to|cc|signed
-        |mein\ name\ ist|ich\ heiße|ich\ heisse|ich\ bin|heißt|hallo|liebe[r]?|mit|für|von
-        |je\ m'appelle|je\ m’appelle|je\ suis|appelle|bonjour|cher|chère|avec|pour|de\ la\ part\ de
-        |me\ llamo|mi\ nombre\ es|soy|hola|querid[oa]|con|para|estimad[oa]
-        |mi\ chiamo|il\ mio\ nome\ è|sono|ciao|car[oa]|gentile|per
-        |mijn\ naam\ is|ik\ ben|ik\ heet|hoi|beste|met|voor|van
-        |nazywam\ się|mam\ na\ imię|jestem|cześć|drogi|droga|z|dla|od|do
-    """,
-    "LOCATION": r"""
-        moved\ to|move\ to|moving\ to|live\ in|lives\ in|living\ in|live\ at|lives\ at
-        |is\ in|are\ in|was\ in|based\ in|located\ in|located\ at|address\ is|address:|from
-        |relocated\ to|stay\ in|staying\ in|born\ in|resident\ of|visit|visiting|near
-        |wohne\ in|wohnt\ in|lebe\ in|umgezogen\ nach|ziehe\ nach|nach|adresse|anschrift
-        |findet\ in|ist\ in|aus
-        |j'habite\ à|j’habite\ à|habite\ à|habite|vis\ à|déménagé\ à|demenage\ a|à|adresse
-        |vivo\ en|vive\ en|me\ mudé\ a|mudado\ a|está\ en|dirección|direccion|en
-        |abito\ a|abita\ a|vivo\ a|trasferit[oa]\ a|indirizzo|è\ a|si\ trova\ a|a
-        |woon\ in|woont\ in|verhuisd\ naar|adres|naar
-        |mieszkam\ w|mieszka\ w|przeprowadził[ae]m\ się\ do|przeprowadziłem\ się\ do|adres|w|do
+    "DATE_BIRTH": """
+        born|birth|birthday|dob|d.o.b.|date of birth|aged|age
+        |geboren|geburtstag|geburtsdatum|geb.
+        |né|née|naissance|anniversaire
+        |nacido|nacida|nacimiento|cumpleaños|nací
+        |nato|nata|nascita|compleanno
+        |geboortedatum|verjaardag
+        |urodzony|urodzona|urodzenia|urodziny|urodziłem|urodziłam
     """,
 }
 
+#: Words right before a capitalised phrase that make it a place ("I moved to Sevilla").
+_PLACE_LEADS = """
+    moved to|move to|moving to|relocated to|live in|lives in|living in|live at|lives at
+    |is in|are in|was in|were in|based in|located in|located at|stay in|staying in|born in
+    |resident of|address is|address :|visit|visiting|trip to|travel to|flight to|fly to
+    |wohne in|wohnt in|lebe in|lebt in|umgezogen nach|ziehe nach|zog nach|ist in|sind in
+    |findet in|geboren in|adresse :|anschrift :|wohnhaft in|wohne in der|wohne im
+    |habite à|habite a|vis à|vit à|déménagé à|demenage a|déménage à|est à|sont à|né à|née à
+    |adresse est|habite au|habite en
+    |vivo en|vive en|vivimos en|me mudé a|me he mudado a|mudé a|mudado a|está en|es en
+    |nací en|dirección :|mi dirección es|resido en
+    |abito a|abita a|vivo a|vive a|trasferito a|trasferita a|è a|si trova a|nato a|nata a
+    |abito in|indirizzo :|sono a
+    |woon in|woont in|wonen in|verhuisd naar|ben in|adres :|woon op|woont op
+    |mieszkam w|mieszka w|mieszkamy w|przeprowadziłem się do|przeprowadziłam się do
+    |przeprowadzam się do|jest w|urodziłem się w|urodziłam się w|mieszkam przy
+"""
+
+#: Words right before a capitalised phrase that often introduce a person ("call Anna").
+_PERSON_LEADS = """
+    my name is|name is|name :|i am|i'm|this is|call|called|named|contact|contact :|dear|hi
+    |hello|hey|with|for|from|ask|tell|meet|met|meeting|email|e-mail|text|by|and|cc|cc :|signed
+    |thank|thanks|remind|invite|congratulate|help|told|said|wife|husband|friend|colleague|boss
+    |son|daughter|mother|father|brother|sister|mum|mom|dad|manager|client|customer|patient
+    |mein name ist|ich heiße|ich heisse|ich bin|heißt|heisst|hallo|liebe|lieber|mit|für|von
+    |an|und|frau|herr
+    |je m'appelle|je m’appelle|je suis|appelle|appeler|bonjour|cher|chère|avec|pour|et
+    |de la part de
+    |me llamo|mi nombre es|soy|hola|querido|querida|con|para|estimado|estimada|llamar a|y
+    |mi chiamo|il mio nome è|sono|ciao|caro|cara|gentile|per|chiamare|e
+    |mijn naam is|ik ben|ik heet|hoi|beste|met|voor|van|bellen|en
+    |nazywam się|mam na imię|jestem|cześć|drogi|droga|dla|od|zadzwonić do|i
+"""
+
+#: Strong person cues: after these a capitalised phrase is a name even if no lexicon knows it.
+_PERSON_STRONG = """
+    my name is|name is|name :|i am called|named|signed|dear|mein name ist|ich heiße
+    |ich heisse|je m'appelle|je m’appelle|me llamo|mi nombre es|mi chiamo|il mio nome è
+    |mijn naam is|ik heet|nazywam się|mam na imię|contact :
+"""
+
+
+def _phrases(spec: str) -> frozenset[str]:
+    """Parse a ``|``-separated list of phrases into a set of normalised phrases."""
+    return frozenset(" ".join(p.split()).casefold() for p in spec.split("|") if p.strip())
+
 
 @cache
-def context_regex(kind: str) -> re.Pattern[str]:
-    """The compiled context regex for ``kind``; matches a whole context word or phrase."""
-    body = _CONTEXT[kind]
-    return re.compile(rf"(?<![\w])(?:{body})(?![\w])", re.IGNORECASE | re.VERBOSE)
+def _sets() -> dict[str, frozenset[str]]:
+    """All phrase sets, built once on first use."""
+    out = {kind: _phrases(spec) for kind, spec in _KEYWORDS.items()}
+    out["PLACE_LEAD"] = _phrases(_PLACE_LEADS)
+    out["PERSON_LEAD"] = _phrases(_PERSON_LEADS)
+    out["PERSON_STRONG"] = _phrases(_PERSON_STRONG)
+    return out
+
+
+def _tokens(text: str, start: int, window: int) -> list[str]:
+    """Folded words (and colons) in the ``window`` characters before ``start``."""
+    return [t.casefold() for t in _TOKEN.findall(text, max(0, start - window), start)]
+
+
+def window_words(text: str, start: int, window: int = WINDOW) -> list[str]:
+    """The words before ``start`` that :func:`context_in` looks at (compute once, reuse)."""
+    return _tokens(text, start, window)
+
+
+def context_in(kind: str, words: list[str]) -> bool:
+    """True when ``words`` contain a context word or phrase (up to three words) of ``kind``."""
+    keys = _sets()[kind]
+    n = len(words)
+    for i in range(n):
+        w = words[i]
+        if w in keys or w.rstrip(".") in keys:
+            return True
+        if i + 1 < n:
+            two = f"{w} {words[i + 1]}"
+            if two in keys or (i + 2 < n and f"{two} {words[i + 2]}" in keys):
+                return True
+    return False
 
 
 def has_context(kind: str, text: str, start: int, window: int = WINDOW) -> bool:
-    """True when a context word of ``kind`` occurs in the ``window`` characters before start."""
-    lo = max(0, start - window)
-    return context_regex(kind).search(text, lo, start) is not None
+    """True when a context word or phrase of ``kind`` occurs shortly before ``start``."""
+    return context_in(kind, _tokens(text, start, window))
 
 
-#: Words that, right before a capitalised phrase, make it a place.  Checked at the end of
-#: the text before the phrase, so "I moved to Sevilla" and "mieszkam w Sosnowcu" are places.
-_PLACE_LEAD = re.compile(
-    r"""(?:moved\ to|move\ to|moving\ to|relocated\ to|live\ in|lives\ in|living\ in|live\ at
-    |lives\ at|is\ in|are\ in|was\ in|were\ in|based\ in|located\ in|located\ at
-    |stay\ in|staying\ in
-    |born\ in|resident\ of|address\ is|address:|visit|visiting|trip\ to|travel\ to|flight\ to
-    |wohne\ in|wohnt\ in|lebe\ in|lebt\ in|umgezogen\ nach|ziehe\ nach|zog\ nach|ist\ in|sind\ in
-    |findet\ in|geboren\ in|adresse:|anschrift:|wohnhaft\ in
-    |habite\ à|habite\ a|vis\ à|vit\ à|déménagé\ à|demenage\ a|déménage\ à|est\ à|sont\ à
-    |né\ à|née\ à
-    |adresse\ est|habite\ au|habite\ en
-    |vivo\ en|vive\ en|vivimos\ en|me\ mudé\ a|me\ he\ mudado\ a|mudé\ a|mudado\ a|está\ en|es\ en
-    |nací\ en|dirección:|mi\ dirección\ es|resido\ en
-    |abito\ a|abita\ a|vivo\ a|vive\ a|trasferit[oa]\ a|è\ a|si\ trova\ a|nato\ a|nata\ a|abito\ in
-    |indirizzo:|mi\ sono\ trasferit[oa]\ a|sono\ a
-    |woon\ in|woont\ in|wonen\ in|verhuisd\ naar|is\ in|ben\ in|adres:|geboren\ in
-    |mieszkam\ w|mieszka\ w|mieszkamy\ w|przeprowadził[ae]m\ się\ do|przeprowadziłam\ się\ do
-    |przeprowadzam\ się\ do|jest\ w|adres:|urodził[ae]m\ się\ w)[ ]$""",
-    re.IGNORECASE | re.VERBOSE,
-)
-
-#: Words right before a capitalised phrase that make it a person.
-_PERSON_LEAD = re.compile(
-    r"""(?:my\ name\ is|name\ is|name:|i\ am|i'm|this\ is|call|called|named|contact:?|dear|hi,?
-    |hello,?|hey,?|with|for|from|ask|tell|meet|met|email|e-mail|text|by|and|cc:?|signed
-    |thank|thanks|remind|invite|congratulate|help|told|said|wife|husband|friend|colleague|boss
-    |son|daughter|mother|father|brother|sister|mum|mom|dad|manager|client|customer|patient
-    |mein\ name\ ist|ich\ heiße|ich\ heisse|ich\ bin|heißt|heisst|hallo|liebe[r]?|mit|für|von|an|und
-    |je\ m'appelle|je\ m’appelle|je\ suis|appelle|appeler|bonjour|cher|chère|avec|pour|et
-    |de\ la\ part\ de
-    |me\ llamo|mi\ nombre\ es|soy|hola|querid[oa]|con|para|estimad[oa]|llamar\ a|y
-    |mi\ chiamo|il\ mio\ nome\ è|sono|ciao|car[oa]|gentile|per|chiamare|e
-    |mijn\ naam\ is|ik\ ben|ik\ heet|hoi|beste|met|voor|van|bellen|en
-    |nazywam\ się|mam\ na\ imię|jestem|cześć|drogi|droga|dla|od|zadzwonić\ do|i)[ ]$""",
-    re.IGNORECASE | re.VERBOSE,
-)
-
-#: Strong person cues: after these a capitalised phrase is a name even if no lexicon knows it.
-_PERSON_STRONG = re.compile(
-    r"""(?:my\ name\ is|name\ is|name:|i\ am\ called|named|signed|dear|mein\ name\ ist|ich\ heiße
-    |ich\ heisse|je\ m'appelle|je\ m’appelle|me\ llamo|mi\ nombre\ es|mi\ chiamo|il\ mio\ nome\ è
-    |mijn\ naam\ is|ik\ heet|nazywam\ się|mam\ na\ imię|contact:)[ ]$""",
-    re.IGNORECASE | re.VERBOSE,
-)
+def lead_words(text: str, start: int) -> list[str]:
+    """The words right before ``start`` (none unless whitespace separates them from it)."""
+    if start == 0 or not text[start - 1].isspace():
+        return []
+    return _tokens(text, start, 40)
 
 
-def _tail(text: str, start: int, width: int = 40) -> str:
-    """The text just before ``start`` (bounded), for anchored look-behind context checks."""
-    return text[max(0, start - width) : start]
+def lead_is(kind: str, words: list[str]) -> bool:
+    """True when the last one to four of ``words`` form a lead phrase of ``kind``.
+
+    ``kind`` is ``PLACE_LEAD``, ``PERSON_LEAD`` or ``PERSON_STRONG``.
+    """
+    keys = _sets()[kind]
+    for k in range(1, min(4, len(words)) + 1):
+        if " ".join(words[-k:]) in keys:
+            return True
+    return False
 
 
 def place_lead(text: str, start: int) -> bool:
     """True when the words right before ``start`` introduce a place ("moved to ")."""
-    return _PLACE_LEAD.search(_tail(text, start)) is not None
+    return lead_is("PLACE_LEAD", lead_words(text, start))
 
 
 def person_lead(text: str, start: int) -> bool:
     """True when the words right before ``start`` often introduce a person ("with ")."""
-    return _PERSON_LEAD.search(_tail(text, start)) is not None
+    return lead_is("PERSON_LEAD", lead_words(text, start))
 
 
 def person_strong(text: str, start: int) -> bool:
     """True when the words right before ``start`` announce a name ("my name is ")."""
-    return _PERSON_STRONG.search(_tail(text, start)) is not None
+    return lead_is("PERSON_STRONG", lead_words(text, start))
+
+
+#: Bare prepositions before a capitalised phrase that usually make it a place ("in Celle").
+_WEAK_PLACE = frozenset({"in", "nach", "naar", "à", "w", "near", "bei", "près de"})
+
+#: Capitalised words that often follow "in" but are not places (languages, tools, brands).
+_NOT_PLACES = frozenset(
+    """english german french spanish italian dutch polish chinese japanese russian arabic
+    deutsch englisch französisch spanisch italienisch niederländisch polnisch
+    anglais allemand français espagnol italien néerlandais polonais inglés alemán
+    python java javascript typescript rust go excel word powerpoint outlook teams slack
+    sql docker kubernetes linux windows android ios markdown json yaml html css latex
+    google microsoft apple amazon github gitlab chatgpt openai""".split()
+)
+
+
+def weak_place_in(words: list[str]) -> bool:
+    """True when ``words`` end in a bare preposition such as "in" or "nach"."""
+    return bool(words) and (words[-1] in _WEAK_PLACE or " ".join(words[-2:]) in _WEAK_PLACE)
+
+
+def weak_place_lead(text: str, start: int) -> bool:
+    """True after a bare preposition such as "in" or "nach" (weaker than "moved to")."""
+    return weak_place_in(lead_words(text, start))
+
+
+def not_a_place(words: list[str]) -> bool:
+    """True when a capitalised phrase after "in" is a language, tool or brand, not a place."""
+    return words[0].casefold() in _NOT_PLACES

@@ -17,7 +17,7 @@ from confida.pii import context as ctx
 from confida.pii import names
 from confida.pii import validators as val
 from confida.pii.finding import Finding
-from confida.pii.patterns import MONTHS, TAIL, scanner
+from confida.pii.patterns import MONTHS, TAIL, features, scanner
 
 _PEM_END = re.compile(r"-----END[ A-Z]{0,40}PRIVATE[ ]KEY-----")
 _PEM_BODY = re.compile(r"[A-Za-z0-9+/=\s:,-]{0,8000}")
@@ -25,6 +25,7 @@ _WORD = re.compile(r"[^\s]+")
 _PREV_WORD = re.compile(r"([^\W\d_]{1,12})(\.?)[ ]{1,2}$")
 _URL_TRAIL = ".,;:!?)]}'\"»"
 _MAX_TAIL_ITEMS = 8
+_MAX_SPLIT_TRIES = 4
 #: Prefix words that mark a street even without a house number ("rue de la Paix").
 _STRONG_PREFIX = frozenset(
     "rue chemin boulevard impasse allée allee quai calle avenida avda paseo pasaje camino "
@@ -35,6 +36,10 @@ _STRONG_SUFFIX = frozenset(
     "street st road rd avenue ave boulevard blvd lane ln drive court ct place square terrace "
     "way close crescent gardens grove parkway highway mews row motorway plaza alley".split()
 )
+
+
+#: A finding while scanning: (start, end, label, score, kind); Findings are made at the end.
+_Raw = tuple[int, int, str, float, str]
 
 
 class Backend(Protocol):
@@ -58,14 +63,32 @@ class _Scan:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.out: list[Finding] = []
+        self.out: list[_Raw] = []
         self._pem_ends: list[int] | None = None
+        self._leads: dict[int, list[str]] = {}
+        self._windows: dict[int, list[str]] = {}
+
+    def lead(self, kind: str, start: int) -> bool:
+        """Whether the words right before ``start`` are a lead of ``kind`` (words cached)."""
+        words = self._leads.get(start)
+        if words is None:
+            words = self._leads[start] = ctx.lead_words(self.text, start)
+        if kind == "WEAK_PLACE":
+            return ctx.weak_place_in(words)
+        return ctx.lead_is(kind, words)
+
+    def context(self, kind: str, start: int) -> bool:
+        """Whether a context word of ``kind`` occurs shortly before ``start`` (words cached)."""
+        words = self._windows.get(start)
+        if words is None:
+            words = self._windows[start] = ctx.window_words(self.text, start)
+        return ctx.context_in(kind, words)
 
     # -- helpers --------------------------------------------------------------------------
     def add(self, start: int, end: int, label: str, score: float, kind: str = "") -> None:
         """Record a finding (spans are never empty)."""
         if end > start:
-            self.out.append(Finding(start, end, label, score, kind))
+            self.out.append((start, end, label, score, kind))
 
     def pem_end(self, after: int) -> int:
         """End of the private-key block opened before ``after`` (bisect on all END lines)."""
@@ -111,9 +134,9 @@ class _Scan:
             kind = val.national_id_kind(raw)
             if not kind:
                 return False
-            if kind == "nl.bsn" and not seps and not ctx.has_context("NATIONAL_ID", text, s):
+            if kind == "nl.bsn" and not seps and not self.context("NATIONAL_ID", s):
                 # Nine bare digits pass the 11-test one time in eleven: need a hint.
-                if ctx.has_context("PHONE", text, s):
+                if self.context("PHONE", s):
                     return False
             self.add(s, e, "NATIONAL_ID", 0.85, kind)
             return True
@@ -127,21 +150,27 @@ class _Scan:
             return True
 
         def as_phone() -> bool:
-            phone_ctx = ctx.has_context("PHONE", text, s)
-            if not (intl or ext or phone_ctx or (seps and n >= 9 and "/" not in raw)):
+            phone_ctx = self.context("PHONE", s)
+            loose = seps and n >= 9 and "/" not in raw and split
+            if not (intl or ext or phone_ctx or loose):
                 return False
             region = val.phone_kind(raw)
-            if not region:
-                return False
-            self.add(s, e, "PHONE", 0.9 if (intl or phone_ctx) else 0.6, region.lower())
-            return True
+            if region:
+                self.add(s, e, "PHONE", 0.9 if (intl or phone_ctx) else 0.6, region.lower())
+                return True
+            # Unassigned ranges (fictional and test numbers) still identify a line when the
+            # text says it is a phone number: accept a possible length there.
+            if (phone_ctx or intl or ext) and val.is_possible_phone(raw):
+                self.add(s, e, "PHONE", 0.6, "possible")
+                return True
+            return False
 
         order: Sequence[Callable[[], bool]]
         if intl or ext:
             order = (as_phone,)
-        elif ctx.has_context("PHONE", text, s):
+        elif self.context("PHONE", s):
             order = (as_phone, as_id, as_card)
-        elif ctx.has_context("CREDIT_CARD", text, s):
+        elif self.context("CREDIT_CARD", s):
             order = (as_card, as_id, as_phone)
         else:
             order = (as_id, as_card, as_phone)
@@ -153,19 +182,29 @@ class _Scan:
         return False
 
     def _split_number(self, s: int, e: int) -> bool:
-        """Two numbers written side by side: find the longest valid runs, left to right."""
-        chunks = [(m.start() + s, m.end() + s) for m in _WORD.finditer(self.text[s:e])]
-        if len(chunks) > 12:
-            return False
+        """Two numbers written side by side: find the longest valid runs, left to right.
+
+        At most ``_MAX_SPLIT_TRIES`` sub-runs are validated per candidate, so an input made
+        of endless short digit groups costs a constant per candidate, not a quadratic search.
+        """
+        text = self.text
+        chunks = [(m.start() + s, m.end() + s) for m in _WORD.finditer(text[s:e])]
+        tries = 0
         found = False
         i = 0
-        while i < len(chunks):
+        while i < len(chunks) and tries < _MAX_SPLIT_TRIES:
             for j in range(len(chunks), i, -1):
                 if j - i == len(chunks):
                     continue
-                if self.classify_number(chunks[i][0], chunks[j - 1][1], split=False):
+                a, b = chunks[i][0], chunks[j - 1][1]
+                if not 6 <= sum(c.isdigit() for c in text[a:b]) <= 19:
+                    continue
+                tries += 1
+                if self.classify_number(a, b, split=False):
                     found = True
                     i = j - 1
+                    break
+                if tries >= _MAX_SPLIT_TRIES:
                     break
             i += 1
         return found
@@ -190,7 +229,7 @@ class _Scan:
         if not ok:
             return False
         s, e = m.span(group)
-        birth = ctx.has_context("DATE_BIRTH", self.text, s)
+        birth = self.context("DATE_BIRTH", s)
         self.add(s, e, "DATE", 0.9 if birth else 0.7, "birth" if birth else "")
         return True
 
@@ -199,12 +238,12 @@ class _Scan:
         """Decide whether a capitalised phrase is a person, a place or neither; return end."""
         text = self.text
         phrase = text[s:e]
+        flags_of = names.word_flags
         if " " not in phrase:
             # Fast path for the commonest case: one word that no lexicon knows.
             if phrase.isupper():
                 return e
-            if not (names.is_first_name(phrase) or names.is_last_name(phrase)
-                    or names.is_title(phrase)):
+            if not flags_of(phrase) & (names.FIRST | names.LAST | names.TITLE):
                 i = s - 1
                 while i >= 0 and text[i] == " ":
                     i -= 1
@@ -212,57 +251,74 @@ class _Scan:
                     return e
         toks = [(m.start() + s, m.end() + s) for m in _WORD.finditer(phrase)]
         words = [text[a:b] for a, b in toks]
+        flags = [flags_of(w) for w in words]
+        place = self.lead("PLACE_LEAD", s)
+        if place or self.lead("WEAK_PLACE", s):
+            # "moved to De Hoeve", "meeting them in Lake Samuelview": keep particles, drop
+            # trailing stop words, and take what follows the place (postcode, region).
+            while words and (flags[-1] & names.STOPWORD or words[-1].isupper()):
+                toks, words, flags = toks[:-1], words[:-1], flags[:-1]
+            if words and not (flags[0] & (names.STOPWORD | names.TITLE)) and (
+                place or not ctx.not_a_place(words)
+            ):
+                end = self.extend_tail(toks[-1][1])
+                self.add(s, end, "LOCATION", 0.75 if place else 0.6, "place")
+                return end
         title_start = -1
         pm = _PREV_WORD.search(text, max(0, s - 16), s)
-        if pm and names.is_title(pm.group(1)) and (pm.group(2) or pm.group(1).islower()
-                                                   or len(pm.group(1)) > 2):
+        if pm and flags_of(pm.group(1)) & names.TITLE and (
+            pm.group(2) or pm.group(1).islower() or len(pm.group(1)) > 2
+        ):
             title_start = pm.start(1)
         # Leading titles inside the phrase ("Herr", "Frau", "Mr"): remember and strip.
-        while words and names.is_title(words[0]) and len(words) > 1:
+        while len(words) > 1 and flags[0] & names.TITLE:
             if title_start < 0:
                 title_start = toks[0][0]
-            toks, words = toks[1:], words[1:]
+            toks, words, flags = toks[1:], words[1:], flags[1:]
         # Leading words that are not names: greetings, sentence-initial verbs, acronyms.
+        known_bits = names.FIRST | names.LAST
         while words:
-            w = words[0]
-            lower = w.lower() in names.PARTICLES
-            initial = _sentence_initial(text, toks[0][0])
-            known = names.is_first_name(w) or names.is_last_name(w)
-            ambiguous = names.is_not_name(w) and not (
-                len(words) > 1 and (names.is_last_name(words[1]) or names.is_first_name(words[1]))
+            w, f = words[0], flags[0]
+            ambiguous = f & names.AMBIG and not (
+                len(words) > 1
+                and (flags[1] & known_bits or self.lead("PERSON_LEAD", toks[0][0]))
             )
-            if (names.is_stop(w) or ambiguous or lower or w.isupper() or len(w) < 2
-                    or (initial and not known and title_start < 0
-                        and not ctx.person_strong(text, toks[0][0]))):
-                toks, words = toks[1:], words[1:]
+            if (f & (names.STOPWORD | names.PARTICLE) or ambiguous or w.isupper() or len(w) < 2
+                    or (not f & known_bits and title_start < 0
+                        and _sentence_initial(text, toks[0][0])
+                        and not self.lead("PERSON_STRONG", toks[0][0]))):
+                toks, words, flags = toks[1:], words[1:], flags[1:]
                 continue
             break
-        while words and (names.is_stop(words[-1]) or words[-1].lower() in names.PARTICLES
-                         or words[-1].isupper()):
-            toks, words = toks[:-1], words[:-1]
-        if not words:
+        # "Président Emmanuel Macron", "Kollege Jan Novak": unknown words before a given name
+        # are roles or titles, not part of the name.
+        k = next((i for i, f in enumerate(flags) if f & names.FIRST), 0)
+        if k > 0 and not any(f & (names.FIRST | names.LAST) for f in flags[:k]):
+            toks, words, flags = toks[k:], words[k:], flags[k:]
+        while words and (flags[-1] & (names.STOPWORD | names.PARTICLE) or words[-1].isupper()):
+            toks, words, flags = toks[:-1], words[:-1], flags[:-1]
+        if not words or (len(words) == 1 and flags[0] & names.TITLE):
             return e
         start, end = toks[0][0], toks[-1][1]
-        if names.is_title(words[0]) and len(words) == 1:
-            return e
-        real = [w for w in words if w.lower() not in names.PARTICLES]
-        firsts = [names.is_first_name(w) for w in real]
-        lasts = [names.is_last_name(w) or names.is_not_name(w) for w in real]
-        if title_start < 0 and ctx.place_lead(text, start):
-            end = self.extend_tail(end)
-            self.add(start, end, "LOCATION", 0.75, "place")
-            return end
+        if text[end - 2 : end] in ("'s", "’s"):
+            end -= 2  # "Amber Morales's birthday": the possessive is not part of the name
+        real = [f for w, f in zip(words, flags, strict=True) if not f & names.PARTICLE]
+        firsts = [bool(f & names.FIRST) for f in real]
+        if len(real) >= 2 and real[0] & names.AMBIG:
+            firsts[0] = True  # "Lily Brievingh": an ambiguous word is a name before a name
+        lasts = [bool(f & (names.LAST | names.AMBIG)) for f in real]
         if title_start >= 0:
             self.add(title_start, end, "PERSON", 0.9, "title")
-        elif ctx.person_strong(text, start):
+        elif self.lead("PERSON_STRONG", start):
             self.add(start, end, "PERSON", 0.9, "context")
         elif len(real) >= 2 and (firsts[0] or (any(firsts) and any(lasts))):
             self.add(start, end, "PERSON", 0.85, "lexicon")
-        elif len(real) >= 2 and (any(firsts) or sum(lasts) >= 2) and ctx.person_lead(text, start):
+        elif (len(real) >= 2 and (any(firsts) or sum(lasts) >= 2)
+              and self.lead("PERSON_LEAD", start)):
             self.add(start, end, "PERSON", 0.7, "context")
         elif len(real) == 1 and firsts[0]:
             initial = _sentence_initial(text, start)
-            lead = ctx.person_lead(text, start)
+            lead = self.lead("PERSON_LEAD", start)
             self.add(start, end, "PERSON", 0.7 if lead else (0.5 if initial else 0.6), "lexicon")
         return e
 
@@ -270,8 +326,7 @@ class _Scan:
     def address(self, m: re.Match[str], group: str) -> int:
         """Record a street address and what follows it (postcode, city); return its end."""
         s, e = m.span(group)
-        text = self.text
-        lead = ctx.place_lead(text, s)
+        lead = self.lead("PLACE_LEAD", s)
         if group == "addr_pre" and m.group("addr_pre_num") is None:
             prefix = m.group(group).split(" ", 1)[0].rstrip(".").lower()
             if prefix not in _STRONG_PREFIX and not lead:
@@ -285,18 +340,18 @@ class _Scan:
         return end
 
 
-def _resolve(found: list[Finding]) -> list[Finding]:
+def _resolve(found: list[_Raw]) -> list[Finding]:
     """Sort by start and drop overlaps, keeping the higher score (then the longer span)."""
-    found.sort(key=lambda f: (f.start, -f.length))
-    out: list[Finding] = []
+    found.sort(key=lambda f: (f[0], f[0] - f[1]))
+    out: list[_Raw] = []
     for f in found:
-        if out and f.start < out[-1].end:
+        if out and f[0] < out[-1][1]:
             prev = out[-1]
-            if (f.score, f.length) > (prev.score, prev.length):
+            if (f[3], f[1] - f[0]) > (prev[3], prev[1] - prev[0]):
                 out[-1] = f
             continue
         out.append(f)
-    return out
+    return [Finding(*f) for f in out]
 
 
 def detect(text: str, *, backend: Backend | None = None) -> list[Finding]:
@@ -309,7 +364,7 @@ def detect(text: str, *, backend: Backend | None = None) -> list[Finding]:
         return []
     scan = _Scan(text)
     covered = 0
-    for m in scanner().finditer(text):
+    for m in scanner(features(text)).finditer(text):
         if m.start() < covered:
             continue
         group = m.lastgroup or ""
@@ -358,14 +413,31 @@ def detect(text: str, *, backend: Backend | None = None) -> list[Finding]:
             covered = end
         elif group in ("kv", "bearer"):
             a, b = m.span(group)
-            scan.add(a, b, "SECRET", 0.9, "password" if group == "kv" else "bearer")
+            if group == "bearer" or _plausible_secret(text[a:b]):
+                scan.add(a, b, "SECRET", 0.9, "password" if group == "kv" else "bearer")
         elif group == "token":
             scan.add(s, e, "SECRET", 0.95, "api_key")
     found = scan.out
     if backend is not None:
-        extra = [f for f in backend.detect(text) if not any(f.overlaps(g) for g in found)]
-        found = found + extra
+        for f in backend.detect(text):
+            if not any(f.start < g[1] and g[0] < f.end for g in scan.out):
+                found.append((f.start, f.end, f.label, f.score, f.kind))
     return _resolve(found)
+
+
+#: Values after "password=" that are placeholders, not secrets.
+_PLACEHOLDERS = frozenset(
+    "none null nil true false empty undefined required optional changeme secret password "
+    "token example xxxx xxxxxx xxxxxxxx".split()
+)
+
+
+def _plausible_secret(value: str) -> bool:
+    """A value after ``password=``/``token:`` that could be a real secret, not a placeholder."""
+    v = value.strip("\"'`.")
+    if len(v) < 4 or v.casefold() in _PLACEHOLDERS or set(v) <= set("*x.•<>$-_"):
+        return False
+    return not (v.startswith(("<", "${", "{{", "%")) or v.isalpha() and len(v) < 6)
 
 
 def _iban(scan: _Scan, s: int, e: int) -> None:
@@ -387,7 +459,7 @@ def _nino(scan: _Scan, s: int, e: int) -> None:
     kind = val.national_id_kind(raw)
     if kind:
         scan.add(s, e, "NATIONAL_ID", 0.85, kind)
-    elif val.is_nino_like(raw) and ctx.has_context("NATIONAL_ID", scan.text, s):
+    elif val.is_nino_like(raw) and scan.context("NATIONAL_ID", s):
         scan.add(s, e, "NATIONAL_ID", 0.6, "gb.nino")
 
 

@@ -15,7 +15,7 @@ LOCALES: tuple[str, ...] = ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT"
 
 #: Honorifics and titles, lower-cased and without the final dot, in the seven languages.
 TITLES: frozenset[str] = frozenset(
-    """mr mrs ms miss mx dr prof sir madam lady lord herr frau fräulein dipl ing
+    """mr mrs ms miss mx dr prof univ sir madam lady lord herr frau fräulein dipl ing
     m mme mlle mm monsieur madame mademoiselle me
     sr sra srta don doña dña señor señora señorita
     sig sigra signor signora signorina dott dottssa ing avv
@@ -136,3 +136,46 @@ def is_stop(word: str) -> bool:
 def is_not_name(word: str) -> bool:
     """True for capitalised words that must never count as a name on their own."""
     return _fold(word) in NOT_NAMES
+
+
+# --- one look-up per word ---------------------------------------------------------------------
+
+FIRST, LAST, TITLE, STOPWORD, AMBIG, PARTICLE = 1, 2, 4, 8, 16, 32
+
+
+@lru_cache(maxsize=1)
+def _flag_table() -> dict[str, int]:
+    """Folded word -> bit flags (FIRST, LAST, TITLE, STOPWORD, AMBIG, PARTICLE), built once.
+
+    The detector asks several questions about each capitalised word; one dict look-up that
+    answers all of them is what keeps name detection cheap.
+    """
+    table: dict[str, int] = {}
+    for bit, words in (
+        (FIRST, first_names()), (LAST, last_names()), (TITLE, TITLES), (STOPWORD, STOP),
+        (AMBIG, AMBIGUOUS), (PARTICLE, frozenset(PARTICLES)),
+    ):
+        for w in words:
+            table[w] = table.get(w, 0) | bit
+    return table
+
+
+def word_flags(word: str) -> int:
+    """The flags of ``word`` (0 when no lexicon knows it).
+
+    A final dot and a possessive "'s" are ignored; a hyphenated word ("Hans-Gerhard",
+    "Connor-Hardy") is a first name when all its parts are, a last name when any part is.
+    """
+    table = _flag_table()
+    w = _fold(word).rstrip(".")
+    if w.endswith("'s"):
+        w = w[:-2]
+    f = table.get(w, 0)
+    if f or "-" not in w:
+        return f
+    parts = [table.get(p, 0) for p in w.split("-") if p]
+    if parts and all(p & FIRST for p in parts):
+        f |= FIRST
+    if any(p & (LAST | FIRST) for p in parts):
+        f |= LAST
+    return f

@@ -9,6 +9,7 @@ All functions are pure, take the candidate string and never raise on bad input.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 from datetime import date
 from functools import lru_cache
@@ -73,6 +74,23 @@ def iban_mod97(compact: str) -> bool:
     return acc == 1
 
 
+#: IBAN length per country (ISO 13616 registry).  Checked here rather than through
+#: python-stdnum's database look-up, which costs more than the whole rest of the scan.
+IBAN_LENGTHS: dict[str, int] = {
+    cc: int(n)
+    for cc, n in (
+        item.split(":")
+        for item in """AD:24 AE:23 AL:28 AT:20 AZ:28 BA:20 BE:16 BG:22 BH:22 BI:27 BR:29 BY:28
+        CH:21 CR:22 CY:28 CZ:24 DE:22 DJ:27 DK:18 DO:28 EE:20 EG:29 ES:24 FI:18 FK:18 FO:18
+        FR:27 GB:22 GE:22 GI:23 GL:18 GR:27 GT:28 HR:21 HU:28 IE:22 IL:23 IQ:23 IS:26 IT:27
+        JO:30 KW:30 KZ:20 LB:28 LC:32 LI:21 LT:20 LU:20 LV:21 LY:25 MC:27 MD:24 ME:22 MK:19
+        MN:20 MR:27 MT:31 MU:30 NI:28 NL:18 NO:15 OM:23 PK:24 PL:28 PS:29 PT:25 QA:29 RO:24
+        RS:22 RU:33 SA:24 SC:31 SD:18 SE:24 SI:19 SK:24 SM:27 SO:23 ST:25 SV:28 TL:23 TN:24
+        TR:26 UA:29 VA:22 VG:24 XK:20 YE:30""".split()
+    )
+}
+
+
 def is_iban(value: str) -> bool:
     """An IBAN: the mod-97 check, then the country's length and format (python-stdnum).
 
@@ -80,7 +98,12 @@ def is_iban(value: str) -> bool:
     require them and test or example IBANs often lack them, yet still point at a person.
     """
     compact = value.replace(" ", "").upper()
-    return iban_mod97(compact) and _safe(lambda v: _iban.is_valid(v, check_country=False), compact)
+    expected = IBAN_LENGTHS.get(compact[:2])
+    if expected is None:
+        return iban_mod97(compact) and _safe(
+            lambda v: _iban.is_valid(v, check_country=False), compact
+        )
+    return len(compact) == expected and compact[2:4].isdigit() and iban_mod97(compact)
 
 
 def is_ip(value: str) -> str:
@@ -97,6 +120,13 @@ def is_ip(value: str) -> str:
     return "ipv4" if addr.version == 4 else "ipv6"
 
 
+#: Usual digit counts of national numbers (with trunk prefix) per region, to order attempts.
+_USUAL_LENGTHS: dict[str, tuple[int, ...]] = {
+    "US": (10,), "GB": (11, 10), "DE": (10, 11, 9, 12), "FR": (10,), "ES": (9,),
+    "IT": (10, 9, 11), "NL": (10,), "PL": (9,),
+}
+
+
 def phone_kind(value: str, regions: tuple[str, ...] = PHONE_REGIONS) -> str:
     """The region code for which ``value`` is a valid phone number, else ``""``.
 
@@ -104,10 +134,24 @@ def phone_kind(value: str, regions: tuple[str, ...] = PHONE_REGIONS) -> str:
     region, because a chat message rarely says which country a local number belongs to.
     """
     raw = value.strip()
-    nd = len(digits_of(raw))
-    if not 6 <= nd <= 17:
+    main = re.split(r"[ ]?(?:x|ext\.?|#)", raw, maxsplit=1)[0]
+    nd = len(digits_of(main))
+    # E.164 allows 15 digits with the country code; national formats of the supported
+    # countries stay within 13 with the trunk prefix.  Longer runs are not phone numbers.
+    if not 6 <= nd <= (15 if raw.startswith("+") else 13):
         return ""
-    candidates: tuple[str | None, ...] = (None,) if raw.startswith("+") else regions
+    candidates: tuple[str | None, ...]
+    if raw.startswith("+"):
+        candidates = (None,)
+    else:
+        # A national number starting with 0 carries a trunk prefix (GB, DE, FR, IT, NL);
+        # one without it is North American, Spanish, Italian mobile or Polish.
+        digits = digits_of(main)
+        trunk = ("GB", "DE", "FR", "IT", "NL")
+        candidates = tuple(r for r in regions if (r in trunk) == (digits[0] == "0") or r == "IT")
+        # Try first the regions whose usual length matches: one parse instead of several.
+        usual = _USUAL_LENGTHS
+        candidates = tuple(sorted(candidates, key=lambda r: len(digits) not in usual.get(r, ())))
     for region in candidates:
         try:
             num = phonenumbers.parse(raw, region)
@@ -116,6 +160,26 @@ def phone_kind(value: str, regions: tuple[str, ...] = PHONE_REGIONS) -> str:
         if phonenumbers.is_valid_number(num):
             return phonenumbers.region_code_for_number(num) or (region or "")
     return ""
+
+
+def is_possible_phone(value: str, regions: tuple[str, ...] = PHONE_REGIONS) -> bool:
+    """A number of a possible length for a phone number, even if its range is unassigned.
+
+    Weaker than :func:`phone_kind`; the detector accepts it only where phone context or
+    phone formatting (country code, parentheses, extension) says that it is a phone number.
+    """
+    raw = value.strip()
+    main = re.split(r"[ ]?(?:x|ext\.?|#)", raw, maxsplit=1)[0]
+    if not 7 <= len(digits_of(main)) <= 15:
+        return False
+    for region in ((None,) if raw.startswith("+") else regions):
+        try:
+            num = phonenumbers.parse(main, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_possible_number(num):
+            return True
+    return False
 
 
 def _is_nino(value: str) -> bool:
