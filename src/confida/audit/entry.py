@@ -1,0 +1,63 @@
+"""The audit entry: what was done, by whom, for which purpose, to which objects — never values.
+
+Entries are hashed as canonical JSON, so the same entry always gives the same leaf hash whoever
+serialises it: keys sorted, no whitespace, UTF-8 (``ensure_ascii=False``), no NaN/Infinity.
+Unknown fields are refused rather than kept, because an open schema is how personal values end
+up in a log that, by design, can never be edited to remove them.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+
+__all__ = ["AuditEntry", "Outcome", "canonical_json"]
+
+Outcome = Literal["allowed", "denied", "failed"]
+Scalar = str | int | float | bool | None
+
+
+def canonical_json(value: Any) -> bytes:
+    """The one serialisation that is hashed: sorted keys, compact, UTF-8, finite numbers."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+class AuditEntry(BaseModel):
+    """One logged operation.
+
+    ``subject`` is the data subject's random pseudonym (held only in the subject row), so the log
+    keeps proving what was done after erasure while no longer saying to whom. ``details`` is for
+    non-personal metadata such as counts or field names.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    time: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    actor: str = Field(min_length=1)
+    action: str = Field(min_length=1)
+    purpose: str | None = None
+    object_ids: tuple[str, ...] = ()
+    subject: str | None = None
+    outcome: Outcome
+    details: dict[str, Scalar | list[Scalar]] = Field(default_factory=dict)
+
+    @field_validator("time")
+    @classmethod
+    def _utc(cls, v: datetime) -> datetime:
+        """Naive times are ambiguous in evidence; store every time in UTC."""
+        if v.tzinfo is None:
+            raise ValueError("time must be timezone-aware")
+        return v.astimezone(UTC)
+
+    @field_serializer("time")
+    def _time_text(self, v: datetime) -> str:
+        return v.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    def canonical_json(self) -> bytes:
+        """The bytes that become the Merkle leaf."""
+        return canonical_json(self.model_dump(mode="json"))

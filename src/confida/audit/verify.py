@@ -1,0 +1,223 @@
+"""The verifier: trusts nothing but the public key, recomputes the whole tree, checks every
+signed checkpoint and the consistency between consecutive ones, and names the first bad entry.
+
+The same procedure serves a live database and an export; the only difference is where entries,
+stored hashes and notes come from. Stored hashes are never trusted: they are used as *hints*
+to pinpoint a bad entry, and only along paths that authenticate against a signed root.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+
+from confida.audit.checkpoint import Checkpoint, NoteError, VerifierKey, open_note, parse_checkpoint
+from confida.audit.entry import canonical_json
+from confida.audit.merkle import (
+    MemoryTree,
+    NodeSource,
+    ProofError,
+    consistency_proof,
+    leaf_hash,
+    node_hash,
+    range_hash,
+    split_point,
+    verify_consistency,
+)
+
+__all__ = ["VerifyResult", "locate_first_bad", "verify_log"]
+
+
+@dataclass
+class VerifyResult:
+    """Outcome of a verification.
+
+    ``first_bad_index`` is the smallest entry index found bad. When ``exact`` is False it is a
+    lower bound: the entry there or a later one (before the next checkpoint) was altered, and
+    the stored hashes that would have pinpointed it were altered too.
+    """
+
+    ok: bool = True
+    size: int = 0
+    checkpoints: int = 0
+    verified_size: int = 0
+    first_bad_index: int | None = None
+    exact: bool = True
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def fail(self, message: str, index: int | None = None, exact: bool = True) -> None:
+        """Record an error; keep the smallest bad index (exact wins a tie)."""
+        self.ok = False
+        self.errors.append(message)
+        if index is None:
+            return
+        if self.first_bad_index is None or index < self.first_bad_index:
+            self.first_bad_index, self.exact = index, exact
+        elif index == self.first_bad_index and exact:
+            self.exact = True
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def locate_first_bad(
+    trusted_root: bytes,
+    size: int,
+    recomputed: MemoryTree,
+    hints: NodeSource | None,
+    floor: int = 0,
+) -> tuple[int, bool]:
+    """Find the first leaf below ``size`` whose recomputed hash differs from what was signed.
+
+    Walks down from the signed root; at each step the stored (hint) hashes of both children must
+    hash to the trusted value, so each step is as trustworthy as the signature. Where the hints
+    do not authenticate (they were rewritten too) the walk stops and the best lower bound is
+    returned with ``exact=False``. Requires ``recomputed`` to hold at least ``size`` leaves.
+    """
+    lo, hi, t = 0, size, trusted_root
+    if hints is None:
+        return floor, False
+    while hi - lo > 1:
+        k = split_point(hi - lo)
+        try:
+            hl = range_hash(hints, lo, lo + k)
+            hr = range_hash(hints, lo + k, hi)
+        except LookupError:
+            return max(lo, floor), False
+        if node_hash(hl, hr) != t:
+            return max(lo, floor), False
+        if range_hash(recomputed, lo, lo + k) != hl:
+            hi, t = lo + k, hl
+        else:
+            lo, t = lo + k, hr
+    return lo, True
+
+
+def _is_canonical(raw: bytes) -> bool:
+    try:
+        value = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        return False
+    if not isinstance(value, dict):
+        return False
+    try:
+        return canonical_json(value) == raw
+    except ValueError:
+        return False
+
+
+def verify_log(
+    entries: Iterable[tuple[int, bytes, bytes | None]],
+    notes: Sequence[str],
+    verifier: VerifierKey,
+    *,
+    origin: str | None = None,
+    hints: NodeSource | None = None,
+    stored_nodes: Iterable[tuple[int, int, bytes]] | None = None,
+    head_size: int | None = None,
+    require_checkpoint: bool = True,
+) -> VerifyResult:
+    """Verify a log given as ``(index, canonical entry bytes, stored leaf hash or None)``.
+
+    ``notes`` are the signed checkpoints in the order they were issued. ``stored_nodes`` (live
+    database only) are compared with the recomputed tree so a tampered node table, which would
+    make every proof served from it wrong, is found too.
+    """
+    result = VerifyResult()
+
+    # 1. Entries: contiguous indices, canonical JSON, leaf hash recomputed from the bytes.
+    leaves = bytearray()
+    n = 0
+    for idx, raw, stored in entries:
+        if idx != n:
+            result.fail(f"entry {n} is missing (next stored index is {idx})", n)
+            break
+        h = leaf_hash(raw)
+        if not _is_canonical(raw):
+            result.fail(f"entry {n} is not canonical JSON", n)
+        if stored is not None and stored != h:
+            result.fail(f"entry {n} does not match its stored leaf hash", n)
+        leaves += h
+        n += 1
+    result.size = n
+    tree = MemoryTree.from_leaf_hashes(leaves)
+    del leaves
+
+    if head_size is not None and head_size != n:
+        result.fail(
+            f"the log head says {head_size} entries but {n} are stored", min(head_size, n)
+        )
+
+    # 2. Stored subtree hashes (live only): every one must equal the recomputed one.
+    if stored_nodes is not None:
+        counted = 0
+        for level, idx, h in stored_nodes:
+            counted += 1
+            mine = tree.node(level, idx)
+            first_leaf = idx << level
+            if mine is None:
+                result.fail(f"stored node ({level}, {idx}) lies beyond the entries", n)
+            elif mine != h:
+                result.fail(
+                    f"stored node ({level}, {idx}) does not match the entries under it",
+                    first_leaf,
+                    exact=False,
+                )
+        expected = sum(n >> level for level in range(1, n.bit_length()))
+        if counted < expected:
+            result.fail(
+                f"{expected - counted} stored subtree hashes are missing "
+                "(entries were written outside the log)",
+                None,
+            )
+
+    # 3. Checkpoints: signature, origin, root against the recomputed tree, consistency.
+    prev: Checkpoint | None = None
+    for i, note in enumerate(notes):
+        label = f"checkpoint {i + 1}"
+        try:
+            text, _ = open_note(note, verifier)
+            cp = parse_checkpoint(text)
+        except NoteError as exc:
+            result.fail(f"{label}: {exc}", result.verified_size, exact=False)
+            continue
+        if origin is None:
+            origin = cp.origin
+        if cp.origin != origin:
+            result.fail(f"{label}: origin {cp.origin!r}, expected {origin!r}")
+            continue
+        if prev is not None and cp.size < prev.size:
+            result.fail(f"{label}: tree size {cp.size} is smaller than the previous {prev.size}")
+            continue
+        if cp.size > n:
+            result.fail(f"{label}: signed at size {cp.size} but only {n} entries are present", n)
+            continue
+        if tree.root(cp.size) != cp.root:
+            bad, exact = locate_first_bad(cp.root, cp.size, tree, hints, result.verified_size)
+            result.fail(
+                f"{label}: the entries do not hash to the signed root at size {cp.size}",
+                bad,
+                exact,
+            )
+            continue
+        if prev is not None:
+            try:
+                proof = consistency_proof(tree, prev.size, cp.size) if prev.size else []
+                if prev.size:
+                    verify_consistency(prev.size, cp.size, prev.root, cp.root, proof)
+            except ProofError as exc:
+                result.fail(f"{label}: not consistent with the previous checkpoint: {exc}")
+                continue
+        prev = cp
+        result.checkpoints += 1
+        result.verified_size = max(result.verified_size, cp.size)
+
+    if result.checkpoints == 0 and n > 0 and require_checkpoint:
+        result.fail("no valid signed checkpoint vouches for this log", 0, exact=False)
+    elif result.verified_size < n:
+        result.warnings.append(
+            f"entries {result.verified_size}..{n - 1} are not yet covered by a signed checkpoint"
+        )
+    return result
