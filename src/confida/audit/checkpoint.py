@@ -111,7 +111,7 @@ class VerifierKey:
     @classmethod
     def from_vkey(cls, text: str) -> VerifierKey:
         """Parse a vkey, checking the embedded hash against name and key."""
-        parts = text.strip().split("+")
+        parts = text.strip().split("+", 2)  # the base64 part may itself contain "+"
         if len(parts) != 3 or len(parts[1]) != 8:
             raise NoteError("a verifier key is <name>+<8 hex digits>+<base64 key>")
         name, hash_hex, key_b64 = parts

@@ -71,28 +71,40 @@ def locate_first_bad(
 ) -> tuple[int, bool]:
     """Find the first leaf below ``size`` whose recomputed hash differs from what was signed.
 
-    Walks down from the signed root; at each step the stored (hint) hashes of both children must
-    hash to the trusted value, so each step is as trustworthy as the signature. Where the hints
-    do not authenticate (they were rewritten too) the walk stops and the best lower bound is
-    returned with ``exact=False``. Requires ``recomputed`` to hold at least ``size`` leaves.
+    Walks down from the signed root. At each step a pair of child hashes (stored hints or
+    recomputed ones) must hash to the trusted value, so each step is as trustworthy as the
+    signature. Where nothing authenticates (the stored hashes were rewritten too) the walk stops
+    and the best lower bound is returned with ``exact=False``. ``recomputed`` must hold at least
+    ``size`` leaves.
     """
     lo, hi, t = 0, size, trusted_root
-    if hints is None:
-        return floor, False
     while hi - lo > 1:
         k = split_point(hi - lo)
-        try:
-            hl = range_hash(hints, lo, lo + k)
-            hr = range_hash(hints, lo + k, hi)
-        except LookupError:
-            return max(lo, floor), False
-        if node_hash(hl, hr) != t:
-            return max(lo, floor), False
-        if range_hash(recomputed, lo, lo + k) != hl:
-            hi, t = lo + k, hl
+        rl = range_hash(recomputed, lo, lo + k)
+        rr = range_hash(recomputed, lo + k, hi)
+        hl = _hint(hints, lo, lo + k)
+        hr = _hint(hints, lo + k, hi)
+        if hr is not None and node_hash(rl, hr) == t:
+            lo, t = lo + k, hr  # the recomputed left half is authentic: the fault is right
+        elif hl is not None and node_hash(hl, rr) == t:
+            hi, t = lo + k, hl  # the recomputed right half is authentic: the fault is left
+        elif hl is not None and hr is not None and node_hash(hl, hr) == t:
+            if rl != hl:
+                hi, t = lo + k, hl
+            else:
+                lo, t = lo + k, hr
         else:
-            lo, t = lo + k, hr
+            return max(lo, floor), False
     return lo, True
+
+
+def _hint(hints: NodeSource | None, lo: int, hi: int) -> bytes | None:
+    if hints is None:
+        return None
+    try:
+        return range_hash(hints, lo, hi)
+    except LookupError:
+        return None
 
 
 def _is_canonical(raw: bytes) -> bool:
