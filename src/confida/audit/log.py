@@ -11,6 +11,7 @@ from the O(log n) "frontier" nodes left of it; a proof reads O(log n) nodes in o
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import time
@@ -20,7 +21,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, MetaData, func, insert, select, tuple_, update
+from sqlalchemy import (
+    Connection,
+    MetaData,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from confida.audit.checkpoint import (
     AuditSigner,
@@ -82,8 +95,33 @@ class CheckpointPolicy:
         return last_time is None or now - last_time >= self.every_seconds
 
 
+@functools.lru_cache(maxsize=512)
+def _node_select(node: Table, count: int) -> Select[Any]:
+    """``SELECT ... WHERE (level = ? AND idx = ?) OR ...`` for ``count`` keys, built once.
+
+    Building a SQLAlchemy expression costs more than running it (a 40-key proof spent 2 ms in
+    construction against 0.05 ms in SQLite), so statements are cached by shape and reused with
+    new parameters. Each OR branch is a primary-key lookup on SQLite and PostgreSQL alike;
+    a row-value ``(level, idx) IN (VALUES ...)`` would make SQLite scan the table.
+    """
+    cond = or_(
+        *(
+            and_(node.c.level == bindparam(f"l{k}"), node.c.idx == bindparam(f"i{k}"))
+            for k in range(count)
+        )
+    )
+    return select(node.c.level, node.c.idx, node.c.hash).where(cond)
+
+
+@functools.lru_cache(maxsize=64)
+def _leaf_select(entry: Table) -> Select[Any]:
+    return select(entry.c.idx, entry.c.leaf_hash).where(
+        entry.c.idx.in_(bindparam("ids", expanding=True))
+    )
+
+
 class DbNodes:
-    """Stored node hashes as a :class:`~confida.audit.merkle.NodeSource` (one query per call)."""
+    """Stored node hashes as a :class:`~confida.audit.merkle.NodeSource` (<= 2 queries a call)."""
 
     def __init__(self, conn: Connection, tables: AuditTables) -> None:
         self.conn = conn
@@ -94,17 +132,15 @@ class DbNodes:
         leaves = [i for level, i in nodes if level == 0]
         inner = [(level, i) for level, i in nodes if level > 0]
         if leaves:
-            e = self.t.entry
-            for idx, h in self.conn.execute(
-                select(e.c.idx, e.c.leaf_hash).where(e.c.idx.in_(leaves))
-            ):
+            for idx, h in self.conn.execute(_leaf_select(self.t.entry), {"ids": leaves}):
                 out[(0, idx)] = h
         if inner:
-            nd = self.t.node
+            params: dict[str, int] = {}
+            for k, (level, i) in enumerate(inner):
+                params[f"l{k}"] = level
+                params[f"i{k}"] = i
             for level, idx, h in self.conn.execute(
-                select(nd.c.level, nd.c.idx, nd.c.hash).where(
-                    tuple_(nd.c.level, nd.c.idx).in_(inner)
-                )
+                _node_select(self.t.node, len(inner)), params
             ):
                 out[(level, idx)] = h
         missing = [n for n in nodes if n not in out]
@@ -128,6 +164,8 @@ class AuditLog:
         self.origin = origin
         self.policy = policy or CheckpointPolicy()
         self.clock = clock
+        head = self.tables.head
+        self._size_stmt = select(head.c.size).where(head.c.id == _HEAD_ID)
 
     # ---------------------------------------------------------------- setup
 
@@ -224,8 +262,8 @@ class AuditLog:
     # ---------------------------------------------------------------- reads and proofs
 
     def size(self, conn: Connection) -> int:
-        head = self.tables.head
-        size = conn.execute(select(head.c.size).where(head.c.id == _HEAD_ID)).scalar()
+        """Number of entries, from the head row (prebuilt statement: this is on the proof path)."""
+        size = conn.execute(self._size_stmt).scalar()
         return int(size or 0)
 
     def _nodes(self, conn: Connection) -> DbNodes:

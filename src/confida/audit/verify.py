@@ -107,9 +107,13 @@ def _hint(hints: NodeSource | None, lo: int, hi: int) -> bytes | None:
         return None
 
 
+_DECODER = json.JSONDecoder()
+
+
 def _is_canonical(raw: bytes) -> bool:
+    """True if ``raw`` is a JSON object in exactly the canonical serialisation."""
     try:
-        value = json.loads(raw)
+        value = _DECODER.decode(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         return False
     if not isinstance(value, dict):
