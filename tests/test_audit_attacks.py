@@ -315,3 +315,12 @@ def test_export_verified_with_wrong_key(export: tuple[Path, str], tmp_path: Path
     other = AuditSigner.generate(tmp_path / "x.pem", "test.confida.example/audit")
     r = verify_export(out, other.verifier)
     assert not r.ok and r.checkpoints == 0
+
+
+def test_checkpoint_columns_must_match_the_note(filled: tuple[Db, AuditLog, AuditSigner]) -> None:
+    db, log, signer = filled
+    cp = log.tables.checkpoint
+    with db.engine.begin() as conn:
+        conn.execute(update(cp).where(cp.c.tree_size == 40).values(tree_size=41))
+    r = live(db, log, signer)
+    assert not r.ok and any("columns differ" in m for m in r.errors)

@@ -312,6 +312,12 @@ class AuditLog:
         ).first()
         return None if row is None else (int(row[0]), row[1], row[2])
 
+    def checkpoint_at(self, conn: Connection, size: int) -> str | None:
+        """The newest stored note for tree size ``size``, if one was signed."""
+        c = self.tables.checkpoint
+        stmt = select(c.c.note).where(c.c.tree_size == size).order_by(c.c.id.desc()).limit(1)
+        return conn.execute(stmt).scalar()
+
     def checkpoints(self, conn: Connection) -> list[str]:
         c = self.tables.checkpoint
         return list(conn.execute(select(c.c.note).order_by(c.c.id)).scalars())
@@ -450,7 +456,7 @@ class AuditLog:
         ``trusted_checkpoints`` are notes kept outside the database (published, witnessed): they
         catch an attacker who deletes the stored checkpoints along with rewriting the log.
         """
-        return verify_log(
+        result = verify_log(
             self._iter_entries(conn),
             [*self.checkpoints(conn), *trusted_checkpoints],
             public_key,
@@ -459,6 +465,19 @@ class AuditLog:
             stored_nodes=self._iter_nodes(conn),
             head_size=self.size(conn),
         )
+        # The tree_size and root columns are unsigned conveniences read by maybe_checkpoint
+        # and the CLI; they must say what the signed note says.
+        c = self.tables.checkpoint
+        for row_id, tree_size, root, note in conn.execute(
+            select(c.c.id, c.c.tree_size, c.c.root, c.c.note).order_by(c.c.id)
+        ):
+            try:
+                body = parse_checkpoint(note[: note.rfind("\n\n") + 1])
+            except NoteError:
+                continue  # already reported by verify_log
+            if (body.size, body.root) != (tree_size, bytes(root)):
+                result.fail(f"checkpoint row {row_id}: columns differ from its signed note")
+        return result
 
 
 def _load_hints(path: Path, size: int) -> MemoryTree | None:

@@ -182,9 +182,7 @@ def proof(
                 else:
                     size = log.size(conn)
             else:
-                note = next(
-                    (n for n in log.checkpoints(conn) if n.split("\n")[1] == str(size)), None
-                )
+                note = log.checkpoint_at(conn, size)
             try:
                 path = log.inclusion_proof(conn, index, size)
             except ProofError as exc:
