@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
     MetaData,
     Select,
@@ -164,8 +165,18 @@ class AuditLog:
         self.origin = origin
         self.policy = policy or CheckpointPolicy()
         self.clock = clock
+        # Statements on the append and proof paths are built once: constructing a SQLAlchemy
+        # expression costs as much as executing it on SQLite.
         head = self.tables.head
         self._size_stmt = select(head.c.size).where(head.c.id == _HEAD_ID)
+        self._advance_stmt = (
+            update(head)
+            .where(head.c.id == _HEAD_ID)
+            .values(size=head.c.size + bindparam("count", type_=BigInteger()))
+            .returning(head.c.size)
+        )
+        self._insert_entry = insert(self.tables.entry)
+        self._insert_node = insert(self.tables.node)
 
     # ---------------------------------------------------------------- setup
 
@@ -200,17 +211,11 @@ class AuditLog:
         transaction ends, on SQLite it takes the database write lock. Taking it *before* reading
         the frontier means concurrent appenders are serialised, never interleaved.
         """
-        head = self.tables.head
-        stmt = (
-            update(head)
-            .where(head.c.id == _HEAD_ID)
-            .values(size=head.c.size + count)
-            .returning(head.c.size)
-        )
-        new_size = conn.execute(stmt).scalar()
+        params = {"count": count}
+        new_size = conn.execute(self._advance_stmt, params).scalar()
         if new_size is None:
             self._ensure_head(conn)
-            new_size = conn.execute(stmt).scalar_one()
+            new_size = conn.execute(self._advance_stmt, params).scalar_one()
         return int(new_size)
 
     # ---------------------------------------------------------------- appends
@@ -254,9 +259,9 @@ class AuditLog:
                 j >>= 1
                 node_rows.append({"level": level, "idx": j, "hash": h})
             pending[level] = h
-        conn.execute(insert(self.tables.entry), entry_rows)
+        conn.execute(self._insert_entry, entry_rows)
         if node_rows:
-            conn.execute(insert(self.tables.node), node_rows)
+            conn.execute(self._insert_node, node_rows)
         return list(range(start, start + len(raws)))
 
     # ---------------------------------------------------------------- reads and proofs
