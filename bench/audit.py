@@ -107,6 +107,11 @@ def main() -> None:
     print(f"database: {engine.dialect.name} ({url.split('@')[-1]})")
     print(f"python {platform.python_version()} on {platform.machine()}, {platform.system()}")
     results: dict[str, float] = {}
+    on_sqlite = engine.dialect.name == "sqlite"
+
+    def target(met: bool) -> str:
+        """The issue's targets are stated for SQLite; elsewhere they are shown, not judged."""
+        return ("met" if met else "MISSED") if on_sqlite else "n/a (target is for SQLite)"
 
     try:
         with engine.begin() as conn:
@@ -157,7 +162,7 @@ def main() -> None:
             print(f"  plain insert baseline  {rate(batched, base_t)}")
             print(f"  audit append_many      {rate(batched, audit_t)}"
                   f"   ratio {audit_t / base_t:.2f}x the baseline time"
-                  f"   target >= 20,000/s: {'met' if batched / audit_t >= 20_000 else 'MISSED'}")
+                  f"   target >= 20,000/s: {target(batched / audit_t >= 20_000)}")
 
         t0 = time.perf_counter()
         with engine.begin() as conn:
@@ -189,7 +194,7 @@ def main() -> None:
         print(f"\ninclusion proof at {n:,} entries ({len(ms)} random leaves, one query each)")
         print(f"  mean {statistics.mean(ms):.3f} ms   p50 {ms[len(ms) // 2]:.3f} ms   "
               f"p99 {ms[int(len(ms) * 0.99) - 1]:.3f} ms   max {ms[-1]:.3f} ms   "
-              f"target < 1 ms: {'met' if statistics.mean(ms) < 1 else 'MISSED'}")
+              f"target < 1 ms: {target(statistics.mean(ms) < 1)}")
         print(f"consistency proof at {n:,} entries ({len(cms)} random sizes)")
         print(f"  mean {statistics.mean(cms):.3f} ms   p50 {cms[len(cms) // 2]:.3f} ms   "
               f"max {cms[-1]:.3f} ms")
@@ -218,10 +223,10 @@ def main() -> None:
         print(f"  baseline: read all {count:,} plain rows      {read_t:8.2f} s")
         print(f"  verify_live (DB: entries, nodes, checkpoints) {live_t:8.2f} s"
               f"   ratio {live_t / read_t:.1f}x the read   "
-              f"target < 20 s: {'met' if live_t < 20 else 'MISSED'}")
+              f"target < 20 s: {target(live_t < 20)}")
         print(f"  export                                        {export_t:8.2f} s")
         print(f"  verify_export (files + public key only)       {export_verify_t:8.2f} s"
-              f"   target < 20 s: {'met' if export_verify_t < 20 else 'MISSED'}")
+              f"   target < 20 s: {target(export_verify_t < 20)}")
         print("\nsummary: " + json.dumps({k: round(v, 3) for k, v in results.items()}))
     finally:
         if schema:
