@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
-__all__ = ["AuditEntry", "Outcome", "canonical_json"]
+__all__ = ["CANONICAL_ENCODER", "AuditEntry", "Outcome", "canonical_json"]
 
 Outcome = Literal["allowed", "denied", "failed"]
 Scalar = str | int | float | bool | None
@@ -22,14 +22,14 @@ Scalar = str | int | float | bool | None
 
 # Built once: json.dumps() with non-default options constructs a new encoder on every call,
 # which doubles the cost of checking a million entries.
-_ENCODER = json.JSONEncoder(
+CANONICAL_ENCODER = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
 )
 
 
 def canonical_json(value: Any) -> bytes:
     """The one serialisation that is hashed: sorted keys, compact, UTF-8, finite numbers."""
-    return _ENCODER.encode(value).encode("utf-8")
+    return CANONICAL_ENCODER.encode(value).encode("utf-8")
 
 
 class AuditEntry(BaseModel):
