@@ -14,7 +14,9 @@ from confida.audit import AuditEntry, AuditLog, AuditSigner, LogCorrupted, verif
 from confida.audit.checkpoint import format_checkpoint, sign_note
 from confida.audit.merkle import leaf_hash
 from confida.audit.verify import VerifyResult
-from conftest import Db, make_entry
+from tests.audit_data import Db, make_entry
+
+pytest_plugins = ["tests.audit_fixtures"]
 
 N = 40  # checkpoints at 10, 20, 30 and 40
 

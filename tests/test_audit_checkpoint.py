@@ -35,6 +35,8 @@ GO_NOTE = (
     "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
 )
 
+pytest_plugins = ["tests.audit_fixtures"]
+
 
 def go_signer() -> AuditSigner:
     seed = base64.b64decode(GO_SKEY_B64)[1:]

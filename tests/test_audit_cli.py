@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import typer
 from sqlalchemy import MetaData, create_engine, update
 from typer.testing import CliRunner
 
@@ -15,7 +17,9 @@ from confida.audit import AuditLog, define_tables
 from confida.audit.cli_support import ORIGIN
 from confida.audit.merkle import verify_inclusion
 from confida.cli.audit import app
-from conftest import make_entry
+from tests.audit_data import make_entry
+
+pytest_plugins = ["tests.audit_fixtures"]
 
 runner = CliRunner()
 
@@ -101,3 +105,26 @@ def test_wide_key_file_is_refused(data_dir: Path) -> None:
     os.chmod(data_dir / "keys" / "audit-ed25519.pem", 0o644)
     code, out = run(data_dir, "checkpoint")
     assert code == 2 and "0600" in out
+
+
+def test_mounted_under_a_root_app_that_owns_ctx_obj(data_dir: Path) -> None:
+    """Like the vault's root app: global --data-dir/--json kept in a State object on ctx.obj."""
+    @dataclass
+    class State:
+        data_dir: str | None = None
+        json: bool = False
+
+    root = typer.Typer()
+
+    @root.callback()
+    def _root(
+        ctx: typer.Context,
+        data_dir: str = typer.Option(None, "--data-dir"),
+        json_out: bool = typer.Option(False, "--json"),
+    ) -> None:
+        ctx.obj = State(data_dir, json_out)
+
+    root.add_typer(app, name="audit")
+    res = runner.invoke(root, ["--data-dir", str(data_dir), "--json", "audit", "checkpoint"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["tree_size"] == 12

@@ -21,7 +21,9 @@ from confida.audit.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from conftest import ORIGIN, Db, make_entry
+from tests.audit_data import ORIGIN, Db, make_entry
+
+pytest_plugins = ["tests.audit_fixtures"]
 
 
 def fill(db: Db, log: AuditLog, n: int, start: int = 0, batch: int = 50) -> None:
@@ -52,6 +54,26 @@ def test_entry_model_is_closed_and_canonical() -> None:
     text = e.canonical_json().decode()
     assert '"time":"2026-11-28T00:00:00.000000Z"' in text
     assert list(json.loads(text)) == sorted(json.loads(text))
+
+
+def test_entry_model_accepts_the_vault_shape() -> None:
+    """The vault's Operation entries: role, source, several subjects, ``objects``."""
+    e = AuditEntry.model_validate(
+        {
+            "time": "2026-11-28T00:00:00+00:00",
+            "actor": "cli:root",
+            "role": "admin",
+            "source": "cli",
+            "action": "records.collect",
+            "purpose": "service",
+            "subjects": ["psn_1", "psn_2"],
+            "objects": ["rec_1", "rec_2"],
+            "outcome": "allowed",
+            "details": {"count": 2, "fields": ["a", "b"], "error": None},
+        }
+    )
+    assert e.object_ids == ("rec_1", "rec_2") and e.subjects == ("psn_1", "psn_2")
+    assert AuditEntry.model_validate(make_entry(3)).subjects == ("psn_000003",)
 
 
 def test_root_matches_recomputation_at_every_size(db: Db, log: AuditLog) -> None:

@@ -22,9 +22,10 @@ from confida.audit.checkpoint import AuditSigner, VerifierKey
 from confida.audit.log import AuditLog
 from confida.audit.tables import define_tables
 
-__all__ = ["AuditContext", "cli_options", "open_log"]
+__all__ = ["OPTIONS_KEY", "AuditContext", "cli_options", "open_log"]
 
-ORIGIN = os.environ.get("CONFIDA_AUDIT_ORIGIN", "confida/audit")
+# Same default as the vault's Config.audit_origin.
+ORIGIN = os.environ.get("CONFIDA_AUDIT_ORIGIN", "confida.local/audit")
 KEY_FILE = Path("keys") / "audit-ed25519.pem"
 
 
@@ -54,10 +55,24 @@ class AuditContext:
         self.engine.dispose()
 
 
+OPTIONS_KEY = "confida.audit.options"
+
+
 def cli_options(ctx: typer.Context) -> dict[str, Any]:
-    """The options collected by the audit sub-app's callback (or by the parent app)."""
-    obj = ctx.find_root().obj if ctx.find_root().obj is not None else ctx.obj
-    return obj if isinstance(obj, dict) else {}
+    """Options for the audit commands, from the sub-app's callback and the root app.
+
+    The sub-app keeps its own options in ``ctx.meta`` (shared by the whole context chain) and
+    never replaces ``ctx.obj``, which the root app owns. Values set on the root (the vault's
+    ``State`` with ``data_dir`` and ``json``, or a dict) take precedence when not None.
+    """
+    opts: dict[str, Any] = dict(ctx.meta.get(OPTIONS_KEY, {}))
+    root = ctx.find_root().obj
+    for name in ("data_dir", "database_url", "json"):
+        value = root.get(name) if isinstance(root, dict) else getattr(root, name, None)
+        if value is None:
+            continue
+        opts[name] = bool(opts.get(name)) or bool(value) if name == "json" else value
+    return opts
 
 
 def open_log(ctx: typer.Context) -> AuditContext:

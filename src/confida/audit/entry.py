@@ -12,7 +12,14 @@ import json
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 __all__ = ["CANONICAL_ENCODER", "AuditEntry", "Outcome", "canonical_json"]
 
@@ -35,21 +42,41 @@ def canonical_json(value: Any) -> bytes:
 class AuditEntry(BaseModel):
     """One logged operation.
 
-    ``subject`` is the data subject's random pseudonym (held only in the subject row), so the log
-    keeps proving what was done after erasure while no longer saying to whom. ``details`` is for
-    non-personal metadata such as counts or field names.
+    ``subjects`` are data subjects' random pseudonyms (held only in the subject row), so the log
+    keeps proving what was done after erasure while no longer saying to whom; one operation may
+    touch several subjects (a bulk collect). ``details`` is for non-personal metadata such as
+    counts or field names. ``role`` and ``source`` (api, cli, web, system) describe the actor.
+
+    Input may also use the vault's names ``objects`` (for ``object_ids``) and a single
+    ``subject``; the canonical form, which is what gets hashed, always uses the field names.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     time: datetime = Field(default_factory=lambda: datetime.now(UTC))
     actor: str = Field(min_length=1)
+    role: str | None = None
+    source: str | None = None
     action: str = Field(min_length=1)
     purpose: str | None = None
     object_ids: tuple[str, ...] = ()
-    subject: str | None = None
+    subjects: tuple[str, ...] = ()
     outcome: Outcome
-    details: dict[str, Scalar | list[Scalar]] = Field(default_factory=dict)
+    details: dict[str, Scalar | list[Scalar] | dict[str, Scalar]] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _aliases(cls, data: Any) -> Any:
+        """Accept ``objects`` and ``subject`` (one pseudonym or None) as input spellings."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if "objects" in data and "object_ids" not in data:
+            data["object_ids"] = data.pop("objects")
+        if "subject" in data and "subjects" not in data:
+            one = data.pop("subject")
+            data["subjects"] = [] if one is None else [one]
+        return data
 
     @field_validator("time")
     @classmethod

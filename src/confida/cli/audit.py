@@ -38,10 +38,11 @@ def _options(
     ),
     json_out: bool = JsonOpt,
 ) -> None:
-    obj = ctx.ensure_object(dict)
-    obj.setdefault("data_dir", data_dir)
-    obj.setdefault("database_url", database_url)
-    obj["json"] = obj.get("json") or json_out
+    ctx.meta[cli_support.OPTIONS_KEY] = {
+        "data_dir": data_dir,
+        "database_url": database_url,
+        "json": json_out,
+    }
 
 
 def _json_wanted(ctx: typer.Context, flag: bool) -> bool:

@@ -1,7 +1,9 @@
-"""Shared fixtures: a database per test (SQLite file by default, PostgreSQL when
-CONFIDA_TEST_DATABASE_URL names one), an audit log in it and a signing key.
+"""Fixtures of the audit tests: a database per test (SQLite file by default,
+PostgreSQL when CONFIDA_TEST_DATABASE_URL names one), an audit log in it and a signing key.
 
 On PostgreSQL every test gets its own schema, dropped afterwards, because the server is shared.
+Loaded by the audit test modules with ``pytest_plugins`` rather than from conftest.py, so the
+audit suite brings no conftest of its own to merge with the vault's.
 """
 
 from __future__ import annotations
@@ -9,21 +11,13 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, MetaData, create_engine, text
+from sqlalchemy import MetaData, create_engine, text
 
 from confida.audit import AuditLog, AuditSigner, define_tables
-
-ORIGIN = "test.confida.example/audit"
-
-
-@dataclass
-class Db:
-    engine: Engine
-    schema: str | None
+from tests.audit_data import ORIGIN, Db
 
 
 @pytest.fixture
@@ -57,19 +51,3 @@ def log(db: Db) -> AuditLog:
 @pytest.fixture
 def signer(tmp_path: Path) -> AuditSigner:
     return AuditSigner.generate(tmp_path / "keys" / "audit-ed25519.pem", ORIGIN)
-
-
-def make_entry(i: int, **over: object) -> dict[str, object]:
-    """A typical entry; nothing personal, the subject is a pseudonym."""
-    entry: dict[str, object] = {
-        "time": "2026-11-28T00:00:00+00:00",
-        "actor": "svc:chat-api",
-        "action": "record.read",
-        "purpose": "service",
-        "object_ids": [f"rec_{i:08d}"],
-        "subject": f"psn_{i % 97:06x}",
-        "outcome": ("allowed", "denied", "failed")[i % 3],
-        "details": {"fields": 3, "n": i},
-    }
-    entry.update(over)
-    return entry
