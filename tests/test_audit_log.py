@@ -12,7 +12,14 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
-from confida.audit import AuditEntry, AuditLog, AuditSigner, CheckpointPolicy, verify_export
+from confida.audit import (
+    AuditEntry,
+    AuditLog,
+    AuditSigner,
+    CheckpointPolicy,
+    LogCorrupted,
+    verify_export,
+)
 from confida.audit.checkpoint import open_note, parse_checkpoint
 from confida.audit.merkle import (
     ProofError,
@@ -237,3 +244,25 @@ def test_concurrent_appends_are_serialised(db: Db, log: AuditLog, signer: AuditS
         log.checkpoint(conn, signer)
         result = log.verify_live(conn, signer.verifier)
     assert result.ok, result.errors
+
+
+def test_empty_log(db: Db, log: AuditLog, signer: AuditSigner, tmp_path: Path) -> None:
+    with db.engine.begin() as conn:
+        log.create(conn)  # idempotent
+        assert log.size(conn) == 0 and log.verify_live(conn, signer.verifier).ok
+        note = log.checkpoint(conn, signer)
+        assert "\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n" in note
+        out = log.export(conn, tmp_path / "empty", signer)
+    assert verify_export(out, signer.verifier).ok
+
+
+def test_checkpoint_refuses_a_foreign_previous_checkpoint(
+    db: Db, log: AuditLog, signer: AuditSigner, tmp_path: Path
+) -> None:
+    fill(db, log, 5)
+    other = AuditSigner.generate(tmp_path / "other.pem", signer.name)
+    with db.engine.begin() as conn:
+        log.checkpoint(conn, other)
+        log.append(conn, make_entry(5))
+        with pytest.raises(LogCorrupted, match="does not verify"):
+            log.checkpoint(conn, signer)
