@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
 )
 
+from confida.audit.tables import define_tables
 from confida.store.types import UTCDateTime
 
 NAMING = {
@@ -133,3 +134,8 @@ privacy_spend = Table(
     Column("at", UTCDateTime(), nullable=False),
     Index("ix_privacy_spend_analyst_dataset", "analyst", "dataset"),
 )
+
+# --- audit log ---
+# The tamper-evident Merkle log (confida.audit) lives in the same store, so each operation's
+# entry commits in the operation's own transaction.
+audit_tables = define_tables(metadata)
