@@ -19,6 +19,7 @@ from confida.analytics.dp import (
     run,
     sum_mechanism,
 )
+from confida.audit.entry import AuditEntry
 from confida.errors import BadInput, PrivacyBudgetExceeded, PurposeNotAllowed
 from confida.store.schema import privacy_spend
 from confida.store.schema import subject as subject_t
@@ -32,6 +33,7 @@ class ListSink:
         self.entries: list[dict[str, Any]] = []
 
     def append(self, conn: Any, entry: Any) -> None:
+        AuditEntry.model_validate(dict(entry))  # what the real log accepts
         self.entries.append(dict(entry))
 
 

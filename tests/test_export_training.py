@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select, update
 
 from confida import consent
+from confida.audit.entry import AuditEntry
 from confida.downstream import refs_of
 from confida.errors import BadInput, PurposeNotAllowed
 from confida.export.manifest import MANIFEST_NAME, Manifest, verify
@@ -48,6 +49,7 @@ class ListSink:
         self.entries: list[dict[str, Any]] = []
 
     def append(self, conn: Any, entry: Any) -> None:
+        AuditEntry.model_validate(dict(entry))  # what the real log accepts
         self.entries.append(dict(entry))
 
 
@@ -136,7 +138,7 @@ def test_export_end_to_end(av: Vault, config, sink: ListSink, tmp_path: Path) ->
     # the audit entry: criteria and counts, no value
     entry = [e for e in sink.entries if e["action"] == "export.training"][-1]
     assert entry["outcome"] == "allowed" and entry["details"]["record_count"] == 3
-    assert entry["details"]["criteria"]["kinds"] == ["conversation_message"]
+    assert entry["details"]["criteria"]["kinds"] == "conversation_message"
     assert "Anna" not in json.dumps(entry)
 
     # after the export: carol is erased, eve withdraws

@@ -357,7 +357,7 @@ def export_training(
             ))
             op.subject_pseudonyms.extend(sorted(eligible[s].pseudonym for s in included))
             op.details.update({
-                "dataset_id": dataset_id, "criteria": criteria, "record_count": count,
+                "dataset_id": dataset_id, "criteria": _flat(criteria), "record_count": count,
                 "subject_count": len(included), "excluded": dict(sorted(excluded.items())),
                 "shards": len(writer.shards), "manifest_sha256": digest,
             })
@@ -370,6 +370,11 @@ def export_training(
         raise
     return ExportResult(dataset_id, out_dir, count, len(included), dict(excluded),
                         writer.shards, digest)
+
+
+def _flat(criteria: dict[str, Any]) -> dict[str, Any]:
+    """Criteria as the audit entry takes them: scalars only (lists joined with commas)."""
+    return {k: ",".join(map(str, v)) if isinstance(v, list) else v for k, v in criteria.items()}
 
 
 # --- after the export: who must be dropped ---------------------------------------------------
