@@ -191,3 +191,39 @@ def test_same_key_same_output(av: Vault, tmp_path: Path) -> None:
     c = export_training(av, tmp_path / "c", formats=["jsonl"])
     assert _rows(tmp_path / "c")[0]["subject"] != _rows(tmp_path / "a")[0]["subject"]
     assert c.record_count == 1
+
+
+def test_legitimate_interest_objection_and_restriction(av: Vault, tmp_path: Path) -> None:
+    """On legitimate interests, an objection excludes (and later revokes) a subject.
+
+    The objection check is the ``Vault.objection_check`` hook the rights module installs; until
+    it lands on main, the test installs one that refuses for one subject.
+    """
+    from confida.errors import Refused
+
+    objectors: set[str] = set()
+
+    def objection_check(conn: Any, subject: Any, purpose: str) -> None:
+        if subject.pseudonym in objectors:
+            raise Refused("the subject objected")
+
+    for who in ("ann", "ben", "cat"):
+        _msg(av, who, f"Message from {who}.")
+    # safety covers temporary chats, but they never leave for training
+    av.collect("ben", "temporary_chat", {"conversation_id": "t", "text": "temporary"}, "service")
+    with av.engine.connect() as conn:
+        pseudo = {who: conn.execute(select(subject_t.c.pseudonym).where(
+            subject_t.c.ref == av.subject_ref(who))).scalar_one() for who in ("ann", "ben", "cat")}
+    objectors.add(pseudo["ann"])
+    av.objection_check = objection_check  # type: ignore[attr-defined]
+    res = export_training(av, tmp_path / "li", selection=Selection(purpose="safety"))
+    assert res.record_count == 2 and res.excluded == {"objected": 1}
+    assert "temporary" not in "".join(p.read_text() for p in (tmp_path / "li").glob("*.jsonl"))
+    objectors.add(pseudo["ben"])
+    with av.engine.begin() as conn:
+        conn.execute(update(subject_t).where(subject_t.c.ref == av.subject_ref("cat")).values(
+            status="restricted", status_changed_at=av.clock() + timedelta(seconds=1)))
+    assert sorted(r.reason for r in revocations(av, res.dataset_id)) == ["objected",
+                                                                         "restricted"]
+    later = av.clock() + timedelta(days=1)
+    assert [r.reason for r in revocations(av, res.dataset_id, since=later)] == ["objected"]

@@ -101,7 +101,7 @@ def _kinds(vault: Vault, sel: Selection) -> list[str]:
     wanted = list(sel.kinds) if sel.kinds else list(purpose.kinds)
     for k in wanted:
         vault.register.kind(k)
-        if k in NEVER_EXPORTED:
+        if k in NEVER_EXPORTED and sel.kinds:  # asked for by name: say no; else left out
             raise PurposeNotAllowed(f"records of kind {k!r} are never exported for training")
         if k not in purpose.kinds:
             raise PurposeNotAllowed(f"purpose {sel.purpose!r} does not cover kind {k!r}")
