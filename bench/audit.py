@@ -215,8 +215,8 @@ def main() -> None:
         assert offline.ok, offline.errors
         t0 = time.perf_counter()
         with engine.connect() as conn:
-            count = sum(1 for _ in conn.execution_options(yield_per=10_000).execute(
-                plain.select().order_by(plain.c.idx)))
+            count = sum(1 for _ in conn.execute(
+                plain.select().order_by(plain.c.idx).execution_options(yield_per=10_000)))
         read_t = time.perf_counter() - t0
         results["verify_s"] = export_verify_t
         print(f"\nfull verification of {n:,} entries")
