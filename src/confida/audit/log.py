@@ -157,7 +157,7 @@ class AuditLog:
         self,
         tables: AuditTables | None = None,
         *,
-        origin: str = "confida/audit",
+        origin: str = "confida.local/audit",
         policy: CheckpointPolicy | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
