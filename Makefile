@@ -1,0 +1,31 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DATA_DIR ?= ./confida-data
+HOST ?= 127.0.0.1
+PORT ?= 8443
+
+.PHONY: run test venv lint bench clean
+
+$(BIN)/confida: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(BIN)/confida
+
+venv: $(BIN)/confida
+
+run: venv
+	test -f $(DATA_DIR)/confida.toml || $(BIN)/confida --data-dir $(DATA_DIR) init
+	$(BIN)/confida --data-dir $(DATA_DIR) serve --host $(HOST) --port $(PORT)
+
+test: venv
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info src/*.egg-info

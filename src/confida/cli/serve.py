@@ -1,0 +1,41 @@
+"""``confida serve``: HTTPS by default; plain HTTP only when asked for explicitly."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from confida.cli.output import err_console, guard, state
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def serve(
+        ctx: typer.Context,
+        host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="Port to listen on.")] = 8443,
+        insecure_http: Annotated[
+            bool,
+            typer.Option("--insecure-http",
+                         help="Serve plain HTTP (only behind a TLS-terminating proxy)."),
+        ] = False,
+        cert: Annotated[str | None, typer.Option(help="TLS certificate (PEM).")] = None,
+        key: Annotated[str | None, typer.Option(help="TLS private key (PEM).")] = None,
+    ) -> None:
+        """Serve the API, privacy center and console over HTTPS (TLS 1.2+)."""
+        from confida.server.run import run_server
+
+        st = state(ctx)
+        with guard(st):
+            cfg = st.config()
+            cfg.require_initialised()
+            if insecure_http:
+                err_console.print(
+                    "[bold yellow]warning:[/] serving plain HTTP; personal data will cross the "
+                    "network unencrypted unless a TLS-terminating proxy is in front"
+                )
+            run_server(cfg, host=host, port=port, insecure_http=insecure_http,
+                       cert=cert, key=key)
+
+    _ = serve

@@ -1,0 +1,115 @@
+"""Configuration: one object, built once and passed in (no module-level state).
+
+The data directory holds everything an embedded installation needs. Its layout::
+
+    confida.toml          settings written by ``confida init`` (all optional)
+    register.yaml         the processing register
+    confida.db            the record store (SQLite, WAL) unless ``database_url`` points elsewhere
+    keys/                 0700; never inside the record store, so a database backup holds no key
+      kek/v1.key          key-encryption key versions (file provider), 0600
+      keystore.db         subject data keys, wrapped by the KEK; erasure deletes from here
+      audit-ed25519.pem   the audit log's checkpoint signing key
+    tls/cert.pem, key.pem the server certificate created by init
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from confida.errors import BadInput, NotInitialised
+
+DEFAULT_DATA_DIR = "./confida-data"
+CONFIG_FILE = "confida.toml"
+
+
+@dataclass(frozen=True)
+class PKCS11Settings:
+    module: str = "/usr/lib/softhsm/libsofthsm2.so"
+    token_label: str = "confida"
+    pin_env: str = "CONFIDA_PKCS11_PIN"
+    key_label_prefix: str = "confida-kek"
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path
+    database_url: str = ""
+    keystore_url: str = ""
+    kek_provider: str = "file"
+    pkcs11: PKCS11Settings = field(default_factory=PKCS11Settings)
+    max_record_bytes: int = 64 * 1024
+    audit_origin: str = "confida.local/audit"
+    checkpoint_every_entries: int = 1000
+    checkpoint_every_seconds: int = 300
+    key_rotation_days: int = 365
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", Path(self.data_dir))
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'confida.db'}")
+        if not self.keystore_url:
+            object.__setattr__(self, "keystore_url", f"sqlite:///{self.keys_dir / 'keystore.db'}")
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def kek_dir(self) -> Path:
+        return self.keys_dir / "kek"
+
+    @property
+    def register_path(self) -> Path:
+        return self.data_dir / "register.yaml"
+
+    @property
+    def audit_key_path(self) -> Path:
+        return self.keys_dir / "audit-ed25519.pem"
+
+    @property
+    def tls_cert(self) -> Path:
+        return self.data_dir / "tls" / "cert.pem"
+
+    @property
+    def tls_key(self) -> Path:
+        return self.data_dir / "tls" / "key.pem"
+
+    @property
+    def is_initialised(self) -> bool:
+        return (self.data_dir / CONFIG_FILE).exists()
+
+    @classmethod
+    def load(cls, data_dir: str | Path | None = None, **overrides: Any) -> Config:
+        """Read ``confida.toml`` from the data dir; environment and arguments override it."""
+        ddir = Path(data_dir or os.environ.get("CONFIDA_DATA_DIR") or DEFAULT_DATA_DIR)
+        values: dict[str, Any] = {}
+        cfg_file = ddir / CONFIG_FILE
+        if cfg_file.exists():
+            try:
+                values = tomllib.loads(cfg_file.read_text("utf-8"))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise BadInput(f"{cfg_file}: {exc}") from None
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise BadInput(f"{cfg_file}: unknown settings {', '.join(sorted(unknown))}")
+        if isinstance(values.get("pkcs11"), dict):
+            values["pkcs11"] = PKCS11Settings(**values["pkcs11"])
+        for name, env in (("database_url", "CONFIDA_DATABASE_URL"),
+                          ("kek_provider", "CONFIDA_KEK_PROVIDER")):
+            if os.environ.get(env):
+                values[name] = os.environ[env]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        values.pop("data_dir", None)
+        return cls(data_dir=ddir, **values)
+
+    def require_initialised(self) -> None:
+        if not self.is_initialised:
+            raise NotInitialised(
+                f"{self.data_dir} is not a Confida data directory; run `confida init` first "
+                "or pass --data-dir"
+            )

@@ -1,0 +1,1 @@
+"""Encryption at rest: per-subject data keys wrapped by a key-encryption key."""

@@ -1,0 +1,373 @@
+"""Records: collect, read, list and update, through the flow in DESIGN.md.
+
+collect: schema applied (minimisation) -> legal basis checked -> free text scanned -> payload
+encrypted under the subject's data key -> retention deadline set -> written with its audit entry
+in one transaction. Reading runs the mirror image.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+from sqlalchemy import update as sql_update
+
+from confida import consent
+from confida import subject as subjects
+from confida.crypto import aead
+from confida.errors import (
+    BadInput,
+    ConfidaError,
+    InvalidRecord,
+    NotFound,
+    PurposeNotAllowed,
+)
+from confida.minimisation import minimise
+from confida.store.schema import record as record_t
+from confida.vault import SYSTEM, Actor, Operation, Vault
+
+MAX_BATCH = 10_000
+
+
+@dataclass(frozen=True)
+class CollectItem:
+    subject: str
+    kind: str
+    data: Mapping[str, Any]
+    purpose: str
+
+
+@dataclass(frozen=True)
+class Collected:
+    record_id: str
+    kind: str
+    purpose: str
+    retain_until: datetime
+    dropped_fields: int
+    pii_summary: dict[str, int]
+
+
+@dataclass(frozen=True)
+class RecordMeta:
+    id: str
+    kind: str
+    purpose: str
+    created_at: datetime
+    updated_at: datetime
+    retain_until: datetime
+    pii_summary: dict[str, int]
+    legal_hold: bool
+
+
+@dataclass(frozen=True)
+class Record(RecordMeta):
+    data: dict[str, Any] = field(default_factory=dict)
+    withheld_fields: int = 0
+
+
+def _encode(data: Mapping[str, Any]) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+
+
+def _scan(vault: Vault, kind_name: str, data: Mapping[str, Any]) -> dict[str, int]:
+    """Hook: PII detection over the kind's free-text fields; types and counts only."""
+    kind = vault.register.kind(kind_name)
+    summary: dict[str, int] = {}
+    for name, spec in kind.fields.items():
+        value = data.get(name)
+        if spec.scan and isinstance(value, str) and value:
+            for label, n in vault.scan(value).items():
+                summary[label] = summary.get(label, 0) + n
+    return summary
+
+
+def _check_purpose_covers(vault: Vault, kind: str, purpose: str) -> None:
+    vault.register.kind(kind)
+    p = vault.register.purpose(purpose)
+    if kind not in p.kinds:
+        raise PurposeNotAllowed(
+            f"purpose {purpose!r} does not cover records of kind {kind!r}; "
+            f"it covers: {', '.join(p.kinds)}"
+        )
+
+
+def collect(
+    vault: Vault,
+    subject: str,
+    kind: str,
+    data: Mapping[str, Any],
+    purpose: str,
+    *,
+    actor: Actor = SYSTEM,
+) -> Collected:
+    return collect_many(vault, [CollectItem(subject, kind, data, purpose)], actor=actor)[0]
+
+
+def collect_many(
+    vault: Vault, items: Sequence[CollectItem], *, actor: Actor = SYSTEM
+) -> list[Collected]:
+    """Collect a batch atomically: all records are stored, or none (the error names the item)."""
+    if not items:
+        return []
+    if len(items) > MAX_BATCH:
+        raise BadInput(f"a batch holds at most {MAX_BATCH} records")
+    reg = vault.register
+    purposes = {it.purpose for it in items}
+    op = Operation(
+        "record.collect", actor, purposes.pop() if len(purposes) == 1 else None,
+    )
+    with vault.operation(op) as (conn, op):
+        prepared = []
+        for i, it in enumerate(items):
+            try:
+                _check_purpose_covers(vault, it.kind, it.purpose)
+                m = minimise(
+                    it.kind, reg.kind(it.kind), reg.purpose(it.purpose), it.data,
+                    max_bytes=vault.config.max_record_bytes,
+                )
+            except ConfidaError as exc:
+                raise type(exc)(_item_msg(len(items), i, exc.message)) from None
+            prepared.append(m)
+        subj = subjects.get_or_create_many(vault, conn, (it.subject for it in items))
+        for i, it in enumerate(items):
+            try:
+                subjects.ensure_processable(subj[it.subject])
+            except ConfidaError as exc:
+                raise type(exc)(_item_msg(len(items), i, exc.message)) from None
+        grants: dict[str, dict[str, int]] = {}
+        for p in {it.purpose for it in items}:
+            if reg.purpose(p).consent_required:
+                ids = {subj[it.subject].id for it in items if it.purpose == p}
+                grants[p] = consent.current_grants(conn, ids, p)
+        _objection_hook(vault, conn, items, subj)
+        keys = vault.keys.get_keys({s.id for s in subj.values()})
+        now = vault.clock()
+        rows, out = [], []
+        for i, (it, m) in enumerate(zip(items, prepared, strict=True)):
+            s = subj[it.subject]
+            grant_id = None
+            if it.purpose in grants:
+                grant_id = grants[it.purpose].get(s.id)
+                if grant_id is None:
+                    from confida.errors import ConsentRequired
+
+                    raise ConsentRequired(
+                        _item_msg(
+                            len(items), i,
+                            f"purpose {it.purpose!r} requires the subject's consent and none "
+                            "is on record",
+                        )
+                    )
+            summary = _scan(vault, it.kind, m.data)
+            rid = str(uuid.uuid4())
+            retain_until = reg.retention_for(it.kind, it.purpose).after(now)
+            rows.append(
+                {
+                    "id": rid,
+                    "subject_id": s.id,
+                    "kind": it.kind,
+                    "purpose": it.purpose,
+                    "ciphertext": aead.seal(
+                        keys[s.id], _encode(m.data), aead.record_aad(rid, s.id, it.kind)
+                    ),
+                    "pii_summary": summary or None,
+                    "dropped_fields": m.dropped,
+                    "consent_event_id": grant_id,
+                    "legal_hold": False,
+                    "created_at": now,
+                    "updated_at": now,
+                    "retain_until": retain_until,
+                }
+            )
+            out.append(Collected(rid, it.kind, it.purpose, retain_until, m.dropped, summary))
+        conn.execute(insert(record_t), rows)
+        op.subject_pseudonyms.extend(sorted({subj[it.subject].pseudonym for it in items}))
+        op.object_ids.extend(r["id"] for r in rows)
+        op.details.update(
+            {"count": len(rows), "dropped_fields": sum(c.dropped_fields for c in out)}
+        )
+    return out
+
+
+def _item_msg(n: int, i: int, msg: str) -> str:
+    return msg if n == 1 else f"item {i}: {msg}"
+
+
+def _objection_hook(
+    vault: Vault, conn: Connection, items: Sequence[CollectItem], subj: Mapping[str, Any]
+) -> None:
+    """Objections (Art. 21) stop legitimate-interest processing; filled in by ``rights``."""
+    checker = getattr(vault, "objection_check", None)
+    if checker is not None:
+        for it in items:
+            checker(conn, subj[it.subject], it.purpose)
+
+
+def _meta(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "purpose": row.purpose,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+        "retain_until": row.retain_until,
+        "pii_summary": row.pii_summary or {},
+        "legal_hold": bool(row.legal_hold),
+    }
+
+
+def _load(conn: Connection, record_id: str) -> Any:
+    try:
+        uuid.UUID(record_id)
+    except (ValueError, TypeError, AttributeError):
+        raise NotFound("no such record") from None
+    row = conn.execute(select(record_t).where(record_t.c.id == record_id)).first()
+    if row is None:
+        raise NotFound("no such record")
+    return row
+
+
+def decrypt_row(vault: Vault, row: Any, key: bytes | None = None) -> dict[str, Any]:
+    k = key if key is not None else vault.keys.get_key(row.subject_id)
+    raw = aead.open_sealed(
+        k, row.ciphertext, aead.record_aad(row.id, row.subject_id, row.kind), what="record"
+    )
+    return json.loads(raw)
+
+
+def authorise_purpose(
+    vault: Vault, conn: Connection, row: Any, purpose: str
+) -> int | None:
+    """May ``row`` be processed for ``purpose`` now? Raises when not; returns the grant id."""
+    _check_purpose_covers(vault, row.kind, purpose)
+    s = subjects.by_id(conn, row.subject_id)
+    subjects.ensure_processable(s)
+    checker = getattr(vault, "objection_check", None)
+    if checker is not None:
+        checker(conn, s, purpose)
+    if row.retain_until <= vault.clock():
+        raise NotFound("the record is past its retention period and awaits deletion")
+    if vault.register.purpose(purpose).consent_required:
+        return consent.require_consent(conn, s.id, purpose)
+    return None
+
+
+def purpose_view(vault: Vault, kind: str, purpose: str, data: Mapping[str, Any]) -> tuple[
+    dict[str, Any], int
+]:
+    """Only the fields whose category the purpose may use (purpose limitation on read)."""
+    allowed = set(vault.register.purpose(purpose).categories)
+    fields = vault.register.kind(kind).fields
+    view = {k: v for k, v in data.items() if k in fields and fields[k].category in allowed}
+    return view, len(data) - len(view)
+
+
+def read(
+    vault: Vault, record_id: str, purpose: str, *, actor: Actor = SYSTEM
+) -> Record:
+    with vault.operation(Operation("record.read", actor, purpose, object_ids=[record_id])) as (
+        conn, op,
+    ):
+        row = _load(conn, record_id)
+        op.subject_pseudonyms.append(subjects.by_id(conn, row.subject_id).pseudonym)
+        authorise_purpose(vault, conn, row, purpose)
+        data = decrypt_row(vault, row)
+    view, withheld = purpose_view(vault, row.kind, purpose, data)
+    return Record(**_meta(row), data=view, withheld_fields=withheld)
+
+
+def list_records(
+    vault: Vault,
+    external_id: str,
+    *,
+    kind: str | None = None,
+    purpose: str | None = None,
+    limit: int = 1000,
+    actor: Actor = SYSTEM,
+) -> list[RecordMeta]:
+    """Metadata only (no decryption): ids, kinds, purposes, deadlines, PII summaries."""
+    if kind:
+        vault.register.kind(kind)
+    if purpose:
+        vault.register.purpose(purpose)
+    with vault.operation(Operation("record.list", actor, purpose)) as (conn, op):
+        s = subjects.find(vault, conn, external_id)
+        if s is None:
+            return []
+        op.subject_pseudonyms.append(s.pseudonym)
+        q = select(record_t).where(record_t.c.subject_id == s.id)
+        if kind:
+            q = q.where(record_t.c.kind == kind)
+        if purpose:
+            q = q.where(record_t.c.purpose == purpose)
+        rows = conn.execute(q.order_by(record_t.c.created_at, record_t.c.id).limit(limit)).all()
+        op.details["count"] = len(rows)
+    return [RecordMeta(**_meta(r)) for r in rows]
+
+
+def update(
+    vault: Vault,
+    record_id: str,
+    changes: Mapping[str, Any],
+    purpose: str,
+    *,
+    actor: Actor = SYSTEM,
+    action: str = "record.update",
+) -> Record:
+    """Change fields of a record; the new payload replaces the old one under a fresh nonce."""
+    with vault.operation(Operation(action, actor, purpose, object_ids=[record_id])) as (
+        conn, op,
+    ):
+        row = _load(conn, record_id)
+        op.subject_pseudonyms.append(subjects.by_id(conn, row.subject_id).pseudonym)
+        authorise_purpose(vault, conn, row, purpose)
+        reg = vault.register
+        m = minimise(
+            row.kind, reg.kind(row.kind), reg.purpose(purpose), dict(changes),
+            max_bytes=vault.config.max_record_bytes, partial=True,
+        )
+        if m.dropped:
+            raise InvalidRecord(
+                f"{m.dropped} field(s) are not declared for this kind or not usable for "
+                f"purpose {purpose!r}"
+            )
+        key = vault.keys.get_key(row.subject_id)
+        data = decrypt_row(vault, row, key)
+        data.update(m.data)
+        for name, spec in reg.kind(row.kind).fields.items():
+            if spec.required and data.get(name) is None:
+                raise InvalidRecord(f"required field {name!r} cannot be removed")
+        summary = _scan(vault, row.kind, data)
+        now = vault.clock()
+        conn.execute(
+            sql_update(record_t)
+            .where(record_t.c.id == row.id)
+            .values(
+                ciphertext=aead.seal(key, _encode(data), aead.record_aad(row.id, row.subject_id,
+                                                                        row.kind)),
+                pii_summary=summary,
+                updated_at=now,
+            )
+        )
+        op.details["fields"] = sorted(m.data)
+    meta = _meta(row) | {"updated_at": now, "pii_summary": summary}
+    view, withheld = purpose_view(vault, row.kind, purpose, data)
+    return Record(**meta, data=view, withheld_fields=withheld)
+
+
+def items_from(objs: Iterable[Mapping[str, Any]]) -> list[CollectItem]:
+    """Build collect items from plain dicts (JSON input), with errors naming the item."""
+    out = []
+    for i, o in enumerate(objs):
+        if not isinstance(o, Mapping):
+            raise BadInput(f"item {i}: expected an object")
+        try:
+            out.append(CollectItem(str(o["subject"]), str(o["kind"]), o["data"], str(o["purpose"])))
+        except KeyError as exc:
+            raise BadInput(f"item {i}: missing {exc.args[0]!r}") from None
+    return out

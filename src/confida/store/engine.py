@@ -1,0 +1,103 @@
+"""Engines for SQLite (embedded) and PostgreSQL, with the settings each needs to be safe."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+
+from confida.errors import BadInput, StoreUnavailable
+
+
+def _sqlite_pragmas(secure_delete: bool) -> Any:
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=5000")
+        if secure_delete:
+            # Deleted key material is overwritten with zeros, not left in free pages.
+            cur.execute("PRAGMA secure_delete=ON")
+        cur.close()
+
+    return on_connect
+
+
+def make_engine(url: str, *, secure_delete: bool = False, create_dir: bool = False) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise BadInput("database URL is not valid") from None
+    if parsed.get_backend_name() == "sqlite":
+        db = parsed.database
+        if db and db != ":memory:":
+            parent = Path(db).parent
+            if create_dir:
+                parent.mkdir(parents=True, exist_ok=True)
+            elif not parent.exists():
+                raise StoreUnavailable(f"database directory {parent} does not exist")
+        engine = create_engine(parsed, connect_args={"timeout": 5})
+        event.listen(engine, "connect", _sqlite_pragmas(secure_delete))
+        # Let SQLAlchemy's own BEGIN drive transactions (pysqlite's implicit ones are unreliable).
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+
+        @event.listens_for(engine, "connect")
+        def _no_autobegin(dbapi_conn: Any, _r: Any) -> None:
+            dbapi_conn.isolation_level = None
+
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return create_engine(
+            parsed, pool_pre_ping=True, connect_args={"connect_timeout": 5}
+        )
+    raise BadInput(f"unsupported database {parsed.get_backend_name()!r}; use sqlite or postgresql")
+
+
+def describe_db_error(exc: DBAPIError) -> str:
+    """A one-line reason without SQL or parameters (they may hold personal data)."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig or exc).strip().splitlines()[0] if str(orig or exc).strip() else "error"
+    return text[:200]
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """One transaction; database failures surface as StoreUnavailable with a short reason."""
+    try:
+        with engine.begin() as conn:
+            yield conn
+    except OperationalError as exc:
+        raise StoreUnavailable(f"database unavailable: {describe_db_error(exc)}") from None
+
+
+@contextmanager
+def connection(engine: Engine) -> Iterator[Connection]:
+    try:
+        with engine.connect() as conn:
+            yield conn
+    except OperationalError as exc:
+        raise StoreUnavailable(f"database unavailable: {describe_db_error(exc)}") from None
+
+
+def sqlite_checkpoint(engine: Engine) -> None:
+    """Fold the WAL into the database file and truncate it (no-op on other backends).
+
+    Run outside any transaction, so that deleted or rewritten pages do not linger in the WAL.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        cur.close()
+    finally:
+        raw.close()

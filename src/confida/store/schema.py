@@ -1,0 +1,98 @@
+"""Tables of the record store.
+
+Nothing personal is stored in plaintext here. A subject is found by ``ref``, an HMAC of the
+host application's identifier under a key held in the key store, and named in logs by a random
+``pseudonym``. Record payloads are AES-256-GCM ciphertext; the only clear columns are metadata
+the rules need (kind, purpose, deadlines) and a PII summary holding types and counts, not values.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+)
+
+from confida.audit.tables import define_tables
+from confida.store.types import UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+subject = Table(
+    "subject",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("ref", String(64), unique=True, nullable=True),  # NULL once erased: a return is new
+    Column("pseudonym", String(32), unique=True, nullable=False),
+    Column("status", String(16), nullable=False, default="active"),  # active|restricted|erased
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("status_changed_at", UTCDateTime(), nullable=True),
+)
+
+record = Table(
+    "record",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("subject_id", String(36), ForeignKey("subject.id"), nullable=False, index=True),
+    Column("kind", String(64), nullable=False),
+    Column("purpose", String(64), nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("pii_summary", JSON(none_as_null=True), nullable=True),
+    Column("dropped_fields", Integer, nullable=False, default=0),
+    Column("consent_event_id", BigInteger, nullable=True),
+    Column("legal_hold", Boolean, nullable=False, default=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("retain_until", UTCDateTime(), nullable=False, index=True),
+)
+
+consent_event = Table(
+    "consent_event",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("subject_id", String(36), ForeignKey("subject.id"), nullable=False),
+    Column("purpose", String(64), nullable=False),
+    Column("action", String(16), nullable=False),  # grant | withdraw
+    Column("at", UTCDateTime(), nullable=False),
+    Column("source", String(16), nullable=False),  # api | cli | web | import
+    Column("notice_version", String(64), nullable=True),
+    Index("ix_consent_event_subject_purpose", "subject_id", "purpose", "id"),
+)
+
+# The pseudonymous references each downstream system (a training dataset, a processor, a cache)
+# was given for a subject. The erasure feed lists them, so deletion can follow the data out.
+downstream_ref = Table(
+    "downstream_ref",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("subject_id", String(36), ForeignKey("subject.id"), nullable=False, index=True),
+    Column("system", String(128), nullable=False),  # e.g. "dataset:<id>"
+    Column("reference", String(128), nullable=False),  # the pseudonym that system knows
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# --- audit log ---
+# The tamper-evident Merkle log (confida.audit) lives in the same store, so each operation's
+# entry commits in the operation's own transaction.
+audit_tables = define_tables(metadata)

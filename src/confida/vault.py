@@ -1,0 +1,248 @@
+"""The vault: configuration, register, record store and key store, opened together.
+
+Domain modules (``subject``, ``consent``, ``record`` ...) hold the rules and take a ``Vault`` as
+their context; the ``Vault`` methods are thin conveniences over them so that adapters have one
+object to call. Nothing here is global: tests open as many vaults as they like side by side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Engine
+
+from confida.clock import utcnow
+from confida.config import Config
+from confida.crypto.kek import FileKek, KekProvider
+from confida.crypto.keystore import INDEX_KEY, KeyStore
+from confida.errors import BadInput, ConfidaError
+from confida.register import Register, load_register
+from confida.store import migrate
+from confida.store.engine import make_engine, transaction
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: recorded in the audit log (an id, never a personal value)."""
+
+    id: str
+    role: str | None = None
+    source: str = "api"  # api | cli | web | system
+
+
+SYSTEM = Actor(id="system", role=None, source="system")
+
+
+class AuditSink(Protocol):
+    """Where audit entries go; the tamper-evident log implements it (``confida.audit``)."""
+
+    def append(self, conn: Connection, entry: Mapping[str, Any]) -> None: ...
+
+
+class NullAuditSink:
+    def append(self, conn: Connection, entry: Mapping[str, Any]) -> None:
+        return None
+
+
+PiiScanner = Callable[[str], dict[str, int]]
+
+
+def no_scan(_text: str) -> dict[str, int]:
+    return {}
+
+
+@dataclass
+class Operation:
+    """One audited core operation; details are filled in as the operation learns them."""
+
+    action: str
+    actor: Actor
+    purpose: str | None = None
+    subject_pseudonyms: list[str] = field(default_factory=list)
+    object_ids: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _log_sink(config: Config) -> AuditSink:
+    from confida.audit.sink import open_sink
+
+    return open_sink(config)
+
+
+def _pii_scanner() -> PiiScanner:
+    try:
+        from confida.pii import detect, summarize
+    except ImportError:  # the detector ships with the package; this guards partial installs
+        return no_scan
+
+    def scan(text: str) -> dict[str, int]:
+        return summarize(detect(text))
+
+    return scan
+
+
+class Vault:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        register: Register | None = None,
+        kek: KekProvider | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        audit: AuditSink | None = None,
+        scanner: PiiScanner | None = None,
+        check_schema: bool = True,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.register = register or load_register(config.register_path)
+        self.engine: Engine = make_engine(config.database_url, secure_delete=True)
+        self.key_engine: Engine = make_engine(config.keystore_url, secure_delete=True)
+        if check_schema:
+            migrate.require_current(self.engine, "store")
+            migrate.require_current(self.key_engine, "keystore")
+        self.keys = KeyStore(self.key_engine, kek or kek_provider(config), clock=clock)
+        self.audit: AuditSink = audit if audit is not None else _log_sink(config)
+        self.scan: PiiScanner = scanner or _pii_scanner()
+        self._index_key: bytes | None = None
+
+    @classmethod
+    def open(cls, config: Config, **kwargs: Any) -> Vault:
+        config.require_initialised()
+        return cls(config, **kwargs)
+
+    def close(self) -> None:
+        self.engine.dispose()
+        self.key_engine.dispose()
+
+    def __enter__(self) -> Vault:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- helpers shared by the domain modules -------------------------------------------------
+
+    def subject_ref(self, external_id: str) -> str:
+        """HMAC of the host application's subject id: an index that reveals nothing by itself."""
+        if not isinstance(external_id, str) or not external_id.strip():
+            raise BadInput("a subject id must be a non-empty string")
+        if len(external_id) > 256:
+            raise BadInput("a subject id is at most 256 characters")
+        if self._index_key is None:
+            self._index_key = self.keys.get_key(INDEX_KEY)
+        return hmac.new(self._index_key, external_id.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def notice_version(self) -> str:
+        """The version of the privacy notice consents are recorded against."""
+        try:
+            from confida.transparency.notice import notice_version
+        except ImportError:
+            return self.register.content_hash()[:16]
+        return notice_version(self.register)
+
+    @contextmanager
+    def operation(self, op: Operation) -> Iterator[tuple[Connection, Operation]]:
+        """Run ``op`` in one transaction whose audit entry commits with it.
+
+        A refused or failed attempt rolls back the operation and is then logged on its own, so
+        the log holds every attempt, and never a change without its entry.
+        """
+        try:
+            with transaction(self.engine) as conn:
+                yield conn, op
+                self.audit.append(conn, self._entry(op, "allowed"))
+        except ConfidaError as exc:
+            outcome = "denied" if exc.exit_code == 1 and exc.http_status < 500 else "failed"
+            op.details["error"] = exc.code
+            try:
+                with transaction(self.engine) as conn:
+                    self.audit.append(conn, self._entry(op, outcome))
+            except ConfidaError:
+                pass  # the store itself is down: the original error is the one to report
+            raise
+
+    def _entry(self, op: Operation, outcome: str) -> dict[str, Any]:
+        return {
+            "time": self.clock().isoformat(),
+            "actor": op.actor.id,
+            "role": op.actor.role,
+            "source": op.actor.source,
+            "action": op.action,
+            "purpose": op.purpose,
+            "subjects": op.subject_pseudonyms,
+            "objects": op.object_ids,
+            "outcome": outcome,
+            "details": op.details,
+        }
+
+    # --- conveniences over the domain modules ------------------------------------------------
+
+    def collect(self, *args: Any, **kwargs: Any) -> Any:
+        from confida.record import collect
+
+        return collect(self, *args, **kwargs)
+
+    def collect_many(self, *args: Any, **kwargs: Any) -> Any:
+        from confida.record import collect_many
+
+        return collect_many(self, *args, **kwargs)
+
+    def read(self, *args: Any, **kwargs: Any) -> Any:
+        from confida.record import read
+
+        return read(self, *args, **kwargs)
+
+    def list_records(self, *args: Any, **kwargs: Any) -> Any:
+        from confida.record import list_records
+
+        return list_records(self, *args, **kwargs)
+
+    def update(self, *args: Any, **kwargs: Any) -> Any:
+        from confida.record import update
+
+        return update(self, *args, **kwargs)
+
+
+def _private(path: Path) -> None:
+    """SQLite files (and their WAL) are readable by the owner only."""
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if p.exists():
+            os.chmod(p, 0o600)
+
+
+def kek_provider(config: Config) -> KekProvider:
+    if config.kek_provider == "file":
+        return FileKek(config.kek_dir)
+    if config.kek_provider == "pkcs11":
+        from confida.crypto.pkcs11_kek import Pkcs11Kek
+
+        return Pkcs11Kek(config.pkcs11)
+    raise BadInput(f"unknown KEK provider {config.kek_provider!r}; use 'file' or 'pkcs11'")
+
+
+def initialise_stores(config: Config, kek: KekProvider | None = None) -> None:
+    """Create or migrate both databases and the first keys (idempotent)."""
+    engine = make_engine(config.database_url, secure_delete=True, create_dir=True)
+    key_engine = make_engine(config.keystore_url, secure_delete=True, create_dir=True)
+    try:
+        migrate.upgrade(engine, "store")
+        migrate.upgrade(key_engine, "keystore")
+        KeyStore(key_engine, kek or kek_provider(config)).initialise()
+        from confida.audit.sink import init_signing_key
+
+        init_signing_key(config)
+        for url in (config.database_url, config.keystore_url):
+            if url.startswith("sqlite:///"):
+                _private(Path(url.removeprefix("sqlite:///")))
+    finally:
+        engine.dispose()
+        key_engine.dispose()

@@ -1,0 +1,67 @@
+"""Fixtures: a real SQLite file, or the real PostgreSQL server when CONFIDA_TEST_DATABASE_URL
+is set (CI runs the whole suite once for each). Each test gets its own schema on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from confida.config import Config
+from confida.vault import Vault, initialise_stores
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_REGISTER = ROOT / "examples" / "chat-assistant.yaml"
+PG_URL = os.environ.get("CONFIDA_TEST_DATABASE_URL")
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    if not PG_URL:
+        yield f"sqlite:///{tmp_path / 'data' / 'confida.db'}"
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def make_config(data_dir: Path, database_url: str, **kw: object) -> Config:
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    shutil.copy(SAMPLE_REGISTER, data_dir / "register.yaml")
+    cfg = Config(data_dir=data_dir, database_url=database_url, **kw)  # type: ignore[arg-type]
+    initialise_stores(cfg)
+    (data_dir / "confida.toml").write_text(f'database_url = "{database_url}"\n')
+    return cfg
+
+
+@pytest.fixture
+def config(tmp_path: Path, database_url: str) -> Config:
+    return make_config(tmp_path / "data", database_url)
+
+
+@pytest.fixture
+def vault(config: Config) -> Iterator[Vault]:
+    v = Vault.open(config)
+    try:
+        yield v
+    finally:
+        v.close()
+
+
+@pytest.fixture
+def backend() -> str:
+    return "postgresql" if PG_URL else "sqlite"
