@@ -50,6 +50,7 @@ FORMAT_VERSION = "1.0"
 SCHEMA_PATH = "schemas/access-export.schema.json"
 _META_COLUMNS = ("id", "purpose", "created_at", "updated_at", "retain_until", "legal_hold")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_SET = frozenset(_FORMULA_START)
 
 RIGHTS = [
     ("access", "Art. 15 GDPR", "Obtain confirmation and a copy of your personal data (this file)."),
@@ -75,6 +76,8 @@ class AccessExport:
 
 
 def _csv_cell(value: Any) -> str:
+    if value.__class__ is str:  # the common case, first
+        return "'" + value if value[:1] in _FORMULA_SET else value
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -88,10 +91,10 @@ def _csv_cell(value: Any) -> str:
 
 def _rows_by_kind(vault: Vault, rows: Iterable[Any], key: bytes) -> dict[str, list[dict]]:
     out: dict[str, list[dict[str, Any]]] = {}
+    cipher = aead.Opener(key)  # one AES-GCM context for all of the subject's records
     for r in rows:
         data = json.loads(
-            aead.open_sealed(key, r.ciphertext, aead.record_aad(r.id, r.subject_id, r.kind),
-                             what="record")
+            cipher.open(r.ciphertext, aead.record_aad(r.id, r.subject_id, r.kind), what="record")
         )
         out.setdefault(r.kind, []).append(
             {
@@ -105,6 +108,12 @@ def _rows_by_kind(vault: Vault, rows: Iterable[Any], key: bytes) -> dict[str, li
             }
         )
     return out
+
+
+def _json_lines(items: list[dict[str, Any]]) -> bytes:
+    """A JSON array with one record per line: valid JSON, diffable, and fast to write."""
+    enc = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    return ("[\n" + ",\n".join(enc(it) for it in items) + "\n]\n").encode()
 
 
 def _csv(vault: Vault, kind: str, items: list[dict[str, Any]]) -> str:
@@ -228,7 +237,7 @@ def _manifest(
 def _write(out: Path | IO[bytes], entries: list[tuple[str, bytes]]) -> str:
     """Write the zip (0600 when it is a file: it holds personal data); return its sha256."""
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as z:
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as z:
         for name, data in entries:
             info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
@@ -288,7 +297,8 @@ def access_export(
         for kind in sorted(by_kind):
             items = by_kind[kind]
             for fmt, blob in (
-                ("json", json.dumps(items, ensure_ascii=False, indent=1).encode()),
+                # no indent: the C encoder is ~10x faster, and one record per line is kept
+                ("json", _json_lines(items)),
                 ("csv", _csv(vault, kind, items).encode("utf-8")),
             ):
                 name = f"records/{kind}.{fmt}"

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, exists, func, insert, or_, select, update
+from sqlalchemy import Connection, delete, exists, insert, select, update
 
 from confida import downstream
 from confida import request as requests
@@ -62,7 +62,7 @@ Progress = Callable[[str], None]
 @dataclass(frozen=True)
 class Erasure:
     request: requests.Request
-    records: int  # records the subject had when the erasure began
+    records: int  # records the subject had: deleted plus kept
     kept: list[dict[str, Any]]
     notice_id: int | None
     resumed: bool
@@ -124,17 +124,14 @@ def erase(
         op.object_ids.append(f"request:{req.id}")
         resumed = s.status == subjects.ERASING
         if not resumed:
-            n = conn.execute(
-                select(func.count()).select_from(record_t).where(record_t.c.subject_id == s.id)
-            ).scalar_one()
+            # (no count of the records here: this step must not grow with their number)
             conn.execute(
                 update(subject_t)
                 .where(subject_t.c.id == s.id)
                 .values(status=subjects.ERASING, status_changed_at=vault.clock())
             )
             req = requests.set_status(vault, conn, req, requests.IN_PROGRESS,
-                                      details={"records": n})
-            op.details["records"] = n
+                                      details={"deleted": 0})
         elif req.status == requests.RECEIVED:
             req = requests.set_status(vault, conn, req, requests.IN_PROGRESS)
         op.details["resumed"] = resumed
@@ -168,6 +165,10 @@ def erase(
         with vault.operation(Operation("rights.erase.delete", actor,
                                        subject_pseudonyms=[s.pseudonym])) as (conn, op):
             n = delete_records_chunk(conn, s.id, CHUNK)
+            if n:  # progress kept with the deletion itself, so re-runs count exactly
+                cur = requests.load(vault, conn, req.id)
+                requests.save_details(vault, conn, cur,
+                                      {"deleted": int(cur.details.get("deleted", 0)) + n})
             op.details["count"] = n
         if n < CHUNK:
             break
@@ -195,7 +196,8 @@ def erase(
 
 
 def _result(req: requests.Request, *, resumed: bool) -> Erasure:
-    return Erasure(req, int(req.details.get("records", 0)), list(req.details.get("kept", [])),
+    kept = list(req.details.get("kept", []))
+    return Erasure(req, int(req.details.get("deleted", 0)) + len(kept), kept,
                    req.details.get("notice"), resumed)
 
 
@@ -214,12 +216,19 @@ def _retain(vault: Vault, s: subjects.Subject, actor: Actor) -> None:
     legal = _legal_obligation_purposes(vault)
     with vault.operation(Operation("rights.erase.retain", actor,
                                    subject_pseudonyms=[s.pseudonym])) as (conn, op):
-        rows = conn.execute(
-            select(record_t)
-            .where(record_t.c.subject_id == s.id)
-            .where(or_(record_t.c.legal_hold.is_(True), record_t.c.purpose.in_(legal)))
-            .where(~exists().where(retained_record.c.record_id == record_t.c.id))
-        ).all()
+        # Two probes of ix_record_subject_hold_purpose, each O(kept): held records, and
+        # records of legal-obligation purposes (held or not).
+        not_yet = ~exists().where(retained_record.c.record_id == record_t.c.id)
+        mine = select(record_t).where(record_t.c.subject_id == s.id)
+        found = {r.id: r for r in conn.execute(
+            mine.where(record_t.c.legal_hold.is_(True)).where(not_yet)
+        )}
+        if legal:
+            found.update((r.id, r) for r in conn.execute(
+                mine.where(record_t.c.legal_hold.in_([False, True]))
+                .where(record_t.c.purpose.in_(legal)).where(not_yet)
+            ))
+        rows = list(found.values())
         op.details["count"] = len(rows)
         if not rows:
             return

@@ -40,6 +40,10 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_subject_request_due_at"), ["due_at"])
         batch_op.create_index(batch_op.f("ix_subject_request_subject_id"), ["subject_id"])
 
+    with op.batch_alter_table("record") as batch_op:
+        batch_op.create_index("ix_record_subject_hold_purpose",
+                              ["subject_id", "legal_hold", "purpose"])
+
     op.create_table(
         "objection",
         sa.Column("id", _ID, autoincrement=True, nullable=False),
@@ -85,3 +89,5 @@ def downgrade() -> None:
     op.drop_table("retained_record")
     op.drop_table("objection")
     op.drop_table("subject_request")
+    with op.batch_alter_table("record") as batch_op:
+        batch_op.drop_index("ix_record_subject_hold_purpose")
