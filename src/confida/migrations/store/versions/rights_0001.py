@@ -1,14 +1,14 @@
 """data subject rights: requests, objections, retained records, erasure feed
 
 Revision ID: rights_0001
-Revises: 0002
+Revises: 0003 (re-chained after main gained 0003; the maintainer re-chains at merge)
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "rights_0001"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
