@@ -27,7 +27,7 @@ from confida import request as requests
 from confida import subject as subjects
 from confida.config import Config
 from confida.crypto import aead
-from confida.errors import KeyUnavailable, NotFound, SubjectErased
+from confida.errors import BadInput, KeyUnavailable, NotFound, SubjectErased
 from confida.record import CollectItem, decrypt_row
 from confida.rights import erasure
 from confida.store.engine import sqlite_checkpoint
@@ -444,3 +444,23 @@ def test_audit_entries_name_pseudonyms_never_values(config: Config) -> None:
     for secret in (SECRET, EMAIL, "SECRET-NEW-NAME", "jane", "Jane Doe", s.id):
         assert secret not in blob, secret
     assert s.pseudonym in blob
+
+
+def test_feed_cursor_pages_through_erasures_in_order(vault: Vault) -> None:
+    for i in range(5):
+        vault.collect(f"p{i}", "account", {"email": f"p{i}@example.org"}, "service")
+        s = _subject(vault, f"p{i}")
+        with vault.engine.begin() as conn:
+            downstream.record_refs(vault, conn, "dataset:d1", [(s.id, f"ref-{i}")])
+    for i in range(5):
+        rights.erase(vault, f"p{i}", verified_by=V)
+    seen, cursor = [], 0
+    while page := rights.erasure_feed(vault, since=cursor, limit=2):
+        seen += [n.references[0]["reference"] for n in page]
+        cursor = page[-1].id
+    assert seen == [f"ref-{i}" for i in range(5)]
+    for bad in (-1, True, "3"):
+        with pytest.raises(BadInput):
+            rights.erasure_feed(vault, since=bad)
+    with pytest.raises(BadInput):
+        rights.erasure_feed(vault, limit=0)
