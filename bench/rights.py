@@ -98,7 +98,7 @@ def bench_backend(label: str, url: str, data_dir: Path, n: int, n_export: int) -
         res = rights.erase(v, "erase-me", verified_by="bench", progress=mark)
         out["shred_unreadable"] = marks["shred"] - t0
         out["shred_unreadable_cpu"] = cpu["shred"] - c0
-        out["shred_key_only"] = marks["shred"] - marks["retain"]
+        out["shred_key_only"] = marks["shred"] - marks["begin"]
         out["shred_rows_gone"] = marks["delete"] - t0
         out["shred_total"] = marks["finish"] - t0
         assert res.records == n
