@@ -117,16 +117,19 @@ def _json_lines(items: list[dict[str, Any]]) -> bytes:
 
 
 def _csv(vault: Vault, kind: str, items: list[dict[str, Any]]) -> str:
-    fields = list(vault.register.kind(kind).fields)
-    extra = sorted({k for it in items for k in it["data"]} - set(fields))
+    spec = vault.register.kinds.get(kind)  # a kind dropped from the register still exports
+    fields = list(spec.fields) if spec else []
+    columns = (*fields, *sorted({k for it in items for k in it["data"]} - set(fields)))
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow([*_META_COLUMNS, *fields, *extra])
-    for it in items:
-        w.writerow(
-            [_csv_cell(it[c]) for c in _META_COLUMNS]
-            + [_csv_cell(it["data"].get(f)) for f in (*fields, *extra)]
-        )
+    w.writerow([*_META_COLUMNS, *columns])
+    cell = _csv_cell
+    # metadata cells are uuids, register names, ISO timestamps and booleans: never a formula
+    w.writerows(
+        [it["id"], it["purpose"], it["created_at"], it["updated_at"], it["retain_until"],
+         "true" if it["legal_hold"] else "false", *[cell(it["data"].get(f)) for f in columns]]
+        for it in items
+    )
     return buf.getvalue()
 
 
@@ -146,7 +149,8 @@ def _manifest(
     used_purposes |= {o["purpose"] for o in objections}
     categories: set[str] = set()
     for kind, items in by_kind.items():
-        spec = reg.kind(kind).fields
+        k = reg.kinds.get(kind)
+        spec = k.fields if k else {}
         for it in items:
             categories.update(spec[f].category for f in it["data"] if f in spec)
     consent_now: dict[str, bool] = {}
@@ -239,10 +243,7 @@ def _write(out: Path | IO[bytes], entries: list[tuple[str, bytes]]) -> str:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as z:
         for name, data in entries:
-            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o600 << 16
-            z.writestr(info, data)
+            z.writestr(name, data)  # member mode 0600; the archive's compression level (1)
     blob = buf.getvalue()
     if isinstance(out, str | Path):
         path = Path(out)
@@ -280,8 +281,10 @@ def access_export(
             vault, conn, type_, s, verified_by, request_id=request_id
         )
         op.object_ids.append(f"request:{req.id}")
+        c = record_t.c
         rows = conn.execute(
-            select(record_t)
+            select(c.id, c.subject_id, c.kind, c.purpose, c.ciphertext, c.legal_hold,
+                   c.created_at, c.updated_at, c.retain_until)
             .where(record_t.c.subject_id == s.id)
             .order_by(record_t.c.kind, record_t.c.created_at, record_t.c.id)
         ).all()
