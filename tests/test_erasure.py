@@ -464,3 +464,29 @@ def test_feed_cursor_pages_through_erasures_in_order(vault: Vault) -> None:
             rights.erasure_feed(vault, since=bad)
     with pytest.raises(BadInput):
         rights.erasure_feed(vault, limit=0)
+
+
+def test_real_audit_log_after_erasure_verifies_and_names_only_pseudonyms(vault: Vault) -> None:
+    """The tamper-evident log (confida.audit) still verifies after an erasure deleted rows, and
+    says what was done to whom only by pseudonym."""
+    import json as _json
+
+    from confida.audit.sink import audit_log, load_signer
+    from confida.store.schema import audit_tables
+
+    populate(vault)
+    s = _subject(vault, "jane")
+    rights.erase(vault, "jane", verified_by=V)
+    log = audit_log(vault.config)
+    with vault.engine.connect() as conn:
+        assert log.verify_live(conn, load_signer(vault.config).verifier).ok
+        rows = conn.execute(select(audit_tables.entry.c.entry)).scalars().all()
+    entries = [_json.loads(r) for r in rows]
+    erase = [e for e in entries if e["action"].startswith("rights.erase")]
+    assert [e["action"] for e in erase] == [
+        "rights.erase.begin", "rights.erase.shred", "rights.erase.notify",
+        "rights.erase.delete", "rights.erase"]
+    assert all(e["subjects"] == [s.pseudonym] for e in erase)
+    blob = _json.dumps(entries)
+    for needle in (SECRET, EMAIL, "Jane Doe", "198.51.100.77", s.id, "jane\""):
+        assert needle not in blob, needle
