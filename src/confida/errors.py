@@ -122,3 +122,19 @@ class PrivacyBudgetExceeded(Refused):
 
     code = "privacy-budget-exceeded"
     http_status = 429
+
+
+# --- data subject rights ---------------------------------------------------------------------
+
+
+class ObjectionRecorded(Refused):
+    """The subject objected (Art. 21) to processing for this purpose."""
+
+    code = "objection-recorded"
+
+
+class RequestConflict(BadInput):
+    """A request id was reused for a different request, or a closed request was changed."""
+
+    code = "request-conflict"
+    http_status = 409
