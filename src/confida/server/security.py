@@ -88,19 +88,23 @@ class BodyLimit:
                     await self._refuse(scope, receive, send)
                     return
         seen = 0
+        exceeded = False
         started = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    exceeded = True
                     raise _TooLarge
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if exceeded:
+                return  # the app's answer to a cut-off body (a parse error) is replaced
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
@@ -108,8 +112,9 @@ class BodyLimit:
         try:
             await self.app(scope, limited_receive, tracking_send)
         except _TooLarge:
-            if not started:
-                await self._refuse(scope, receive, send)
+            pass
+        if exceeded and not started:
+            await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         resp = problem(413, "payload-too-large",
