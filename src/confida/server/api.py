@@ -308,13 +308,16 @@ def pii_router() -> APIRouter | None:
     @r.post("/redact", response_model=RedactOut)
     def redact(body: Annotated[RedactIn, Body()], vault: VaultDep, actor: StaffDep) -> RedactOut:
         """Anonymise text per a policy (default: replace every finding by its label)."""
-        policy = body.policy or {"default": "replace"}
         with vault.operation(Operation("pii.redact", actor)) as (_c, op):
             access.decide(vault.register, actor, "scan")
             try:
-                res = pii.anonymize(body.text, policy)
-            except (ValueError, KeyError) as exc:
-                raise BadInput(f"invalid policy: {type(exc).__name__}") from None
+                policy = pii.Policy.from_dict(body.policy) if body.policy else pii.Policy()
+            except (ValueError, KeyError, TypeError) as exc:
+                raise BadInput(f"invalid policy: {exc}") from None
+            if "tokenize" in (body.policy or {}).values():
+                raise BadInput("the API's redaction keeps no token store: 'tokenize' is not "
+                               "available here")
+            res = pii.anonymize(body.text, policy, hash_key=vault.system_key("pii-hash"))
             op.details["replaced"] = len(res.items)
         return RedactOut(text=res.text, replaced=len(res.items))
 
