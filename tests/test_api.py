@@ -463,3 +463,13 @@ def test_log_filter_removes_personal_data() -> None:
     out = rec.getMessage()
     assert "jane" not in out and "203.0.113.7" not in out and "account" not in out
     assert "/v1/subjects/" in out and "200" in out
+
+
+def test_unknown_query_parameter_is_refused(env: dict[str, Any]) -> None:
+    """A misspelt filter must not silently return everything."""
+    r = env["client"].get("/v1/subjects/user-1/records?knd=account",
+                          headers=auth(env["keys"]["admin"], "service"))
+    assert r.status_code == 400 and r.headers["content-type"] == PROBLEM
+    r = env["client"].get("/v1/subjects/user-1/records?kind=account",
+                          headers=auth(env["keys"]["admin"], "service"))
+    assert r.status_code == 200 and [m["kind"] for m in r.json()] == ["account"]

@@ -16,10 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from confida import access, consent, record, subject_token
 from confida.errors import BadInput
-from confida.server.deps import Caller, get_vault, purpose, staff, subject
+from confida.server.deps import Caller, get_vault, no_unknown_query, purpose, staff, subject
 from confida.vault import Actor, Operation, Vault
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", dependencies=[Depends(no_unknown_query)])
 
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_.]*$")]
 SubjectId = Annotated[
@@ -289,7 +289,7 @@ def pii_router() -> APIRouter | None:
         from confida import pii
     except ImportError:
         return None
-    r = APIRouter(prefix="/v1/pii", tags=["pii"])
+    r = APIRouter(prefix="/v1/pii", tags=["pii"], dependencies=[Depends(no_unknown_query)])
 
     @r.post("/scan", response_model=ScanOut)
     def scan(body: Annotated[ScanIn, Body()], vault: VaultDep, actor: StaffDep) -> ScanOut:

@@ -25,11 +25,12 @@ from sqlalchemy import MetaData
 from confida import access
 from confida.audit import AuditLog, ProofError, define_tables
 from confida.errors import BadInput, NotFound
-from confida.server.deps import get_vault, staff
+from confida.server.deps import get_vault, no_unknown_query, staff
 from confida.store.engine import transaction
 from confida.vault import Actor, Operation, Vault
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/v1/audit", tags=["audit"],
+                   dependencies=[Depends(no_unknown_query)])
 _lock = threading.Lock()
 _logs: dict[int, AuditLog] = {}
 

@@ -167,3 +167,27 @@ def purpose(
     if not confida_purpose:
         raise PurposeRequired(f"state the purpose of this read in the {PURPOSE_HEADER} header")
     return confida_purpose
+
+
+def no_unknown_query(request: Request) -> None:
+    """Refuse query parameters the operation does not declare (deny by default: a misspelt
+    filter must not silently widen a result)."""
+    if not request.query_params:
+        return
+    from fastapi.routing import APIRoute
+
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    known: set[str] = set()
+    stack = [route.dependant]
+    while stack:
+        d = stack.pop()
+        known.update(p.alias for p in d.query_params)
+        stack.extend(d.dependencies)
+    unknown = [k for k in request.query_params if k not in known]
+    if unknown:
+        from confida.errors import BadInput
+
+        raise BadInput(f"unknown query parameter(s): {len(unknown)}; this operation takes: "
+                       f"{', '.join(sorted(known)) or 'none'}")
