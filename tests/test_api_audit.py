@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from confida.audit import AuditSigner, verify_consistency, verify_inclusion
+from confida.audit import verify_consistency, verify_inclusion
 from confida.server.app import create_app
-from confida.server.audit_api import audit_log
 from confida.store.engine import transaction
 from tests.apihelp import auth, setup
 
@@ -25,18 +24,15 @@ def test_checkpoint_and_proofs_verify(tmp_path: Path, database_url: str) -> None
     app = create_app(cfg)
     with TestClient(app) as c:
         h = auth(keys["dpo"])
-        assert c.get("/v1/audit/checkpoints/latest", headers=h).status_code == 404
+        for i in range(6):  # real operations, each with its entry in the log
+            c.post("/v1/records", headers=auth(keys["service"]), json={
+                "subject": f"u{i}", "kind": "account", "purpose": "service",
+                "data": {"email": "a@example.org"}})
         vault = app.state.ctx.vault()
-        log = audit_log(vault)
-        signer = AuditSigner.generate(tmp_path / "audit.pem", cfg.audit_origin)
         with transaction(vault.engine) as conn:
-            for i in range(7):
-                log.append(conn, {"time": "2026-01-01T00:00:00+00:00", "actor": "t",
-                                  "action": "record.read", "outcome": "allowed",
-                                  "objects": [f"r{i}"]})
-            log.checkpoint(conn, signer)
+            vault.audit.log.checkpoint(conn, vault.audit.signer)
         cp = c.get("/v1/audit/checkpoints/latest", headers=h).json()
-        assert cp["tree_size"] >= 7 and cp["note"].startswith(cfg.audit_origin)
+        assert cp["tree_size"] >= 6 and cp["note"].startswith(cfg.audit_origin)
         n = cp["tree_size"]
         r = c.get("/v1/audit/proofs/inclusion", headers=h, params={"index": 3, "tree_size": n})
         assert r.status_code == 200, r.text
@@ -53,12 +49,24 @@ def test_checkpoint_and_proofs_verify(tmp_path: Path, database_url: str) -> None
 
 
 @pytest.mark.parametrize(("role", "expected"), [
-    ("admin", 404), ("dpo", 404), ("support", 403), ("service", 403), ("ml_engineer", 403),
+    ("admin", 200), ("dpo", 200), ("support", 403), ("service", 403), ("ml_engineer", 403),
     ("analyst", 403),
 ])
 def test_audit_endpoints_by_role(tmp_path: Path, database_url: str, role: str,
                                  expected: int) -> None:
     cfg, keys = setup(tmp_path, database_url)
-    with TestClient(create_app(cfg)) as c:
+    app = create_app(cfg)
+    with TestClient(app) as c:
+        vault = app.state.ctx.vault()
+        with transaction(vault.engine) as conn:
+            vault.audit.log.checkpoint(conn, vault.audit.signer)
+        with vault.engine.connect() as conn:
+            before = vault.audit.log.size(conn)
         r = c.get("/v1/audit/checkpoints/latest", headers=auth(keys[role]))
-        assert r.status_code == expected  # 404: allowed, but nothing signed yet
+        assert r.status_code == expected
+        with vault.engine.connect() as conn:  # the decision, allowed or denied, is in the log
+            assert vault.audit.log.size(conn) == before + 1
+            last = vault.audit.log.entry(conn, before).decode()
+        assert '"audit.checkpoint"' in last and role in last
+        assert ('"denied"' in last) == (expected == 403)
+

@@ -5,47 +5,37 @@ entry is in the log and that the log only ever grew. Reading them is itself an a
 (role action ``audit``). Entries themselves are not served: they name subjects by pseudonym,
 which the DPO reads through ``confida audit`` on the host.
 
-INTEGRATION SEAM: until the vault wires ``confida.audit`` in as its audit sink (with the log's
-tables in the store's migration), the log is opened here the way ``confida.audit.cli_support``
-opens it: its tables in the record store, created on first use. When the vault's sink exposes
-its ``AuditLog`` as ``.log``, that one is used instead.
+The log is the vault's own audit sink (``confida.audit.sink``), in the record store.
 """
 
 from __future__ import annotations
 
 import base64
-import threading
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import MetaData
 
 from confida import access
-from confida.audit import AuditLog, ProofError, define_tables
+from confida.audit import AuditLog, ProofError
 from confida.errors import BadInput, NotFound
 from confida.server.deps import get_vault, no_unknown_query, staff
-from confida.store.engine import transaction
 from confida.vault import Actor, Operation, Vault
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"],
                    dependencies=[Depends(no_unknown_query)])
-_lock = threading.Lock()
-_logs: dict[int, AuditLog] = {}
 
 
 def audit_log(vault: Vault) -> AuditLog:
+    """The vault's log (its sink's), or one over the same tables for a vault opened with
+    another sink (tests)."""
     log = getattr(vault.audit, "log", None)
     if isinstance(log, AuditLog):
         return log
-    with _lock:
-        if id(vault) not in _logs:
-            log = AuditLog(define_tables(MetaData()), origin=vault.config.audit_origin)
-            with transaction(vault.engine) as conn:
-                log.create(conn)
-            _logs[id(vault)] = log
-        return _logs[id(vault)]
+    from confida.audit.sink import audit_log as sink_log
+
+    return sink_log(vault.config)
 
 
 def _b64(b: bytes) -> str:
@@ -80,7 +70,7 @@ Size = Annotated[int, Query(ge=0, le=2**62)]
 
 
 def _run(vault: Vault, actor: Actor, action: str, fn: Any) -> Any:
-    log = audit_log(vault)  # before the operation: creating tables needs its own transaction
+    log = audit_log(vault)
     with vault.operation(Operation(action, actor)) as (conn, op):
         access.decide(vault.register, actor, "audit")
         try:

@@ -1,14 +1,14 @@
 """API keys (hash of the secret, role, expiry, revocation)
 
 Revision ID: api_0001
-Revises: 0002
+Revises: 0003
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "api_0001"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
