@@ -11,7 +11,7 @@ The log is the vault's own audit sink (``confida.audit.sink``), in the record st
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -88,7 +88,10 @@ def latest_checkpoint(vault: VaultDep, actor: StaffDep) -> CheckpointOut:
         if cp is None:
             raise NotFound("no checkpoint has been signed yet")
         op.details["tree_size"] = cp[0]
-        return CheckpointOut(tree_size=cp[0], note=cp[1], created_at=cp[2])
+        created = cp[2]
+        if created.tzinfo is None:  # SQLite returns the log's UTC times without an offset
+            created = created.replace(tzinfo=UTC)
+        return CheckpointOut(tree_size=cp[0], note=cp[1], created_at=created)
 
     return _run(vault, actor, "audit.checkpoint", fn)  # type: ignore[no-any-return]
 
