@@ -114,6 +114,21 @@ class StoreUnavailable(ConfidaError):
     http_status = 503
 
 
+# --- data subject rights ---------------------------------------------------------------------
+
+
+class ObjectionRecorded(Refused):
+    """The subject objected (Art. 21) to processing for this purpose."""
+
+    code = "objection-recorded"
+
+
+class RequestConflict(BadInput):
+    """A request id was reused for a different request, or a closed request was changed."""
+
+    code = "request-conflict"
+    http_status = 409
+
 # --- API access (issue 6) ---------------------------------------------------------------------
 
 

@@ -1,14 +1,14 @@
 """API keys (hash of the secret, role, expiry, revocation)
 
 Revision ID: api_0001
-Revises: 0003
+Revises: rights_0001 (re-chained after main gained rights; the maintainer re-chains at merge)
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "api_0001"
-down_revision = "0003"
+down_revision = "rights_0001"
 branch_labels = None
 depends_on = None
 
