@@ -154,7 +154,11 @@ def test_every_v1_route_is_in_the_matrix(env: dict[str, Any]) -> None:
                "/v1/pii/scan", "/v1/pii/redact",
                # by role in test_api_audit.py
                "/v1/audit/checkpoints/latest", "/v1/audit/proofs/inclusion",
-               "/v1/audit/proofs/consistency"}
+               "/v1/audit/proofs/consistency",
+               # by role in test_api_rights.py
+               "/v1/subjects/{subject_id}/access-export", "/v1/subjects/{subject_id}/erasure",
+               "/v1/subjects/{subject_id}/rectifications", "/v1/subjects/{subject_id}/restriction",
+               "/v1/subjects/{subject_id}/objections", "/v1/erasure-feed", "/v1/requests"}
     assert paths <= covered, paths - covered
 
 
