@@ -154,13 +154,13 @@ class _Scan:
             loose = seps and n >= 9 and "/" not in raw and split
             if not (intl or ext or phone_ctx or loose):
                 return False
-            region = val.phone_kind(raw)
+            region, possible = val.check_phone(raw)
             if region:
                 self.add(s, e, "PHONE", 0.9 if (intl or phone_ctx) else 0.6, region.lower())
                 return True
             # Unassigned ranges (fictional and test numbers) still identify a line when the
             # text says it is a phone number: accept a possible length there.
-            if (phone_ctx or intl or ext) and val.is_possible_phone(raw):
+            if (phone_ctx or intl or ext) and possible:
                 self.add(s, e, "PHONE", 0.6, "possible")
                 return True
             return False
