@@ -240,10 +240,14 @@ class _Scan:
         phrase = text[s:e]
         flags_of = names.word_flags
         if " " not in phrase:
-            # Fast path for the commonest case: one word that no lexicon knows.
+            # Fast paths for the commonest cases: acronyms, stop words, and unknown words at
+            # the start of a sentence (capitalised by grammar, not because they are names).
             if phrase.isupper():
                 return e
-            if not flags_of(phrase) & (names.FIRST | names.LAST | names.TITLE):
+            f = flags_of(phrase)
+            if f & names.STOPWORD and not f & names.TITLE:
+                return e
+            if not f & (names.FIRST | names.LAST | names.TITLE):
                 i = s - 1
                 while i >= 0 and text[i] == " ":
                     i -= 1
