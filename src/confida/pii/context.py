@@ -75,7 +75,7 @@ _PLACE_LEADS = """
 #: Words right before a capitalised phrase that often introduce a person ("call Anna").
 _PERSON_LEADS = """
     my name is|name is|name :|i am|i'm|this is|call|called|named|contact|contact :|dear|hi
-    |hello|hey|with|for|from|ask|tell|meet|met|meeting|email|e-mail|text|by|and|cc|cc :|signed
+    |hello|hey|with|for|from|to|ask|tell|meet|met|meeting|email|e-mail|text|by|and|cc|cc :|signed
     |thank|thanks|remind|invite|congratulate|help|told|said|wife|husband|friend|colleague|boss
     |son|daughter|mother|father|brother|sister|mum|mom|dad|manager|client|customer|patient
     |mein name ist|ich heiße|ich heisse|ich bin|heißt|heisst|hallo|liebe|lieber|mit|für|von

@@ -320,6 +320,11 @@ class _Scan:
         elif (len(real) >= 2 and (any(firsts) or sum(lasts) >= 2)
               and self.lead("PERSON_LEAD", start)):
             self.add(start, end, "PERSON", 0.7, "context")
+        elif (2 <= len(real) <= 3 and not any(f & (names.COMMON | names.STOPWORD) for f in real)
+              and self.lead("PERSON_LEAD", start)):
+            # Names no lexicon knows ("Priya Raghunathan"): two or three capitalised words,
+            # none of them a common word, where a person is expected.
+            self.add(start, end, "PERSON", 0.5, "shape")
         elif len(real) == 1 and firsts[0]:
             initial = _sentence_initial(text, start)
             lead = self.lead("PERSON_LEAD", start)

@@ -140,12 +140,26 @@ def is_not_name(word: str) -> bool:
 
 # --- one look-up per word ---------------------------------------------------------------------
 
-FIRST, LAST, TITLE, STOPWORD, AMBIG, PARTICLE = 1, 2, 4, 8, 16, 32
+FIRST, LAST, TITLE, STOPWORD, AMBIG, PARTICLE, COMMON = 1, 2, 4, 8, 16, 32, 64
+
+
+@lru_cache(maxsize=1)
+def common_words() -> frozenset[str]:
+    """Common words of the supported languages (Faker's lorem lists): a capitalised phrase
+    made of them ("Customer Service") is a title or a name of a thing, not of a person."""
+    words: set[str] = set()
+    for loc in LOCALES:
+        try:
+            prov = importlib.import_module(f"faker.providers.lorem.{loc}").Provider
+        except ImportError:
+            continue
+        words |= {_fold(w) for w in getattr(prov, "word_list", ()) if len(w) > 2}
+    return frozenset(words)
 
 
 @lru_cache(maxsize=1)
 def _flag_table() -> dict[str, int]:
-    """Folded word -> bit flags (FIRST, LAST, TITLE, STOPWORD, AMBIG, PARTICLE), built once.
+    """Folded word -> bit flags (FIRST, LAST, TITLE, STOPWORD, AMBIG, PARTICLE, COMMON).
 
     The detector asks several questions about each capitalised word; one dict look-up that
     answers all of them is what keeps name detection cheap.
@@ -153,7 +167,7 @@ def _flag_table() -> dict[str, int]:
     table: dict[str, int] = {}
     for bit, words in (
         (FIRST, first_names()), (LAST, last_names()), (TITLE, TITLES), (STOPWORD, STOP),
-        (AMBIG, AMBIGUOUS), (PARTICLE, frozenset(PARTICLES)),
+        (AMBIG, AMBIGUOUS), (PARTICLE, frozenset(PARTICLES)), (COMMON, common_words()),
     ):
         for w in words:
             table[w] = table.get(w, 0) | bit

@@ -222,6 +222,6 @@ _TAIL_ITEM = (
     r"|(?i:piano|puerta|piso|planta|escalera|esc\.|apt\.?|apartment|suite|flat|unit|bus"
     r"|appartamento|app\.?|appartement|étage|etage|interno|int\.|scala|m\.|lok\.|wohnung"
     r"|studio|floor|box)[ ]?[\w]{1,4})(?![\w])"
-    rf"|{CAPWORD}(?:[ ](?:{PARTICLES_RE}[ ]){{0,2}}{CAPWORD}){{0,3}}'?)"
+    rf"|{CAPWORD}(?:[ ](?:{PARTICLES_RE}[ ]){{0,2}}{CAPWORD}){{0,3}}'?(?![\w]))"
 )
 TAIL = re.compile(rf"(?:[ ]?,[ ]?|[ ])(?:{_TAIL_ITEM})")
