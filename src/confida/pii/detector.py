@@ -17,7 +17,15 @@ from confida.pii import context as ctx
 from confida.pii import names
 from confida.pii import validators as val
 from confida.pii.finding import Finding
-from confida.pii.patterns import MONTHS, TAIL, features, scanner
+from confida.pii.patterns import (
+    COMPOUND_END,
+    MONTHS,
+    PREFIX_BEFORE,
+    TAIL,
+    anchored,
+    features,
+    scanner,
+)
 
 _PEM_END = re.compile(r"-----END[ A-Z]{0,40}PRIVATE[ ]KEY-----")
 _PEM_BODY = re.compile(r"[A-Za-z0-9+/=\s:,-]{0,8000}")
@@ -239,6 +247,9 @@ class _Scan:
         text = self.text
         phrase = text[s:e]
         flags_of = names.word_flags
+        side = self._side_shapes(s, e, phrase)
+        if side >= 0:
+            return side
         if " " not in phrase:
             # Fast paths for the commonest cases: acronyms, stop words, and unknown words at
             # the start of a sentence (capitalised by grammar, not because they are names).
@@ -331,10 +342,56 @@ class _Scan:
             self.add(start, end, "PERSON", 0.7 if lead else (0.5 if initial else 0.6), "lexicon")
         return e
 
+    def _side_shapes(self, s: int, e: int, phrase: str) -> int:
+        """Dates and streets that a capitalised phrase starts or ends; their end, else -1.
+
+        Month-first dates, street prefixes and compound street names are matched here,
+        anchored at the word that triggers them, instead of at every word of the scan.
+        """
+        text = self.text
+        space = phrase.find(" ")
+        first = phrase if space < 0 else phrase[:space]
+        f0 = names.word_flags(first)
+        if f0 & names.MONTH:
+            m = anchored("date_md").match(text, s)
+            if m and self.date(m, "date_md"):
+                return m.end()
+        if f0 & names.STREET_PRE:
+            m = anchored("addr_pre").match(text, s)
+            if m:
+                end = self.address(m, "addr_pre")
+                if end >= 0:
+                    return end
+        last_start = s + phrase.rfind(" ") + 1
+        if text[e : e + 2] in (" 0", " 1", " 2", " 3", " 4", " 5", " 6", " 7", " 8", " 9") or (
+            text[e : e + 1] == "." and text[e + 1 : e + 3].lstrip(" ")[:1].isdigit()
+        ):
+            if COMPOUND_END.search(text, last_start, e):
+                m = anchored("addr_cmp").match(text, last_start)
+                if m:
+                    end = self.address(m, "addr_cmp", start=s)
+                    if end >= 0:
+                        return end
+        if s >= 3 and text[s - 1] == " ":
+            p = PREFIX_BEFORE.search(text, max(0, s - 32), s)
+            if p:
+                m = anchored("addr_pre").match(text, p.start())
+                if m:
+                    end = self.address(m, "addr_pre")
+                    if end >= 0:
+                        return end
+        return -1
+
     # -- addresses ----------------------------------------------------------------------------
-    def address(self, m: re.Match[str], group: str) -> int:
-        """Record a street address and what follows it (postcode, city); return its end."""
+    def address(self, m: re.Match[str], group: str, start: int = -1) -> int:
+        """Record a street address and what follows it (postcode, city); return its end.
+
+        ``start`` moves the beginning back over the words before a compound street name
+        ("Berliner Straße 12").
+        """
         s, e = m.span(group)
+        if 0 <= start < s:
+            s = start
         lead = self.lead("PLACE_LEAD", s)
         if group == "addr_pre" and m.group("addr_pre_num") is None:
             prefix = m.group(group).split(" ", 1)[0].rstrip(".").lower()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 from functools import lru_cache
 
+from confida.pii.patterns import MONTHS, STREET_PREFIXES
+
 #: Locales whose name and address vocabularies are loaded.
 LOCALES: tuple[str, ...] = ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pl_PL")
 
@@ -141,6 +143,7 @@ def is_not_name(word: str) -> bool:
 # --- one look-up per word ---------------------------------------------------------------------
 
 FIRST, LAST, TITLE, STOPWORD, AMBIG, PARTICLE, COMMON = 1, 2, 4, 8, 16, 32, 64
+MONTH, STREET_PRE = 128, 256
 
 
 @lru_cache(maxsize=1)
@@ -159,7 +162,8 @@ def common_words() -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def _flag_table() -> dict[str, int]:
-    """Folded word -> bit flags (FIRST, LAST, TITLE, STOPWORD, AMBIG, PARTICLE, COMMON).
+    """Folded word -> bit flags (FIRST, LAST, TITLE, STOPWORD, AMBIG, PARTICLE, COMMON,
+    MONTH, STREET_PRE).
 
     The detector asks several questions about each capitalised word; one dict look-up that
     answers all of them is what keeps name detection cheap.
@@ -168,6 +172,7 @@ def _flag_table() -> dict[str, int]:
     for bit, words in (
         (FIRST, first_names()), (LAST, last_names()), (TITLE, TITLES), (STOPWORD, STOP),
         (AMBIG, AMBIGUOUS), (PARTICLE, frozenset(PARTICLES)), (COMMON, common_words()),
+        (MONTH, frozenset(MONTHS)), (STREET_PRE, frozenset(STREET_PREFIXES)),
     ):
         for w in words:
             table[w] = table.get(w, 0) | bit

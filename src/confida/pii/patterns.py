@@ -172,18 +172,10 @@ def _parts() -> list[tuple[int, str]]:
                 r"(?:19|20)\d{2}(?![\d]|[.\-/]\d))"),
         (DIGIT, rf"(?P<date_dm>(?<![\w.])\d{{1,2}}(?:st|nd|rd|th|er|º|°|\.)?[ ](?:de[ ])?"
                 rf"(?i:{_MONTH})\.?(?:[ ]de)?,?[ ](?:19|20)\d{{2}}(?!\d))"),
-        (DIGIT, rf"(?P<date_md>(?<![\w])(?=[^\W\d_]{{3,12}}+\.?[ ]\d)(?i:{_MONTH})\.?[ ]\d{{1,2}}"
-                r"(?:st|nd|rd|th)?,?[ ](?:19|20)\d{2}(?!\d))"),
         # --- street addresses ----------------------------------------------------------------
         (DIGIT, rf"(?P<addr_num>(?<![\w.,/-]){num},?[ ](?:(?i:{_alt(STREET_PREFIXES)})\.?[ ]"
                 rf"(?:{PARTICLES_RE}[ ]){{0,2}}{CAPWORD}(?:[ ]{CAPWORD}){{0,3}}"
                 rf"|(?:{CAPWORD}[ ]){{1,3}}(?i:{_alt(_street_suffixes())})\.?(?![\w])))"),
-        (0, rf"(?P<addr_pre>(?<![\w])(?=[^\W\d_]{{1,14}}+\.?[ ](?:(?:de|di|del|della|la|le|du|des)"
-            rf"[ ])?[{re.escape(UPPER)}\d])(?i:{_alt(STREET_PREFIXES)})\.?[ ]"
-            rf"(?:{PARTICLES_RE}[ ]){{0,2}}(?:{capseq}|\d{{1,2}}[ ]de[ ]{CAPWORD})"
-            rf"(?P<addr_pre_num>,?[ ]{num})?(?![\w]))"),
-        (DIGIT, rf"(?P<addr_cmp>(?<![\w])(?=[^\W\d_][\w'’-]{{1,44}}+\.?[ ]\d){_UP}"
-                rf"[\w'’-]{{0,40}}?(?i:{_alt(COMPOUND_STREET)})\.?[ ]{num}(?![\w]))"),
         # --- identifiers -------------------------------------------------------------------
         (DIGIT, r"(?P<nino>(?<![\w])[A-Z]{2}[ ]?\d{2}[ ]?\d{2}[ ]?\d{2}[ ]?[A-Z](?![\w]))"),
         (DIGIT, r"(?P<alnum>(?<![\w])(?=[A-Z]{0,19}+\d)(?=\d{0,19}+[A-Z])[0-9A-Z]{8,20}"
@@ -195,6 +187,49 @@ def _parts() -> list[tuple[int, str]]:
         # --- names and places: capitalised word sequences -------------------------------------
         (0, rf"(?P<cap>(?<![\w'’-]){capseq}(?![\w]))"),
     ]
+
+
+def _side_parts() -> dict[str, str]:
+    """Shapes matched only where the name handler sees a trigger word, anchored there.
+
+    A month name ("March 17, 1982"), a street prefix ("Calle", "rue", "ul.") or a word ending
+    in a street word ("Hauptstraße", "Kerkstraat") is rare, and each of these patterns would
+    cost more than all others if tried at every word of every text.
+    """
+    num = r"\d{1,5}(?:[ ]?[a-zA-Z](?![\w]))?(?:[/-]\d{1,4}(?![\w]))?"
+    capseq = rf"{CAPWORD}(?:[ ](?:{PARTICLES_RE}[ ]){{0,2}}{CAPWORD}){{0,3}}"
+    return {
+        "date_md": (
+            rf"(?P<date_md>(?<![\w])(?=[^\W\d_]{{3,12}}+\.?[ ]\d)(?i:{_MONTH})\.?[ ]\d{{1,2}}"
+            r"(?:st|nd|rd|th)?,?[ ](?:19|20)\d{2}(?!\d))"
+        ),
+        "addr_pre": (
+            rf"(?P<addr_pre>(?<![\w])(?=[^\W\d_]{{1,14}}+\.?[ ](?:(?:de|di|del|della|la|le|du|des)"
+            rf"[ ])?[{re.escape(UPPER)}\d])(?i:{_alt(STREET_PREFIXES)})\.?[ ]"
+            rf"(?:{PARTICLES_RE}[ ]){{0,2}}(?:{capseq}|\d{{1,2}}[ ]de[ ]{CAPWORD})"
+            rf"(?P<addr_pre_num>,?[ ]{num})?(?![\w]))"
+        ),
+        "addr_cmp": (
+            rf"(?P<addr_cmp>(?<![\w])(?=[^\W\d_][\w'’-]{{1,44}}+\.?[ ]\d){_UP}"
+            rf"[\w'’-]{{0,40}}?(?i:{_alt(COMPOUND_STREET)})\.?[ ]{num}(?![\w]))"
+        ),
+    }
+
+
+@lru_cache(maxsize=4)
+def anchored(name: str) -> re.Pattern[str]:
+    """The compiled side pattern ``name`` (see :func:`_side_parts`), for ``match`` at a word."""
+    return re.compile(_side_parts()[name])
+
+
+#: A street prefix (and particles) ending right where a capitalised name starts:
+#: "rue ", "ul. ", "avenue de la ".
+PREFIX_BEFORE = re.compile(
+    rf"(?<![\w])(?i:{_alt(STREET_PREFIXES)})\.?[ ](?:{PARTICLES_RE}[ ]){{0,2}}\Z"
+)
+
+#: A word that ends in a German or Dutch street word, optionally abbreviated with a dot.
+COMPOUND_END = re.compile(rf"(?i:{_alt(COMPOUND_STREET)})\Z")
 
 
 def _build(feats: int = ALL_FEATURES) -> str:
