@@ -76,11 +76,16 @@ class _Scan:
         self._leads: dict[int, list[str]] = {}
         self._windows: dict[int, list[str]] = {}
 
-    def lead(self, kind: str, start: int) -> bool:
-        """Whether the words right before ``start`` are a lead of ``kind`` (words cached)."""
+    def _lead_words(self, start: int) -> list[str]:
+        """The folded words right before ``start`` (cached: several rules ask for them)."""
         words = self._leads.get(start)
         if words is None:
             words = self._leads[start] = ctx.lead_words(self.text, start)
+        return words
+
+    def lead(self, kind: str, start: int) -> bool:
+        """Whether the words right before ``start`` are a lead of ``kind`` (words cached)."""
+        words = self._lead_words(start)
         if kind == "WEAK_PLACE":
             return ctx.weak_place_in(words)
         return ctx.lead_is(kind, words)
@@ -280,7 +285,10 @@ class _Scan:
                 self.add(s, end, "LOCATION", 0.75 if place else 0.6, "place")
                 return end
         title_start = -1
-        pm = _PREV_WORD.search(text, max(0, s - 16), s)
+        pm = None
+        before = self._lead_words(s)
+        if before and flags_of(before[-1]) & names.TITLE:
+            pm = _PREV_WORD.search(text, max(0, s - 16), s)
         if pm and flags_of(pm.group(1)) & names.TITLE and (
             pm.group(2) or pm.group(1).islower() or len(pm.group(1)) > 2
         ):
@@ -308,7 +316,7 @@ class _Scan:
         # "Président Emmanuel Macron", "Kollege Jan Novak": unknown words before a given name
         # are roles or titles, not part of the name.
         k = next((i for i, f in enumerate(flags) if f & names.FIRST), 0)
-        if k > 0 and not any(f & (names.FIRST | names.LAST) for f in flags[:k]):
+        if k > 0 and not any(f & (names.FIRST | names.LAST | names.AMBIG) for f in flags[:k]):
             toks, words, flags = toks[k:], words[k:], flags[k:]
         while words and (flags[-1] & (names.STOPWORD | names.PARTICLE) or words[-1].isupper()):
             toks, words, flags = toks[:-1], words[:-1], flags[:-1]
@@ -372,7 +380,11 @@ class _Scan:
                     end = self.address(m, "addr_cmp", start=s)
                     if end >= 0:
                         return end
-        if s >= 3 and text[s - 1] == " ":
+        before = self._lead_words(s)
+        i = len(before) - 1
+        while i > 0 and before[i] in names.PARTICLES:
+            i -= 1
+        if i >= 0 and names.word_flags(before[i]) & names.STREET_PRE:
             p = PREFIX_BEFORE.search(text, max(0, s - 32), s)
             if p:
                 m = anchored("addr_pre").match(text, p.start())

@@ -190,6 +190,10 @@ def word_flags(word: str) -> int:
     if w.endswith("'s"):
         w = w[:-2]
     f = table.get(w, 0)
+    if not f and "." in w:
+        # "Univ.Prof", "Dipl.-Ing": a title written with inner dots.
+        if any(table.get(p, 0) & TITLE for p in w.replace("-", ".").split(".") if p):
+            return TITLE
     if f or "-" not in w:
         return f
     parts = [table.get(p, 0) for p in w.split("-") if p]
