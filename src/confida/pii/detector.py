@@ -380,6 +380,13 @@ class _Scan:
                     end = self.address(m, "addr_cmp", start=s)
                     if end >= 0:
                         return end
+        if s < 3 or text[s - 1] != " ":
+            return -1
+        # Cheap test on the previous word first; tokenise only when it may be a prefix.
+        j = text.rfind(" ", max(0, s - 20), s - 1)
+        prev = text[j + 1 : s - 1].lower().rstrip(".")
+        if prev not in names.PARTICLES and not names.word_flags(prev) & names.STREET_PRE:
+            return -1
         before = self._lead_words(s)
         i = len(before) - 1
         while i > 0 and before[i] in names.PARTICLES:
