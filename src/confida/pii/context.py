@@ -160,6 +160,22 @@ def lead_is(kind: str, words: list[str]) -> bool:
     return False
 
 
+def lead_phrases(words: list[str]) -> tuple[str, ...]:
+    """The last one, two, three and four of ``words`` joined: the candidates for a lead."""
+    return tuple(" ".join(words[-k:]) for k in range(1, min(4, len(words)) + 1))
+
+
+def phrases_are(kind: str, phrases: tuple[str, ...]) -> bool:
+    """True when one of ``phrases`` (see :func:`lead_phrases`) is a lead of ``kind``.
+
+    ``kind`` is ``PLACE_LEAD``, ``PERSON_LEAD``, ``PERSON_STRONG`` or ``WEAK_PLACE``.
+    """
+    if kind == "WEAK_PLACE":
+        return any(p in _WEAK_PLACE for p in phrases[:2])
+    keys = _sets()[kind]
+    return any(p in keys for p in phrases)
+
+
 def place_lead(text: str, start: int) -> bool:
     """True when the words right before ``start`` introduce a place ("moved to ")."""
     return lead_is("PLACE_LEAD", lead_words(text, start))

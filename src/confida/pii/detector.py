@@ -74,6 +74,7 @@ class _Scan:
         self.out: list[_Raw] = []
         self._pem_ends: list[int] | None = None
         self._leads: dict[int, list[str]] = {}
+        self._phrases: dict[int, tuple[str, ...]] = {}
         self._windows: dict[int, list[str]] = {}
 
     def _lead_words(self, start: int) -> list[str]:
@@ -84,11 +85,11 @@ class _Scan:
         return words
 
     def lead(self, kind: str, start: int) -> bool:
-        """Whether the words right before ``start`` are a lead of ``kind`` (words cached)."""
-        words = self._lead_words(start)
-        if kind == "WEAK_PLACE":
-            return ctx.weak_place_in(words)
-        return ctx.lead_is(kind, words)
+        """Whether the words right before ``start`` are a lead of ``kind`` (phrases cached)."""
+        phrases = self._phrases.get(start)
+        if phrases is None:
+            phrases = self._phrases[start] = ctx.lead_phrases(self._lead_words(start))
+        return ctx.phrases_are(kind, phrases)
 
     def context(self, kind: str, start: int) -> bool:
         """Whether a context word of ``kind`` occurs shortly before ``start`` (words cached)."""

@@ -66,7 +66,8 @@ PARTICLES: tuple[str, ...] = (
 
 def _fold(word: str) -> str:
     """Normalise a word for lexicon look-ups (case and the typographic apostrophe)."""
-    return word.casefold().replace("’", "'")
+    folded = word.casefold()
+    return folded.replace("’", "'") if "’" in folded else folded
 
 
 def _provider(kind: str, locale: str) -> type | None:
@@ -186,6 +187,12 @@ def word_flags(word: str) -> int:
     "Connor-Hardy") is a first name when all its parts are, a last name when any part is.
     """
     table = _flag_table()
+    plain = word.casefold()
+    f = table.get(plain)
+    if f is not None:
+        return f
+    if plain.isalpha():
+        return 0  # the common case: a plain word that no lexicon knows
     w = _fold(word).rstrip(".")
     if w.endswith("'s"):
         w = w[:-2]
