@@ -121,15 +121,23 @@ def window_words(text: str, start: int, window: int = WINDOW) -> list[str]:
     return _tokens(text, start, window)
 
 
+@cache
+def _starters(kind: str) -> frozenset[str]:
+    """First words of the multi-word context phrases of ``kind`` ("social" of "social
+    security"): only after one of these is a two- or three-word phrase built and looked up."""
+    return frozenset(k.split(" ", 1)[0] for k in _sets()[kind] if " " in k)
+
+
 def context_in(kind: str, words: list[str]) -> bool:
     """True when ``words`` contain a context word or phrase (up to three words) of ``kind``."""
     keys = _sets()[kind]
+    starters = _starters(kind)
     n = len(words)
     for i in range(n):
         w = words[i]
-        if w in keys or w.rstrip(".") in keys:
+        if w in keys or (w[-1:] == "." and w[:-1] in keys):
             return True
-        if i + 1 < n:
+        if w in starters and i + 1 < n:
             two = f"{w} {words[i + 1]}"
             if two in keys or (i + 2 < n and f"{two} {words[i + 2]}" in keys):
                 return True

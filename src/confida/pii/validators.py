@@ -30,9 +30,12 @@ from stdnum.us import ssn as _us_ssn
 PHONE_REGIONS: tuple[str, ...] = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "PL")
 
 
+_NON_DIGITS = re.compile(r"[^0-9]+")
+
+
 def digits_of(value: str) -> str:
     """Only the ASCII digits of ``value``; separators in numbers vary by country."""
-    return "".join(c for c in value if "0" <= c <= "9")
+    return _NON_DIGITS.sub("", value)
 
 
 def _safe(check: Callable[[str], bool], value: str) -> bool:
