@@ -270,6 +270,10 @@ class _Scan:
                     i -= 1
                 if i < 0 or text[i] in "!?\n\r\"(;":
                     return e
+                if not f and text[i] not in ".:" and len(phrase) > 1:
+                    # One word no lexicon knows, inside a sentence: only a lead word can
+                    # make it a place ("in Celle") or a name ("my name is Xyz").
+                    return self._unknown_word(s, e, phrase)
         toks = [(m.start() + s, m.end() + s) for m in _WORD.finditer(phrase)]
         words = [text[a:b] for a, b in toks]
         flags = [flags_of(w) for w in words]
@@ -349,6 +353,26 @@ class _Scan:
             initial = _sentence_initial(text, start)
             lead = self.lead("PERSON_LEAD", start)
             self.add(start, end, "PERSON", 0.7 if lead else (0.5 if initial else 0.6), "lexicon")
+        return e
+
+    def _unknown_word(self, s: int, e: int, phrase: str) -> int:
+        """The decision of :meth:`cap` for a single unknown word within a sentence."""
+        if self.lead("PLACE_LEAD", s) or (
+            self.lead("WEAK_PLACE", s) and not ctx.not_a_place([phrase])
+        ):
+            end = self.extend_tail(e)
+            self.add(s, end, "LOCATION", 0.75 if self.lead("PLACE_LEAD", s) else 0.6, "place")
+            return end
+        before = self._lead_words(s)
+        if before and names.word_flags(before[-1]) & names.TITLE:
+            pm = _PREV_WORD.search(self.text, max(0, s - 16), s)
+            if pm and names.word_flags(pm.group(1)) & names.TITLE and (
+                pm.group(2) or pm.group(1).islower() or len(pm.group(1)) > 2
+            ):
+                self.add(pm.start(1), e, "PERSON", 0.9, "title")
+                return e
+        if self.lead("PERSON_STRONG", s):
+            self.add(s, e, "PERSON", 0.9, "context")
         return e
 
     def _side_shapes(self, s: int, e: int, phrase: str) -> int:
