@@ -67,9 +67,14 @@ def test_time_grows_linearly(shape: str) -> None:
 
 
 @pytest.mark.slow
-def test_ten_megabytes_finishes() -> None:
+def test_big_inputs_finish() -> None:
+    """10 MB of ordinary text and 1 MB of each adversarial shape complete (no time-out)."""
     text = ("Hello Anna, my IBAN is DE89 3704 0044 0532 0130 00. " * 200_000)[:10_000_000]
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     found = detect(text)
     assert found
-    assert time.perf_counter() - t0 < 300
+    assert time.process_time() - t0 < 300
+    for shape in ("email_dots", "digit_run", "spaced_digits", "ipv6_colons", "garbage"):
+        t0 = time.process_time()
+        detect(SHAPES[shape](1_000_000))
+        assert time.process_time() - t0 < 120, shape
