@@ -483,17 +483,15 @@ def detect(text: str, *, backend: Backend | None = None) -> list[Finding]:
             covered = scan.cap(s, e)
         elif group == "number":
             scan.classify_number(s, e)
-        elif group in ("date_iso", "date_num", "date_dm", "date_md"):
+        elif group in ("date_iso", "date_num", "date_dm"):
             if not scan.date(m, group) and group != "date_dm":
                 scan.classify_number(s, e)
-        elif group in ("addr_num", "addr_pre", "addr_cmp"):
+        elif group == "addr_num":
             end = scan.address(m, group)
             if end >= 0:
                 covered = end
-            elif group == "addr_num":
-                scan.classify_number(s, s + len(m.group().split(" ", 1)[0].rstrip(",")))
             else:
-                covered = scan.cap(s, e) if text[s].isupper() else e
+                scan.classify_number(s, s + len(m.group().split(" ", 1)[0].rstrip(",")))
         elif group == "email":
             scan.add(s, e, "EMAIL", 0.95)
         elif group == "url":
