@@ -149,11 +149,23 @@ def has_context(kind: str, text: str, start: int, window: int = WINDOW) -> bool:
     return context_in(kind, _tokens(text, start, window))
 
 
+#: Characters that end a run of lead words: line breaks, brackets, markup, code, digits.
+_LEAD_BREAK = re.compile(r"[\n\r\[\](){}#*|<>\"`=;0-9_/\\]")
+
+
 def lead_words(text: str, start: int) -> list[str]:
-    """The words right before ``start`` (none unless whitespace separates them from it)."""
-    if start == 0 or not text[start - 1].isspace():
+    """The words right before ``start`` on the same line and in the same run of prose.
+
+    None unless a space separates them from ``start``; a line break, bracket, markup or
+    digit ends the run, so "in [#606]\n### Fixed" does not make "Fixed" follow "in".
+    """
+    if start == 0 or text[start - 1] != " ":
         return []
-    return _tokens(text, start, 40)
+    lo = max(0, start - 40)
+    breaks = [m.end() for m in _LEAD_BREAK.finditer(text, lo, start)]
+    if breaks:
+        lo = breaks[-1]
+    return _tokens(text, start, start - lo)
 
 
 def lead_is(kind: str, words: list[str]) -> bool:
@@ -224,5 +236,19 @@ def weak_place_lead(text: str, start: int) -> bool:
 
 
 def not_a_place(words: list[str]) -> bool:
-    """True when a capitalised phrase after "in" is a language, tool or brand, not a place."""
-    return words[0].casefold() in _NOT_PLACES
+    """True when a capitalised phrase after a bare "in" is unlikely to be a place.
+
+    Languages, tools and brands ("in Python", "in GitHub", "in PyPI": names with capitals
+    inside), and phrases made only of common words ("in Half") are not places; "East" in
+    "East Bethany" does not spoil a place name.
+    """
+    from confida.pii import names  # local: names imports this package's patterns
+
+    first = words[0]
+    if first.casefold() in _NOT_PLACES:
+        return True
+    if any(any(c.isupper() for c in w[1:]) and "-" not in w for w in words):
+        return True
+    flags = [names.word_flags(w) for w in words]
+    return all(f & (names.COMMON | names.STOPWORD) and not f & (names.FIRST | names.LAST)
+               for f in flags)

@@ -32,6 +32,7 @@ _PEM_BODY = re.compile(r"[A-Za-z0-9+/=\s:,-]{0,8000}")
 _WORD = re.compile(r"[^\s]+")
 _PREV_WORD = re.compile(r"([^\W\d_]{1,12})(\.?)[ ]{1,2}$")
 _URL_TRAIL = ".,;:!?)]}'\"»"
+_ZIP4 = re.compile(r"\d{5}-\d{4}")
 _MAX_TAIL_ITEMS = 8
 _MAX_SPLIT_TRIES = 4
 #: Prefix words that mark a street even without a house number ("rue de la Paix").
@@ -148,6 +149,8 @@ class _Scan:
             kind = val.national_id_kind(raw)
             if not kind:
                 return False
+            if "-" in raw and kind != "us.ssn" and not self.context("NATIONAL_ID", s):
+                return False  # "88120-6700" is a ZIP+4; dashed BSN/PESEL/IdNr need a cue
             if kind == "nl.bsn" and not seps and not self.context("NATIONAL_ID", s):
                 # Nine bare digits pass the 11-test one time in eleven: need a hint.
                 if self.context("PHONE", s):
@@ -165,7 +168,8 @@ class _Scan:
 
         def as_phone() -> bool:
             phone_ctx = self.context("PHONE", s)
-            loose = seps and n >= 9 and "/" not in raw and split
+            # Without a cue, a formatted 9+ digit number may be a phone, but not a ZIP+4.
+            loose = seps and n >= 9 and "/" not in raw and split and not _ZIP4.fullmatch(raw)
             if not (intl or ext or phone_ctx or loose):
                 return False
             region, possible = val.check_phone(raw)
@@ -339,7 +343,10 @@ class _Scan:
             self.add(title_start, end, "PERSON", 0.9, "title")
         elif self.lead("PERSON_STRONG", start):
             self.add(start, end, "PERSON", 0.9, "context")
-        elif len(real) >= 2 and (firsts[0] or (any(firsts) and any(lasts))):
+        elif len(real) >= 2 and (firsts[0] or (any(firsts) and any(lasts))) and not (
+            real[-1] & names.COMMON and not real[-1] & names.LAST
+        ):
+            # ...but "Claude Code", "Grace Notes": a common word last is a thing's name.
             self.add(start, end, "PERSON", 0.85, "lexicon")
         elif (len(real) >= 2 and (any(firsts) or sum(lasts) >= 2)
               and self.lead("PERSON_LEAD", start)):
@@ -541,9 +548,13 @@ _PLACEHOLDERS = frozenset(
 
 
 def _plausible_secret(value: str) -> bool:
-    """A value after ``password=``/``token:`` that could be a real secret, not a placeholder."""
+    """A value after ``password=``/``token:`` that could be a real secret, not a placeholder
+    ("your-api-key", "<token>", "${TOKEN}") or code ("f.encrypt(b", "get_token(")."""
     v = value.strip("\"'`.")
-    if len(v) < 4 or v.casefold() in _PLACEHOLDERS or set(v) <= set("*x.•<>$-_"):
+    low = v.casefold()
+    if len(v) < 4 or low in _PLACEHOLDERS or set(v) <= set("*x.•<>$-_"):
+        return False
+    if "(" in v or ")" in v or low.startswith(("your", "my-", "my_", "example", "dummy", "xxx")):
         return False
     return not (v.startswith(("<", "${", "{{", "%")) or v.isalpha() and len(v) < 6)
 

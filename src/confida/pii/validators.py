@@ -222,6 +222,9 @@ DIGIT_IDS: tuple[tuple[str, Callable[[str], bool], tuple[int, ...]], ...] = (
 )
 
 
+_SSN_SHAPE = re.compile(r"\d{3}[- ]\d{2}[- ]\d{4}")
+
+
 def national_id_kind(value: str) -> str:
     """Which national identifier ``value`` is (e.g. ``"es.dni"``), or ``""``.
 
@@ -233,7 +236,7 @@ def national_id_kind(value: str) -> str:
     if not compact:
         return ""
     if compact.isdigit():
-        if len(compact) == 9 and "-" in v and _is_ssn(v):
+        if len(compact) == 9 and _SSN_SHAPE.fullmatch(v) and _is_ssn(v):
             return "us.ssn"
         for kind, check, lengths in DIGIT_IDS:
             if len(compact) in lengths and check(compact):
