@@ -221,7 +221,9 @@ _NOT_PLACES = frozenset(
     anglais allemand français espagnol italien néerlandais polonais inglés alemán
     python java javascript typescript rust go excel word powerpoint outlook teams slack
     sql docker kubernetes linux windows android ios markdown json yaml html css latex
-    google microsoft apple amazon github gitlab chatgpt openai""".split()
+    google microsoft apple amazon github gitlab chatgpt openai unicode ascii cython mypy
+    pypi numpy pandas django flask react angular vue node npm bash git jira notion figma
+    chrome firefox safari edge ubuntu debian macos xcode vscode jupyter colab""".split()
 )
 
 
