@@ -257,15 +257,24 @@ class _Scan:
         text = self.text
         phrase = text[s:e]
         flags_of = names.word_flags
-        side = self._side_shapes(s, e, phrase)
-        if side >= 0:
-            return side
+        space = phrase.find(" ")
+        f0 = flags_of(phrase if space < 0 else phrase[:space])
+        after = text[e : e + 3]
+        if (
+            f0 & (names.MONTH | names.STREET_PRE)
+            or (after[:1] in (" ", ".") and any(c.isdigit() for c in after))
+            or (s > 2 and text[s - 1] == " " and (text[s - 2].islower() or text[s - 2] == "."))
+        ):
+            # Only then can a dated or street shape start or end here (cheap test first).
+            side = self._side_shapes(s, e, phrase, f0)
+            if side >= 0:
+                return side
         if " " not in phrase:
             # Fast paths for the commonest cases: acronyms, stop words, and unknown words at
             # the start of a sentence (capitalised by grammar, not because they are names).
             if phrase.isupper():
                 return e
-            f = flags_of(phrase)
+            f = f0
             if f & names.STOPWORD and not f & names.TITLE:
                 return e
             if not f & (names.FIRST | names.LAST | names.TITLE):
@@ -382,16 +391,14 @@ class _Scan:
             self.add(s, e, "PERSON", 0.9, "context")
         return e
 
-    def _side_shapes(self, s: int, e: int, phrase: str) -> int:
+    def _side_shapes(self, s: int, e: int, phrase: str, f0: int) -> int:
         """Dates and streets that a capitalised phrase starts or ends; their end, else -1.
 
         Month-first dates, street prefixes and compound street names are matched here,
         anchored at the word that triggers them, instead of at every word of the scan.
+        ``f0`` holds the flags of the phrase's first word.
         """
         text = self.text
-        space = phrase.find(" ")
-        first = phrase if space < 0 else phrase[:space]
-        f0 = names.word_flags(first)
         if f0 & names.MONTH:
             m = anchored("date_md").match(text, s)
             if m and self.date(m, "date_md"):
