@@ -30,7 +30,16 @@ from confida.pii.patterns import (
 _PEM_END = re.compile(r"-----END[ A-Z]{0,40}PRIVATE[ ]KEY-----")
 _PEM_BODY = re.compile(r"[A-Za-z0-9+/=\s:,-]{0,8000}")
 _WORD = re.compile(r"[^\s]+")
-_PREV_WORD = re.compile(r"([^\W\d_]{1,12})(\.?)[ ]{1,2}$")
+_PREV_WORD = re.compile(r"((?:[^\W\d_]{1,12}\.-?){0,2}[^\W\d_]{1,12})(\.?)[ ]{1,2}$")
+#: Degrees and post-nominals that belong to a name: "Erica Hörle B.A.", "Kuno Wirth MBA".
+_POSTNOMINAL = re.compile(
+    r",?[ ](?:B\.[ ]?(?:Sc|A|Eng|Ed)|M\.[ ]?(?:Sc|A|Eng|Ed)|MBA|Ph\.?[ ]?D|Jr|Sr|LL\.?[ ]?M"
+    r"|Dipl\.-Ing|MD|PhD|DDS|Esq)\.?(?![\w])"
+)
+#: Words before a house number that belong to the address: "Flat 02, ...", "Studio 88l".
+_SECONDARY_BEFORE = re.compile(
+    r"(?i:flat|studio|apt\.?|apartment|unit|suite|room|appartement|wohnung)[ ]\Z"
+)
 _URL_TRAIL = ".,;:!?)]}'\"»"
 _ZIP4 = re.compile(r"\d{5}-\d{4}")
 _MAX_TAIL_ITEMS = 8
@@ -122,8 +131,8 @@ class _Scan:
             m = TAIL.match(text, end)
             if m is None:
                 break
-            word = m.group().strip(" ,")
-            if names.is_stop(word.split(" ")[0]):
+            word = m.group().strip(" ,").split(" ")[0]
+            if not word.isupper() and names.is_stop(word):
                 break
             end = m.end()
         return end
@@ -311,15 +320,16 @@ class _Scan:
             pm.group(2) or pm.group(1).islower() or len(pm.group(1)) > 2
         ):
             title_start = pm.start(1)
-        # Leading titles inside the phrase ("Herr", "Frau", "Mr"): remember and strip.
-        while len(words) > 1 and flags[0] & names.TITLE:
-            if title_start < 0:
-                title_start = toks[0][0]
-            toks, words, flags = toks[1:], words[1:], flags[1:]
-        # Leading words that are not names: greetings, sentence-initial verbs, acronyms.
+        # Leading words that are not names: greetings, sentence-initial verbs, acronyms; and
+        # titles inside the phrase ("Hi Mrs Stacey", "Herr", "Frau"): remembered and stripped.
         known_bits = names.FIRST | names.LAST
         while words:
             w, f = words[0], flags[0]
+            if f & names.TITLE and len(words) > 1:
+                if title_start < 0:
+                    title_start = toks[0][0]
+                toks, words, flags = toks[1:], words[1:], flags[1:]
+                continue
             ambiguous = f & names.AMBIG and not (
                 len(words) > 1
                 and (flags[1] & known_bits or self.lead("PERSON_LEAD", toks[0][0]))
@@ -343,6 +353,9 @@ class _Scan:
         start, end = toks[0][0], toks[-1][1]
         if text[end - 2 : end] in ("'s", "’s"):
             end -= 2  # "Amber Morales's birthday": the possessive is not part of the name
+        post = _POSTNOMINAL.match(text, end)
+        if post:
+            end = post.end()
         real = [f for w, f in zip(words, flags, strict=True) if not f & names.PARTICLE]
         firsts = [bool(f & names.FIRST) for f in real]
         if len(real) >= 2 and real[0] & names.AMBIG:
@@ -450,6 +463,9 @@ class _Scan:
         s, e = m.span(group)
         if 0 <= start < s:
             s = start
+        sec = _SECONDARY_BEFORE.search(self.text, max(0, s - 12), s)
+        if sec:
+            s = sec.start()
         lead = self.lead("PLACE_LEAD", s)
         if group == "addr_pre" and m.group("addr_pre_num") is None:
             prefix = m.group(group).split(" ", 1)[0].rstrip(".").lower()

@@ -18,8 +18,19 @@ UPPER = "".join(
 _UP = "[" + re.escape(UPPER) + "]"
 _LET = r"[^\W\d_]"
 
+#: Lower-case Latin letters, for the same reason.
+LOWER = "".join(
+    sorted({c for c in map(chr, range(0x61, 0x250)) if c.isalpha() and c.islower()})
+)
+_LOW = "[" + re.escape(LOWER) + "]"
+
 #: A capitalised word: "Anna", "Connor-Hardy", "O'Donnell", "LeroyBourg", "Bigot-la-Forêt".
-CAPWORD = rf"{_UP}{_LET}{{0,30}}(?:[-'’]{_LET}{{1,30}}){{0,3}}"
+#: A lower-case letter (or an apostrophe) must follow the capital: acronyms ("TCP", "IBAN")
+#: and the pronoun "I" are never names, and leaving them out spares the scan's handler.
+CAPWORD = (
+    rf"{_UP}(?:{_LOW}{_LET}{{0,29}}(?:[-'’]{_LET}{{1,30}}){{0,3}}"
+    rf"|(?:['’]{_LET}{{1,30}})(?:[-'’]{_LET}{{1,30}}){{0,2}})"
+)
 
 PARTICLES_RE = r"(?:van|der|den|de|di|da|del|della|dos|das|du|des|la|le|von|zu|ter|te|y|sur)"
 
