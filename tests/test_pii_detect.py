@@ -301,3 +301,26 @@ def test_finding_is_frozen_and_validated() -> None:
         f.start = 0  # type: ignore[misc]
     with pytest.raises(ValueError):
         Finding(3, 1, "EMAIL")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Please forward it to Customer Service today.",
+        "Skip the check in PyCharm and load .env files in IPython.",
+        "## [1.2.3] - fixed in [#606]\n### Fixed\n- Cache the parse",
+        "api_key=\"your-api-key\"",
+        "token = lib.get_token(token_label='DEMO')",
+        "Set token: none in the config file.",
+        "Ship to Denver, CO 88120-6700 please",
+    ],
+)
+def test_technical_text_negatives(text: str) -> None:
+    assert [(label, v) for label, v in found(text) if label != "LOCATION" or "Denver" not in v] \
+        == []
+
+
+def test_unknown_names_where_a_person_is_expected() -> None:
+    assert has("Please forward this to Priya Raghunathan by Friday.", "PERSON",
+               "Priya Raghunathan")
+    assert has("Le Président Emmanuel Macron a parlé hier.", "PERSON", "Emmanuel Macron")

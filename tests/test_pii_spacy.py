@@ -23,7 +23,7 @@ def _pipeline():
 
 def test_adapter_maps_labels_and_offsets() -> None:
     backend = SpacyBackend(_pipeline())
-    text = "I met Zorblax Quentworth. Xanadu was sunny tomorrow, mail z@q.com"
+    text = "I saw Zorblax Quentworth. Xanadu was sunny tomorrow, mail z@q.com"
     got = [(f.label, text[f.start : f.end], f.kind) for f in detect(text, backend=backend)]
     assert got == [("PERSON", "Zorblax Quentworth", "spacy"), ("LOCATION", "Xanadu", "spacy"),
                    ("EMAIL", "z@q.com", "")]

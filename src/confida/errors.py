@@ -138,3 +138,32 @@ class RequestConflict(BadInput):
 
     code = "request-conflict"
     http_status = 409
+
+# --- API access (issue 6) ---------------------------------------------------------------------
+
+
+class PurposeRequired(BadInput):
+    """A read of personal data that does not say why (no ``Confida-Purpose``)."""
+
+    code = "purpose-required"
+    http_status = 400
+
+
+class Unauthenticated(Refused):
+    """No credential, or one that is malformed, unknown, expired, revoked or badly signed.
+
+    The message never says which of these it was beyond a coarse reason, so that a caller cannot
+    probe which key prefixes exist.
+    """
+
+    code = "unauthenticated"
+    http_status = 401
+
+
+class RateLimited(Refused):
+    code = "rate-limited"
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

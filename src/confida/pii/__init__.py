@@ -17,6 +17,7 @@ from confida.pii.operators import (
     PseudonymScope,
     TokenStore,
 )
+from confida.pii.spacy_backend import SpacyBackend  # spaCy itself is imported only on use
 
 __all__ = [
     "LABELS",
@@ -29,6 +30,7 @@ __all__ = [
     "Policy",
     "PseudonymScope",
     "ReplacedItem",
+    "SpacyBackend",
     "TokenStore",
     "anonymize",
     "deanonymize",

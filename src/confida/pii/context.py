@@ -75,7 +75,7 @@ _PLACE_LEADS = """
 #: Words right before a capitalised phrase that often introduce a person ("call Anna").
 _PERSON_LEADS = """
     my name is|name is|name :|i am|i'm|this is|call|called|named|contact|contact :|dear|hi
-    |hello|hey|with|for|from|ask|tell|meet|met|meeting|email|e-mail|text|by|and|cc|cc :|signed
+    |hello|hey|with|for|from|to|ask|tell|meet|met|meeting|email|e-mail|text|by|and|cc|cc :|signed
     |thank|thanks|remind|invite|congratulate|help|told|said|wife|husband|friend|colleague|boss
     |son|daughter|mother|father|brother|sister|mum|mom|dad|manager|client|customer|patient
     |mein name ist|ich heiße|ich heisse|ich bin|heißt|heisst|hallo|liebe|lieber|mit|für|von
@@ -121,15 +121,23 @@ def window_words(text: str, start: int, window: int = WINDOW) -> list[str]:
     return _tokens(text, start, window)
 
 
+@cache
+def _starters(kind: str) -> frozenset[str]:
+    """First words of the multi-word context phrases of ``kind`` ("social" of "social
+    security"): only after one of these is a two- or three-word phrase built and looked up."""
+    return frozenset(k.split(" ", 1)[0] for k in _sets()[kind] if " " in k)
+
+
 def context_in(kind: str, words: list[str]) -> bool:
     """True when ``words`` contain a context word or phrase (up to three words) of ``kind``."""
     keys = _sets()[kind]
+    starters = _starters(kind)
     n = len(words)
     for i in range(n):
         w = words[i]
-        if w in keys or w.rstrip(".") in keys:
+        if w in keys or (w[-1:] == "." and w[:-1] in keys):
             return True
-        if i + 1 < n:
+        if w in starters and i + 1 < n:
             two = f"{w} {words[i + 1]}"
             if two in keys or (i + 2 < n and f"{two} {words[i + 2]}" in keys):
                 return True
@@ -141,11 +149,23 @@ def has_context(kind: str, text: str, start: int, window: int = WINDOW) -> bool:
     return context_in(kind, _tokens(text, start, window))
 
 
+#: Characters that end a run of lead words: line breaks, brackets, markup, code, digits.
+_LEAD_BREAK = re.compile(r"[\n\r\[\](){}#*|<>\"`=;0-9_/\\]")
+
+
 def lead_words(text: str, start: int) -> list[str]:
-    """The words right before ``start`` (none unless whitespace separates them from it)."""
-    if start == 0 or not text[start - 1].isspace():
+    """The words right before ``start`` on the same line and in the same run of prose.
+
+    None unless a space separates them from ``start``; a line break, bracket, markup or
+    digit ends the run, so "in [#606]\n### Fixed" does not make "Fixed" follow "in".
+    """
+    if start == 0 or text[start - 1] != " ":
         return []
-    return _tokens(text, start, 40)
+    lo = max(0, start - 40)
+    breaks = [m.end() for m in _LEAD_BREAK.finditer(text, lo, start)]
+    if breaks:
+        lo = breaks[-1]
+    return _tokens(text, start, start - lo)
 
 
 def lead_is(kind: str, words: list[str]) -> bool:
@@ -158,6 +178,22 @@ def lead_is(kind: str, words: list[str]) -> bool:
         if " ".join(words[-k:]) in keys:
             return True
     return False
+
+
+def lead_phrases(words: list[str]) -> tuple[str, ...]:
+    """The last one, two, three and four of ``words`` joined: the candidates for a lead."""
+    return tuple(" ".join(words[-k:]) for k in range(1, min(4, len(words)) + 1))
+
+
+def phrases_are(kind: str, phrases: tuple[str, ...]) -> bool:
+    """True when one of ``phrases`` (see :func:`lead_phrases`) is a lead of ``kind``.
+
+    ``kind`` is ``PLACE_LEAD``, ``PERSON_LEAD``, ``PERSON_STRONG`` or ``WEAK_PLACE``.
+    """
+    if kind == "WEAK_PLACE":
+        return any(p in _WEAK_PLACE for p in phrases[:2])
+    keys = _sets()[kind]
+    return any(p in keys for p in phrases)
 
 
 def place_lead(text: str, start: int) -> bool:
@@ -185,7 +221,9 @@ _NOT_PLACES = frozenset(
     anglais allemand français espagnol italien néerlandais polonais inglés alemán
     python java javascript typescript rust go excel word powerpoint outlook teams slack
     sql docker kubernetes linux windows android ios markdown json yaml html css latex
-    google microsoft apple amazon github gitlab chatgpt openai""".split()
+    google microsoft apple amazon github gitlab chatgpt openai unicode ascii cython mypy
+    pypi numpy pandas django flask react angular vue node npm bash git jira notion figma
+    chrome firefox safari edge ubuntu debian macos xcode vscode jupyter colab""".split()
 )
 
 
@@ -200,5 +238,19 @@ def weak_place_lead(text: str, start: int) -> bool:
 
 
 def not_a_place(words: list[str]) -> bool:
-    """True when a capitalised phrase after "in" is a language, tool or brand, not a place."""
-    return words[0].casefold() in _NOT_PLACES
+    """True when a capitalised phrase after a bare "in" is unlikely to be a place.
+
+    Languages, tools and brands ("in Python", "in GitHub", "in PyPI": names with capitals
+    inside), and phrases made only of common words ("in Half") are not places; "East" in
+    "East Bethany" does not spoil a place name.
+    """
+    from confida.pii import names  # local: names imports this package's patterns
+
+    first = words[0]
+    if first.casefold() in _NOT_PLACES:
+        return True
+    if any(any(c.isupper() for c in w[1:]) and "-" not in w for w in words):
+        return True
+    flags = [names.word_flags(w) for w in words]
+    return all(f & (names.COMMON | names.STOPWORD) and not f & (names.FIRST | names.LAST)
+               for f in flags)

@@ -17,13 +17,31 @@ from confida.pii import context as ctx
 from confida.pii import names
 from confida.pii import validators as val
 from confida.pii.finding import Finding
-from confida.pii.patterns import MONTHS, TAIL, features, scanner
+from confida.pii.patterns import (
+    COMPOUND_END,
+    MONTHS,
+    PREFIX_BEFORE,
+    TAIL,
+    anchored,
+    features,
+    scanner,
+)
 
 _PEM_END = re.compile(r"-----END[ A-Z]{0,40}PRIVATE[ ]KEY-----")
 _PEM_BODY = re.compile(r"[A-Za-z0-9+/=\s:,-]{0,8000}")
 _WORD = re.compile(r"[^\s]+")
-_PREV_WORD = re.compile(r"([^\W\d_]{1,12})(\.?)[ ]{1,2}$")
+_PREV_WORD = re.compile(r"((?:[^\W\d_]{1,12}\.-?){0,2}[^\W\d_]{1,12})(\.?)[ ]{1,2}$")
+#: Degrees and post-nominals that belong to a name: "Erica Hörle B.A.", "Kuno Wirth MBA".
+_POSTNOMINAL = re.compile(
+    r",?[ ](?:B\.[ ]?(?:Sc|A|Eng|Ed)|M\.[ ]?(?:Sc|A|Eng|Ed)|MBA|Ph\.?[ ]?D|Jr|Sr|LL\.?[ ]?M"
+    r"|Dipl\.-Ing|MD|PhD|DDS|Esq)\.?(?![\w])"
+)
+#: Words before a house number that belong to the address: "Flat 02, ...", "Studio 88l".
+_SECONDARY_BEFORE = re.compile(
+    r"(?i:flat|studio|apt\.?|apartment|unit|suite|room|appartement|wohnung)[ ]\Z"
+)
 _URL_TRAIL = ".,;:!?)]}'\"»"
+_ZIP4 = re.compile(r"\d{5}-\d{4}")
 _MAX_TAIL_ITEMS = 8
 _MAX_SPLIT_TRIES = 4
 #: Prefix words that mark a street even without a house number ("rue de la Paix").
@@ -66,16 +84,22 @@ class _Scan:
         self.out: list[_Raw] = []
         self._pem_ends: list[int] | None = None
         self._leads: dict[int, list[str]] = {}
+        self._phrases: dict[int, tuple[str, ...]] = {}
         self._windows: dict[int, list[str]] = {}
 
-    def lead(self, kind: str, start: int) -> bool:
-        """Whether the words right before ``start`` are a lead of ``kind`` (words cached)."""
+    def _lead_words(self, start: int) -> list[str]:
+        """The folded words right before ``start`` (cached: several rules ask for them)."""
         words = self._leads.get(start)
         if words is None:
             words = self._leads[start] = ctx.lead_words(self.text, start)
-        if kind == "WEAK_PLACE":
-            return ctx.weak_place_in(words)
-        return ctx.lead_is(kind, words)
+        return words
+
+    def lead(self, kind: str, start: int) -> bool:
+        """Whether the words right before ``start`` are a lead of ``kind`` (phrases cached)."""
+        phrases = self._phrases.get(start)
+        if phrases is None:
+            phrases = self._phrases[start] = ctx.lead_phrases(self._lead_words(start))
+        return ctx.phrases_are(kind, phrases)
 
     def context(self, kind: str, start: int) -> bool:
         """Whether a context word of ``kind`` occurs shortly before ``start`` (words cached)."""
@@ -107,8 +131,8 @@ class _Scan:
             m = TAIL.match(text, end)
             if m is None:
                 break
-            word = m.group().strip(" ,")
-            if names.is_stop(word.split(" ")[0]):
+            word = m.group().strip(" ,").split(" ")[0]
+            if not word.isupper() and names.is_stop(word):
                 break
             end = m.end()
         return end
@@ -134,6 +158,8 @@ class _Scan:
             kind = val.national_id_kind(raw)
             if not kind:
                 return False
+            if "-" in raw and kind != "us.ssn" and not self.context("NATIONAL_ID", s):
+                return False  # "88120-6700" is a ZIP+4; dashed BSN/PESEL/IdNr need a cue
             if kind == "nl.bsn" and not seps and not self.context("NATIONAL_ID", s):
                 # Nine bare digits pass the 11-test one time in eleven: need a hint.
                 if self.context("PHONE", s):
@@ -151,16 +177,17 @@ class _Scan:
 
         def as_phone() -> bool:
             phone_ctx = self.context("PHONE", s)
-            loose = seps and n >= 9 and "/" not in raw and split
+            # Without a cue, a formatted 9+ digit number may be a phone, but not a ZIP+4.
+            loose = seps and n >= 9 and "/" not in raw and split and not _ZIP4.fullmatch(raw)
             if not (intl or ext or phone_ctx or loose):
                 return False
-            region = val.phone_kind(raw)
+            region, possible = val.check_phone(raw)
             if region:
                 self.add(s, e, "PHONE", 0.9 if (intl or phone_ctx) else 0.6, region.lower())
                 return True
             # Unassigned ranges (fictional and test numbers) still identify a line when the
             # text says it is a phone number: accept a possible length there.
-            if (phone_ctx or intl or ext) and val.is_possible_phone(raw):
+            if (phone_ctx or intl or ext) and possible:
                 self.add(s, e, "PHONE", 0.6, "possible")
                 return True
             return False
@@ -239,16 +266,36 @@ class _Scan:
         text = self.text
         phrase = text[s:e]
         flags_of = names.word_flags
+        space = phrase.find(" ")
+        f0 = flags_of(phrase if space < 0 else phrase[:space])
+        after = text[e : e + 3]
+        if (
+            f0 & (names.MONTH | names.STREET_PRE)
+            or (after[:1] in (" ", ".") and any(c.isdigit() for c in after))
+            or (s > 2 and text[s - 1] == " " and (text[s - 2].islower() or text[s - 2] == "."))
+        ):
+            # Only then can a dated or street shape start or end here (cheap test first).
+            side = self._side_shapes(s, e, phrase, f0)
+            if side >= 0:
+                return side
         if " " not in phrase:
-            # Fast path for the commonest case: one word that no lexicon knows.
+            # Fast paths for the commonest cases: acronyms, stop words, and unknown words at
+            # the start of a sentence (capitalised by grammar, not because they are names).
             if phrase.isupper():
                 return e
-            if not flags_of(phrase) & (names.FIRST | names.LAST | names.TITLE):
+            f = f0
+            if f & names.STOPWORD and not f & names.TITLE:
+                return e
+            if not f & (names.FIRST | names.LAST | names.TITLE):
                 i = s - 1
                 while i >= 0 and text[i] == " ":
                     i -= 1
                 if i < 0 or text[i] in "!?\n\r\"(;":
                     return e
+                if not f and text[i] not in ".:" and len(phrase) > 1:
+                    # One word no lexicon knows, inside a sentence: only a lead word can
+                    # make it a place ("in Celle") or a name ("my name is Xyz").
+                    return self._unknown_word(s, e, phrase)
         toks = [(m.start() + s, m.end() + s) for m in _WORD.finditer(phrase)]
         words = [text[a:b] for a, b in toks]
         flags = [flags_of(w) for w in words]
@@ -265,20 +312,24 @@ class _Scan:
                 self.add(s, end, "LOCATION", 0.75 if place else 0.6, "place")
                 return end
         title_start = -1
-        pm = _PREV_WORD.search(text, max(0, s - 16), s)
+        pm = None
+        before = self._lead_words(s)
+        if before and flags_of(before[-1]) & names.TITLE:
+            pm = _PREV_WORD.search(text, max(0, s - 16), s)
         if pm and flags_of(pm.group(1)) & names.TITLE and (
             pm.group(2) or pm.group(1).islower() or len(pm.group(1)) > 2
         ):
             title_start = pm.start(1)
-        # Leading titles inside the phrase ("Herr", "Frau", "Mr"): remember and strip.
-        while len(words) > 1 and flags[0] & names.TITLE:
-            if title_start < 0:
-                title_start = toks[0][0]
-            toks, words, flags = toks[1:], words[1:], flags[1:]
-        # Leading words that are not names: greetings, sentence-initial verbs, acronyms.
+        # Leading words that are not names: greetings, sentence-initial verbs, acronyms; and
+        # titles inside the phrase ("Hi Mrs Stacey", "Herr", "Frau"): remembered and stripped.
         known_bits = names.FIRST | names.LAST
         while words:
             w, f = words[0], flags[0]
+            if f & names.TITLE and len(words) > 1:
+                if title_start < 0:
+                    title_start = toks[0][0]
+                toks, words, flags = toks[1:], words[1:], flags[1:]
+                continue
             ambiguous = f & names.AMBIG and not (
                 len(words) > 1
                 and (flags[1] & known_bits or self.lead("PERSON_LEAD", toks[0][0]))
@@ -293,7 +344,7 @@ class _Scan:
         # "Président Emmanuel Macron", "Kollege Jan Novak": unknown words before a given name
         # are roles or titles, not part of the name.
         k = next((i for i, f in enumerate(flags) if f & names.FIRST), 0)
-        if k > 0 and not any(f & (names.FIRST | names.LAST) for f in flags[:k]):
+        if k > 0 and not any(f & (names.FIRST | names.LAST | names.AMBIG) for f in flags[:k]):
             toks, words, flags = toks[k:], words[k:], flags[k:]
         while words and (flags[-1] & (names.STOPWORD | names.PARTICLE) or words[-1].isupper()):
             toks, words, flags = toks[:-1], words[:-1], flags[:-1]
@@ -302,6 +353,9 @@ class _Scan:
         start, end = toks[0][0], toks[-1][1]
         if text[end - 2 : end] in ("'s", "’s"):
             end -= 2  # "Amber Morales's birthday": the possessive is not part of the name
+        post = _POSTNOMINAL.match(text, end)
+        if post:
+            end = post.end()
         real = [f for w, f in zip(words, flags, strict=True) if not f & names.PARTICLE]
         firsts = [bool(f & names.FIRST) for f in real]
         if len(real) >= 2 and real[0] & names.AMBIG:
@@ -311,21 +365,107 @@ class _Scan:
             self.add(title_start, end, "PERSON", 0.9, "title")
         elif self.lead("PERSON_STRONG", start):
             self.add(start, end, "PERSON", 0.9, "context")
-        elif len(real) >= 2 and (firsts[0] or (any(firsts) and any(lasts))):
+        elif len(real) >= 2 and (firsts[0] or (any(firsts) and any(lasts))) and not (
+            real[-1] & names.COMMON and not real[-1] & names.LAST
+        ):
+            # ...but "Claude Code", "Grace Notes": a common word last is a thing's name.
             self.add(start, end, "PERSON", 0.85, "lexicon")
         elif (len(real) >= 2 and (any(firsts) or sum(lasts) >= 2)
               and self.lead("PERSON_LEAD", start)):
             self.add(start, end, "PERSON", 0.7, "context")
+        elif (2 <= len(real) <= 3 and not any(f & (names.COMMON | names.STOPWORD) for f in real)
+              and self.lead("PERSON_LEAD", start)):
+            # Names no lexicon knows ("Priya Raghunathan"): two or three capitalised words,
+            # none of them a common word, where a person is expected.
+            self.add(start, end, "PERSON", 0.5, "shape")
         elif len(real) == 1 and firsts[0]:
             initial = _sentence_initial(text, start)
             lead = self.lead("PERSON_LEAD", start)
             self.add(start, end, "PERSON", 0.7 if lead else (0.5 if initial else 0.6), "lexicon")
         return e
 
+    def _unknown_word(self, s: int, e: int, phrase: str) -> int:
+        """The decision of :meth:`cap` for a single unknown word within a sentence."""
+        if self.lead("PLACE_LEAD", s) or (
+            self.lead("WEAK_PLACE", s) and not ctx.not_a_place([phrase])
+        ):
+            end = self.extend_tail(e)
+            self.add(s, end, "LOCATION", 0.75 if self.lead("PLACE_LEAD", s) else 0.6, "place")
+            return end
+        before = self._lead_words(s)
+        if before and names.word_flags(before[-1]) & names.TITLE:
+            pm = _PREV_WORD.search(self.text, max(0, s - 16), s)
+            if pm and names.word_flags(pm.group(1)) & names.TITLE and (
+                pm.group(2) or pm.group(1).islower() or len(pm.group(1)) > 2
+            ):
+                self.add(pm.start(1), e, "PERSON", 0.9, "title")
+                return e
+        if self.lead("PERSON_STRONG", s):
+            self.add(s, e, "PERSON", 0.9, "context")
+        return e
+
+    def _side_shapes(self, s: int, e: int, phrase: str, f0: int) -> int:
+        """Dates and streets that a capitalised phrase starts or ends; their end, else -1.
+
+        Month-first dates, street prefixes and compound street names are matched here,
+        anchored at the word that triggers them, instead of at every word of the scan.
+        ``f0`` holds the flags of the phrase's first word.
+        """
+        text = self.text
+        if f0 & names.MONTH:
+            m = anchored("date_md").match(text, s)
+            if m and self.date(m, "date_md"):
+                return m.end()
+        if f0 & names.STREET_PRE:
+            m = anchored("addr_pre").match(text, s)
+            if m:
+                end = self.address(m, "addr_pre")
+                if end >= 0:
+                    return end
+        last_start = s + phrase.rfind(" ") + 1
+        if text[e : e + 2] in (" 0", " 1", " 2", " 3", " 4", " 5", " 6", " 7", " 8", " 9") or (
+            text[e : e + 1] == "." and text[e + 1 : e + 3].lstrip(" ")[:1].isdigit()
+        ):
+            if COMPOUND_END.search(text, last_start, e):
+                m = anchored("addr_cmp").match(text, last_start)
+                if m:
+                    end = self.address(m, "addr_cmp", start=s)
+                    if end >= 0:
+                        return end
+        if s < 3 or text[s - 1] != " ":
+            return -1
+        # Cheap test on the previous word first; tokenise only when it may be a prefix.
+        j = text.rfind(" ", max(0, s - 20), s - 1)
+        prev = text[j + 1 : s - 1].lower().rstrip(".")
+        if prev not in names.PARTICLES and not names.word_flags(prev) & names.STREET_PRE:
+            return -1
+        before = self._lead_words(s)
+        i = len(before) - 1
+        while i > 0 and before[i] in names.PARTICLES:
+            i -= 1
+        if i >= 0 and names.word_flags(before[i]) & names.STREET_PRE:
+            p = PREFIX_BEFORE.search(text, max(0, s - 32), s)
+            if p:
+                m = anchored("addr_pre").match(text, p.start())
+                if m:
+                    end = self.address(m, "addr_pre")
+                    if end >= 0:
+                        return end
+        return -1
+
     # -- addresses ----------------------------------------------------------------------------
-    def address(self, m: re.Match[str], group: str) -> int:
-        """Record a street address and what follows it (postcode, city); return its end."""
+    def address(self, m: re.Match[str], group: str, start: int = -1) -> int:
+        """Record a street address and what follows it (postcode, city); return its end.
+
+        ``start`` moves the beginning back over the words before a compound street name
+        ("Berliner Straße 12").
+        """
         s, e = m.span(group)
+        if 0 <= start < s:
+            s = start
+        sec = _SECONDARY_BEFORE.search(self.text, max(0, s - 12), s)
+        if sec:
+            s = sec.start()
         lead = self.lead("PLACE_LEAD", s)
         if group == "addr_pre" and m.group("addr_pre_num") is None:
             prefix = m.group(group).split(" ", 1)[0].rstrip(".").lower()
@@ -373,17 +513,15 @@ def detect(text: str, *, backend: Backend | None = None) -> list[Finding]:
             covered = scan.cap(s, e)
         elif group == "number":
             scan.classify_number(s, e)
-        elif group in ("date_iso", "date_num", "date_dm", "date_md"):
+        elif group in ("date_iso", "date_num", "date_dm"):
             if not scan.date(m, group) and group != "date_dm":
                 scan.classify_number(s, e)
-        elif group in ("addr_num", "addr_pre", "addr_cmp"):
+        elif group == "addr_num":
             end = scan.address(m, group)
             if end >= 0:
                 covered = end
-            elif group == "addr_num":
-                scan.classify_number(s, s + len(m.group().split(" ", 1)[0].rstrip(",")))
             else:
-                covered = scan.cap(s, e) if text[s].isupper() else e
+                scan.classify_number(s, s + len(m.group().split(" ", 1)[0].rstrip(",")))
         elif group == "email":
             scan.add(s, e, "EMAIL", 0.95)
         elif group == "url":
@@ -433,9 +571,13 @@ _PLACEHOLDERS = frozenset(
 
 
 def _plausible_secret(value: str) -> bool:
-    """A value after ``password=``/``token:`` that could be a real secret, not a placeholder."""
+    """A value after ``password=``/``token:`` that could be a real secret, not a placeholder
+    ("your-api-key", "<token>", "${TOKEN}") or code ("f.encrypt(b", "get_token(")."""
     v = value.strip("\"'`.")
-    if len(v) < 4 or v.casefold() in _PLACEHOLDERS or set(v) <= set("*x.•<>$-_"):
+    low = v.casefold()
+    if len(v) < 4 or low in _PLACEHOLDERS or set(v) <= set("*x.•<>$-_"):
+        return False
+    if "(" in v or ")" in v or low.startswith(("your", "my-", "my_", "example", "dummy", "xxx")):
         return False
     return not (v.startswith(("<", "${", "{{", "%")) or v.isalpha() and len(v) < 6)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 from functools import lru_cache
 
+from confida.pii.patterns import MONTHS, STREET_PREFIXES
+
 #: Locales whose name and address vocabularies are loaded.
 LOCALES: tuple[str, ...] = ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pl_PL")
 
@@ -64,7 +66,8 @@ PARTICLES: tuple[str, ...] = (
 
 def _fold(word: str) -> str:
     """Normalise a word for lexicon look-ups (case and the typographic apostrophe)."""
-    return word.casefold().replace("’", "'")
+    folded = word.casefold()
+    return folded.replace("’", "'") if "’" in folded else folded
 
 
 def _provider(kind: str, locale: str) -> type | None:
@@ -140,12 +143,28 @@ def is_not_name(word: str) -> bool:
 
 # --- one look-up per word ---------------------------------------------------------------------
 
-FIRST, LAST, TITLE, STOPWORD, AMBIG, PARTICLE = 1, 2, 4, 8, 16, 32
+FIRST, LAST, TITLE, STOPWORD, AMBIG, PARTICLE, COMMON = 1, 2, 4, 8, 16, 32, 64
+MONTH, STREET_PRE = 128, 256
+
+
+@lru_cache(maxsize=1)
+def common_words() -> frozenset[str]:
+    """Common words of the supported languages (Faker's lorem lists): a capitalised phrase
+    made of them ("Customer Service") is a title or a name of a thing, not of a person."""
+    words: set[str] = set()
+    for loc in LOCALES:
+        try:
+            prov = importlib.import_module(f"faker.providers.lorem.{loc}").Provider
+        except ImportError:
+            continue
+        words |= {_fold(w) for w in getattr(prov, "word_list", ()) if len(w) > 2}
+    return frozenset(words)
 
 
 @lru_cache(maxsize=1)
 def _flag_table() -> dict[str, int]:
-    """Folded word -> bit flags (FIRST, LAST, TITLE, STOPWORD, AMBIG, PARTICLE), built once.
+    """Folded word -> bit flags (FIRST, LAST, TITLE, STOPWORD, AMBIG, PARTICLE, COMMON,
+    MONTH, STREET_PRE).
 
     The detector asks several questions about each capitalised word; one dict look-up that
     answers all of them is what keeps name detection cheap.
@@ -153,7 +172,8 @@ def _flag_table() -> dict[str, int]:
     table: dict[str, int] = {}
     for bit, words in (
         (FIRST, first_names()), (LAST, last_names()), (TITLE, TITLES), (STOPWORD, STOP),
-        (AMBIG, AMBIGUOUS), (PARTICLE, frozenset(PARTICLES)),
+        (AMBIG, AMBIGUOUS), (PARTICLE, frozenset(PARTICLES)), (COMMON, common_words()),
+        (MONTH, frozenset(MONTHS)), (STREET_PRE, frozenset(STREET_PREFIXES)),
     ):
         for w in words:
             table[w] = table.get(w, 0) | bit
@@ -167,10 +187,20 @@ def word_flags(word: str) -> int:
     "Connor-Hardy") is a first name when all its parts are, a last name when any part is.
     """
     table = _flag_table()
+    plain = word.casefold()
+    f = table.get(plain)
+    if f is not None:
+        return f
+    if plain.isalpha():
+        return 0  # the common case: a plain word that no lexicon knows
     w = _fold(word).rstrip(".")
     if w.endswith("'s"):
         w = w[:-2]
     f = table.get(w, 0)
+    if not f and "." in w:
+        # "Univ.Prof", "Dipl.-Ing": a title written with inner dots.
+        if any(table.get(p, 0) & TITLE for p in w.replace("-", ".").split(".") if p):
+            return TITLE
     if f or "-" not in w:
         return f
     parts = [table.get(p, 0) for p in w.split("-") if p]

@@ -18,8 +18,19 @@ UPPER = "".join(
 _UP = "[" + re.escape(UPPER) + "]"
 _LET = r"[^\W\d_]"
 
+#: Lower-case Latin letters, for the same reason.
+LOWER = "".join(
+    sorted({c for c in map(chr, range(0x61, 0x250)) if c.isalpha() and c.islower()})
+)
+_LOW = "[" + re.escape(LOWER) + "]"
+
 #: A capitalised word: "Anna", "Connor-Hardy", "O'Donnell", "LeroyBourg", "Bigot-la-Forêt".
-CAPWORD = rf"{_UP}{_LET}{{0,30}}(?:[-'’]{_LET}{{1,30}}){{0,3}}"
+#: A lower-case letter (or an apostrophe) must follow the capital: acronyms ("TCP", "IBAN")
+#: and the pronoun "I" are never names, and leaving them out spares the scan's handler.
+CAPWORD = (
+    rf"{_UP}(?:{_LOW}{_LET}{{0,29}}(?:[-'’]{_LET}{{1,30}}){{0,3}}"
+    rf"|(?:['’]{_LET}{{1,30}})(?:[-'’]{_LET}{{1,30}}){{0,2}})"
+)
 
 PARTICLES_RE = r"(?:van|der|den|de|di|da|del|della|dos|das|du|des|la|le|von|zu|ter|te|y|sur)"
 
@@ -150,8 +161,8 @@ def _parts() -> list[tuple[int, str]]:
     capseq = rf"{CAPWORD}(?:[ ](?:{PARTICLES_RE}[ ]){{0,2}}{CAPWORD}){{0,3}}"
     return [
         # --- secrets -----------------------------------------------------------------------
-        (KV, rf"(?=[a-zA-Z][\w'’ -]{{1,20}}[=:])(?i:\b(?:{_SECRET_KEYS}))[ ]{{0,3}}[=:][ ]{{0,3}}"
-             r"[\"']?(?P<kv>[^\s\"',;]{4,200})"),
+        (KV, rf"(?=[pPkKmMcChHwWaAsStT][\w'’ -]{{1,20}}[=:])(?i:\b(?:{_SECRET_KEYS}))"
+             r"[ ]{0,3}[=:][ ]{0,3}[\"']?(?P<kv>[^\s\"',;]{4,200})"),
         (0, r"(?i:\bbearer[ ])(?P<bearer>[A-Za-z0-9._~+/-]{16,2000}=*)"),
         (0, r"(?P<token>\b(?:sk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,200}|gh[pousr]_[A-Za-z0-9]{30,255}"
             r"|github_pat_[A-Za-z0-9_]{30,255}|AKIA[0-9A-Z]{16}|xox[abposr]-[A-Za-z0-9-]{10,200}"
@@ -162,7 +173,7 @@ def _parts() -> list[tuple[int, str]]:
              r"(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.){1,8}[^\W\d_]{2,24}(?![\w-]))"),
         (URL, r"(?P<url>(?<![\w@])(?i:https?://|www\.)[^\s<>\"'`]{2,2000})"),
         (DIGIT, r"(?P<ipv4>(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d))"),
-        (COLON, r"(?P<ipv6>(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:]))"),
+        (COLON, r"(?P<ipv6>(?<![\w:.])[0-9A-Fa-f]{0,4}+(?::[0-9A-Fa-f]{0,4}+){2,7}(?![\w:]))"),
         # --- bank --------------------------------------------------------------------------
         (DIGIT, r"(?P<iban>(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,32})"),
         # --- dates -------------------------------------------------------------------------
@@ -172,21 +183,13 @@ def _parts() -> list[tuple[int, str]]:
                 r"(?:19|20)\d{2}(?![\d]|[.\-/]\d))"),
         (DIGIT, rf"(?P<date_dm>(?<![\w.])\d{{1,2}}(?:st|nd|rd|th|er|º|°|\.)?[ ](?:de[ ])?"
                 rf"(?i:{_MONTH})\.?(?:[ ]de)?,?[ ](?:19|20)\d{{2}}(?!\d))"),
-        (DIGIT, rf"(?P<date_md>(?<![\w])(?=[^\W\d_]{{3,12}}\.?[ ]\d)(?i:{_MONTH})\.?[ ]\d{{1,2}}"
-                r"(?:st|nd|rd|th)?,?[ ](?:19|20)\d{2}(?!\d))"),
         # --- street addresses ----------------------------------------------------------------
         (DIGIT, rf"(?P<addr_num>(?<![\w.,/-]){num},?[ ](?:(?i:{_alt(STREET_PREFIXES)})\.?[ ]"
                 rf"(?:{PARTICLES_RE}[ ]){{0,2}}{CAPWORD}(?:[ ]{CAPWORD}){{0,3}}"
                 rf"|(?:{CAPWORD}[ ]){{1,3}}(?i:{_alt(_street_suffixes())})\.?(?![\w])))"),
-        (0, rf"(?P<addr_pre>(?<![\w])(?=[^\W\d_]{{1,14}}\.?[ ](?:(?:de|di|del|della|la|le|du|des)"
-            rf"[ ])?[{re.escape(UPPER)}\d])(?i:{_alt(STREET_PREFIXES)})\.?[ ]"
-            rf"(?:{PARTICLES_RE}[ ]){{0,2}}(?:{capseq}|\d{{1,2}}[ ]de[ ]{CAPWORD})"
-            rf"(?P<addr_pre_num>,?[ ]{num})?(?![\w]))"),
-        (DIGIT, rf"(?P<addr_cmp>(?<![\w])(?=[^\W\d_][\w'’-]{{1,44}}\.?[ ]\d){_UP}"
-                rf"[\w'’-]{{0,40}}?(?i:{_alt(COMPOUND_STREET)})\.?[ ]{num}(?![\w]))"),
         # --- identifiers -------------------------------------------------------------------
         (DIGIT, r"(?P<nino>(?<![\w])[A-Z]{2}[ ]?\d{2}[ ]?\d{2}[ ]?\d{2}[ ]?[A-Z](?![\w]))"),
-        (DIGIT, r"(?P<alnum>(?<![\w])(?=[0-9A-Z]{0,19}\d)(?=[0-9A-Z]{0,19}[A-Z])[0-9A-Z]{8,20}"
+        (DIGIT, r"(?P<alnum>(?<![\w])(?=[A-Z]{0,19}+\d)(?=\d{0,19}+[A-Z])[0-9A-Z]{8,20}"
                 r"(?![\w]))"),
         (DIGIT, r"(?P<ssn>(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w]|-\d))"),
         (DIGIT, r"(?P<number>(?<![\w+/.-])(?=[\d +().\-/]{6})(?:\+[ ]?)?(?:\(\d{1,5}\)[ .-]?)?"
@@ -195,6 +198,49 @@ def _parts() -> list[tuple[int, str]]:
         # --- names and places: capitalised word sequences -------------------------------------
         (0, rf"(?P<cap>(?<![\w'’-]){capseq}(?![\w]))"),
     ]
+
+
+def _side_parts() -> dict[str, str]:
+    """Shapes matched only where the name handler sees a trigger word, anchored there.
+
+    A month name ("March 17, 1982"), a street prefix ("Calle", "rue", "ul.") or a word ending
+    in a street word ("Hauptstraße", "Kerkstraat") is rare, and each of these patterns would
+    cost more than all others if tried at every word of every text.
+    """
+    num = r"\d{1,5}(?:[ ]?[a-zA-Z](?![\w]))?(?:[/-]\d{1,4}(?![\w]))?"
+    capseq = rf"{CAPWORD}(?:[ ](?:{PARTICLES_RE}[ ]){{0,2}}{CAPWORD}){{0,3}}"
+    return {
+        "date_md": (
+            rf"(?P<date_md>(?<![\w])(?=[^\W\d_]{{3,12}}+\.?[ ]\d)(?i:{_MONTH})\.?[ ]\d{{1,2}}"
+            r"(?:st|nd|rd|th)?,?[ ](?:19|20)\d{2}(?!\d))"
+        ),
+        "addr_pre": (
+            rf"(?P<addr_pre>(?<![\w])(?=[^\W\d_]{{1,14}}+\.?[ ](?:(?:de|di|del|della|la|le|du|des)"
+            rf"[ ])?[{re.escape(UPPER)}\d])(?i:{_alt(STREET_PREFIXES)})\.?[ ]"
+            rf"(?:{PARTICLES_RE}[ ]){{0,2}}(?:{capseq}|\d{{1,2}}[ ]de[ ]{CAPWORD})"
+            rf"(?P<addr_pre_num>,?[ ]{num})?(?![\w]))"
+        ),
+        "addr_cmp": (
+            rf"(?P<addr_cmp>(?<![\w])(?=[^\W\d_][\w'’-]{{1,44}}+\.?[ ]\d){_UP}"
+            rf"[\w'’-]{{0,40}}?(?i:{_alt(COMPOUND_STREET)})\.?[ ]{num}(?![\w]))"
+        ),
+    }
+
+
+@lru_cache(maxsize=4)
+def anchored(name: str) -> re.Pattern[str]:
+    """The compiled side pattern ``name`` (see :func:`_side_parts`), for ``match`` at a word."""
+    return re.compile(_side_parts()[name])
+
+
+#: A street prefix (and particles) ending right where a capitalised name starts:
+#: "rue ", "ul. ", "avenue de la ".
+PREFIX_BEFORE = re.compile(
+    rf"(?<![\w])(?i:{_alt(STREET_PREFIXES)})\.?[ ](?:{PARTICLES_RE}[ ]){{0,2}}\Z"
+)
+
+#: A word that ends in a German or Dutch street word, optionally abbreviated with a dot.
+COMPOUND_END = re.compile(rf"(?i:{_alt(COMPOUND_STREET)})\Z")
 
 
 def _build(feats: int = ALL_FEATURES) -> str:
@@ -222,6 +268,6 @@ _TAIL_ITEM = (
     r"|(?i:piano|puerta|piso|planta|escalera|esc\.|apt\.?|apartment|suite|flat|unit|bus"
     r"|appartamento|app\.?|appartement|étage|etage|interno|int\.|scala|m\.|lok\.|wohnung"
     r"|studio|floor|box)[ ]?[\w]{1,4})(?![\w])"
-    rf"|{CAPWORD}(?:[ ](?:{PARTICLES_RE}[ ]){{0,2}}{CAPWORD}){{0,3}}'?)"
+    rf"|{CAPWORD}(?:[ ](?:{PARTICLES_RE}[ ]){{0,2}}{CAPWORD}){{0,3}}'?(?![\w]))"
 )
 TAIL = re.compile(rf"(?:[ ]?,[ ]?|[ ])(?:{_TAIL_ITEM})")

@@ -30,9 +30,12 @@ from stdnum.us import ssn as _us_ssn
 PHONE_REGIONS: tuple[str, ...] = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "PL")
 
 
+_NON_DIGITS = re.compile(r"[^0-9]+")
+
+
 def digits_of(value: str) -> str:
     """Only the ASCII digits of ``value``; separators in numbers vary by country."""
-    return "".join(c for c in value if "0" <= c <= "9")
+    return _NON_DIGITS.sub("", value)
 
 
 def _safe(check: Callable[[str], bool], value: str) -> bool:
@@ -127,39 +130,51 @@ _USUAL_LENGTHS: dict[str, tuple[int, ...]] = {
 }
 
 
-def phone_kind(value: str, regions: tuple[str, ...] = PHONE_REGIONS) -> str:
-    """The region code for which ``value`` is a valid phone number, else ``""``.
+def check_phone(value: str, regions: tuple[str, ...] = PHONE_REGIONS) -> tuple[str, bool]:
+    """``(region, possible)``: the region for which ``value`` is a valid phone number (or
+    ``""``), and whether it at least has a possible length for a phone number somewhere.
 
-    Numbers with a ``+`` are parsed internationally; others are tried in each supported
-    region, because a chat message rarely says which country a local number belongs to.
+    Numbers with a ``+`` are parsed internationally; others are tried in the supported
+    regions, because a chat message rarely says which country a local number belongs to.
+    Both answers come from the same parses: phone parsing is the costliest validation.
     """
     raw = value.strip()
-    main = re.split(r"[ ]?(?:x|ext\.?|#)", raw, maxsplit=1)[0]
-    nd = len(digits_of(main))
+    main = _EXTENSION.split(raw, maxsplit=1)[0]
+    digits = digits_of(main)
+    intl = raw.startswith("+")
     # E.164 allows 15 digits with the country code; national formats of the supported
     # countries stay within 13 with the trunk prefix.  Longer runs are not phone numbers.
-    if not 6 <= nd <= (15 if raw.startswith("+") else 13):
-        return ""
+    if not 6 <= len(digits) <= (15 if intl else 13):
+        return "", False
     candidates: tuple[str | None, ...]
-    if raw.startswith("+"):
+    if intl:
         candidates = (None,)
     else:
         # A national number starting with 0 carries a trunk prefix (GB, DE, FR, IT, NL);
         # one without it is North American, Spanish, Italian mobile or Polish.
-        digits = digits_of(main)
         trunk = ("GB", "DE", "FR", "IT", "NL")
         candidates = tuple(r for r in regions if (r in trunk) == (digits[0] == "0") or r == "IT")
         # Try first the regions whose usual length matches: one parse instead of several.
         usual = _USUAL_LENGTHS
         candidates = tuple(sorted(candidates, key=lambda r: len(digits) not in usual.get(r, ())))
+    possible = False
     for region in candidates:
         try:
-            num = phonenumbers.parse(raw, region)
+            num = phonenumbers.parse(main, region)
         except phonenumbers.NumberParseException:
             continue
         if phonenumbers.is_valid_number(num):
-            return phonenumbers.region_code_for_number(num) or (region or "")
-    return ""
+            return phonenumbers.region_code_for_number(num) or (region or ""), True
+        possible = possible or (len(digits) >= 7 and phonenumbers.is_possible_number(num))
+    return "", possible
+
+
+_EXTENSION = re.compile(r"[ ]?(?:x|ext\.?|#)")
+
+
+def phone_kind(value: str, regions: tuple[str, ...] = PHONE_REGIONS) -> str:
+    """The region code for which ``value`` is a valid phone number, else ``""``."""
+    return check_phone(value, regions)[0]
 
 
 def is_possible_phone(value: str, regions: tuple[str, ...] = PHONE_REGIONS) -> bool:
@@ -168,18 +183,7 @@ def is_possible_phone(value: str, regions: tuple[str, ...] = PHONE_REGIONS) -> b
     Weaker than :func:`phone_kind`; the detector accepts it only where phone context or
     phone formatting (country code, parentheses, extension) says that it is a phone number.
     """
-    raw = value.strip()
-    main = re.split(r"[ ]?(?:x|ext\.?|#)", raw, maxsplit=1)[0]
-    if not 7 <= len(digits_of(main)) <= 15:
-        return False
-    for region in ((None,) if raw.startswith("+") else regions):
-        try:
-            num = phonenumbers.parse(main, region)
-        except phonenumbers.NumberParseException:
-            continue
-        if phonenumbers.is_possible_number(num):
-            return True
-    return False
+    return check_phone(value, regions)[1]
 
 
 def _is_nino(value: str) -> bool:
@@ -218,6 +222,9 @@ DIGIT_IDS: tuple[tuple[str, Callable[[str], bool], tuple[int, ...]], ...] = (
 )
 
 
+_SSN_SHAPE = re.compile(r"\d{3}[- ]\d{2}[- ]\d{4}")
+
+
 def national_id_kind(value: str) -> str:
     """Which national identifier ``value`` is (e.g. ``"es.dni"``), or ``""``.
 
@@ -229,7 +236,7 @@ def national_id_kind(value: str) -> str:
     if not compact:
         return ""
     if compact.isdigit():
-        if len(compact) == 9 and "-" in v and _is_ssn(v):
+        if len(compact) == 9 and _SSN_SHAPE.fullmatch(v) and _is_ssn(v):
             return "us.ssn"
         for kind, check, lengths in DIGIT_IDS:
             if len(compact) in lengths and check(compact):

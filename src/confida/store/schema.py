@@ -203,3 +203,19 @@ erasure_notice = Table(
     Column("at", UTCDateTime(), nullable=False),
     Column("refs", JSON, nullable=False),  # [{"system": ..., "reference": ...}]
 )
+
+# --- api: credentials ---
+# API keys for services and staff. Only a SHA-256 of the 256-bit secret is kept; ``id`` is the
+# visible prefix printed in the key (``cfk_<id>_<secret>``), so a leaked key can be named and
+# revoked without the secret ever being stored. ``label`` is an operator's note, not personal data.
+api_key = Table(
+    "api_key",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("secret_sha256", String(64), nullable=False),
+    Column("role", String(64), nullable=False),
+    Column("label", String(128), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=True),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+)

@@ -1,14 +1,14 @@
 """training datasets, privacy budgets and the privacy-spend ledger
 
 Revision ID: training_0001
-Revises: rights_0001
+Revises: api_0001
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "training_0001"
-down_revision = "rights_0001"
+down_revision = "api_0001"
 branch_labels = None
 depends_on = None
 
