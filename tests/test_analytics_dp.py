@@ -164,3 +164,15 @@ def test_queries_checked_against_register(av: Vault) -> None:
     a = run(av, Query("histogram", 1.0, "ana", kind="usage_event", group_by=("day",),
                       since=now - timedelta(days=3), until=now + timedelta(days=1)))
     assert len(a.cells) == 5
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_mean_interval_always_within_bounds_and_ordered(seed: int) -> None:
+    """Whatever the noise draws, the mean's interval is ordered, clipped and holds the value."""
+    from confida.analytics.dp import _compute
+
+    rows = [{"x": v} for v in ([5] * (seed % 7))]
+    q = Query("mean", 0.05, "ana", field="x", bounds=(0, 1000))
+    a = _compute(q, rows, [], 10)
+    c = a.cells[0]
+    assert 0 <= c.ci[0] <= c.value <= c.ci[1] <= 1000

@@ -380,8 +380,11 @@ def _compute(q: Query, rows: list[dict[str, Any]], cats: list[list[str]], d_in: 
             s, n = float(ms.run(vals)), float(mc.run(["x"] * len(vals)))
             a_s, a_c = ms.accuracy(q.alpha / 2), mc.accuracy(q.alpha / 2)
             est = min(hi, max(lo, s / max(n, 1.0)))
-            ends = [x / max(y, 1.0) for x in (s - a_s, s + a_s) for y in (n - a_c, n + a_c)]
-            ci = (max(lo, min(ends)), min(hi, max(ends)))
+            if n - a_c <= 0:  # the count may be zero: the mean could be anything in bounds
+                ci = (float(lo), float(hi))
+            else:
+                ends = [x / y for x in (s - a_s, s + a_s) for y in (n - a_c, n + a_c)]
+                ci = (min(hi, max(lo, min(ends))), min(hi, max(lo, max(ends))))
             cells.append(Cell(group, est, ci))
             mech_name, scale = f"{ms.name} (sum) + {mc.name} (count)", ms.scale
             acc_out = (ci[1] - ci[0]) / 2
