@@ -219,3 +219,15 @@ api_key = Table(
     Column("expires_at", UTCDateTime(), nullable=True),
     Column("revoked_at", UTCDateTime(), nullable=True),
 )
+
+# --- token map ---
+# Reversible PII tokens (the ``tokenize`` operator) map back to values sealed under the
+# subject's data key: erasing the subject makes every token issued for them irreversible.
+token_map = Table(
+    "token_map",
+    metadata,
+    Column("token", String(64), primary_key=True),
+    Column("subject_id", String(36), ForeignKey("subject.id"), nullable=False, index=True),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
