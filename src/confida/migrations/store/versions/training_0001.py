@@ -1,14 +1,14 @@
 """training datasets, privacy budgets and the privacy-spend ledger
 
 Revision ID: training_0001
-Revises: api_0001
+Revises: 0004
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "training_0001"
-down_revision = "api_0001"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
