@@ -61,6 +61,13 @@ class RedactingFilter(logging.Filter):
         return builtin_redact(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if record.name == "uvicorn.access" and isinstance(args, tuple) and len(args) == 5:
+            # uvicorn's access formatter unpacks these five: keep the shape, drop the client
+            # address (personal data) and redact the path.
+            _client, method, path, version, status = args
+            record.args = ("-", method, self.redact(str(path)), version, status)
+            return True
         try:
             message = record.getMessage()
         except Exception:  # noqa: BLE001
