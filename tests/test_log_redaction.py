@@ -19,7 +19,7 @@ def test_access_log_keeps_its_shape_and_loses_personal_data() -> None:
     line = AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s',
                            use_colors=False).format(record)
     assert "203.0.113.7" not in line and "jane.roe@example.org" not in line
-    assert line.startswith('- "GET /v1/subjects/') and line.endswith("200 OK")
+    assert line.startswith('- - "GET /v1/subjects/') and line.endswith("200 OK")
 
 
 def test_plain_records_are_redacted() -> None:
