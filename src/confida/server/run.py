@@ -41,4 +41,11 @@ def server_config(
 
 
 def run_server(config: Config, **kw: Any) -> None:
-    uvicorn.Server(server_config(config, **kw)).run()
+    from confida.server.retention_task import retention_task
+    from confida.transparency.serving import record_serve_mode
+
+    server = uvicorn.Server(server_config(config, **kw))
+    record_serve_mode(config, insecure_http=kw.get("insecure_http", False),
+                      cert=kw.get("cert"), key=kw.get("key"))
+    with retention_task(config):
+        server.run()
