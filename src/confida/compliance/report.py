@@ -38,8 +38,9 @@ def render(report: ComplianceReport, fmt: str = "md") -> str:
         return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
     env = Environment(
         loader=PackageLoader("confida.compliance", "templates"),
-        autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
         undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
         keep_trailing_newline=True,
     )
     return env.get_template(f"report.{fmt}.j2").render(**doc)
+

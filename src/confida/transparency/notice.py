@@ -28,7 +28,7 @@ def _env() -> Environment:
     # characters that would otherwise turn register text into links or emphasis.
     env = Environment(
         loader=PackageLoader("confida.transparency", "templates"),
-        autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -143,3 +143,27 @@ def notice_version(register: Register) -> str:
 def render_notice(register: Register, fmt: str = "md", lang: str = "en") -> Notice:
     version = notice_version(register)
     return Notice(_render(register, fmt, lang, version), version, fmt, lang)
+
+
+def record_prompt(vault: Any, external_id: str, purpose: str, *, actor: Any = None) -> str:
+    """Record that a subject was shown the current notice and asked again about ``purpose``.
+
+    A consent given against an older notice stays in force (it was valid when given), but the
+    compliance check wants the subject to have been asked again since the notice changed.
+    Returns the notice version the subject was asked against.
+    """
+    from confida import subject as subjects
+    from confida.store.schema import notice_prompt
+    from confida.vault import SYSTEM, Operation
+
+    version = vault.notice_version()
+    if not vault.register.purpose(purpose).consent_required:
+        raise BadInput(f"purpose {purpose!r} is not based on consent")
+    with vault.operation(Operation("consent.prompt", actor or SYSTEM, purpose)) as (conn, op):
+        s = subjects.require(vault, conn, external_id)
+        op.subject_pseudonyms.append(s.pseudonym)
+        conn.execute(notice_prompt.insert().values(
+            subject_id=s.id, purpose=purpose, notice_version=version, asked_at=vault.clock()))
+        op.details["notice_version"] = version
+    return str(version)
+
