@@ -106,7 +106,7 @@ def _key_subjects(vault: Vault, versions: Sequence[str]) -> set[str]:
         conds = [data_key.c.kek_version.in_(list(versions))]
         for i, (v, _created) in enumerate(all_versions):
             if v in versions and i + 1 < len(all_versions):
-                conds.append(data_key.c.created_at < all_versions[i + 1][1])
+                conds.append(data_key.c.created_at <= all_versions[i + 1][1])
         rows = kconn.execute(select(data_key.c.key_id).where(or_(*conds))).all()
     return {r[0] for r in rows if not r[0].startswith("system:")}
 
@@ -123,7 +123,7 @@ def compute_affected(
     """(subject ids, record count, personal categories) the incident touched."""
     for k in kinds:
         vault.register.kind(k)
-    q = select(record.c.subject_id, record.c.kind)
+    q = select(record.c.subject_id, record.c.kind, record.c.purpose)
     if kinds:
         q = q.where(record.c.kind.in_(list(kinds)))
     if occurred_from or occurred_to:
@@ -133,20 +133,23 @@ def compute_affected(
                         and_(record.c.updated_at >= lo, record.c.updated_at <= hi)))
     keyed = _key_subjects(vault, kek_versions) if kek_versions else None
     subjects: set[str] = set()
-    seen_kinds: set[str] = set()
+    pairs: set[tuple[str, str]] = set()
     n = 0
-    for sid, kind in conn.execute(q):
+    for sid, kind, purpose in conn.execute(q):
         if keyed is not None and sid not in keyed:
             continue
         n += 1
         subjects.add(sid)
-        seen_kinds.add(kind)
+        pairs.add((kind, purpose))
+    # The categories a record can hold: its kind's fields that its purpose may use (minimisation
+    # dropped the rest on collection). Values are not decrypted to find out more.
     reg = vault.register
     cats = sorted({
         spec.category
-        for k in seen_kinds if k in reg.kinds
+        for k, p in pairs if k in reg.kinds and p in reg.purposes
         for spec in reg.kinds[k].fields.values()
         if reg.categories[spec.category].personal
+        and spec.category in reg.purposes[p].categories
     })
     return subjects, n, cats
 
