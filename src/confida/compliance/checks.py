@@ -384,7 +384,8 @@ def check_audit_log(ctx: Ctx) -> CheckResult:
     st = seams.audit_status(ctx.vault, ctx.conn)
     if st is None:
         return CheckResult("audit-log", title, art, NA,
-                           ["no tamper-evident audit log installed (confida.audit absent)"])
+                           ["no tamper-evident audit log in this store (confida.audit not "
+                            "installed, or not wired to the vault: no audit_entry table)"])
     problems = [f"verification failed: {e}" for e in st.errors[:5]] if not st.verified else []
     if st.verified is False and not problems:
         problems.append("verification failed")
