@@ -7,6 +7,8 @@ import os
 from datetime import timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import (
     Column,
     DateTime,
@@ -566,3 +568,37 @@ def test_unknown_check_name_is_bad_input(v: Vault) -> None:
 
     with pytest.raises(BadInput):
         run_checks(v, only=["nope"])
+
+
+def test_no_plaintext_fails_on_plaintext_written_as_ciphertext(v: Vault) -> None:
+    ids = seed(v)
+    with transaction(v.engine) as conn:
+        set_record(conn, ids["account"], ciphertext=f'{{"email":"{EMAIL}"}}'.encode())
+    res = one(v, "no-plaintext")
+    assert res.status == FAIL
+    assert "table 'record' column 'ciphertext': 1 plaintext EMAIL value(s)" in res.evidence
+
+
+def test_random_bytes_do_not_read_as_addresses() -> None:
+    from confida.compliance.checks import _labels_in_bytes
+
+    data = os.urandom(8 * 1024 * 1024)
+    assert _labels_in_bytes(data, None) == {}
+
+
+_lower = "abcdefghijklmnopqrstuvwxyz"
+
+
+@given(
+    local=st.text(_lower + "0123456789._", min_size=3, max_size=20),
+    domain=st.text(_lower + "0123456789", min_size=3, max_size=15),
+    tld=st.text(_lower, min_size=2, max_size=6),
+    before=st.binary(max_size=64),
+    after=st.binary(max_size=64),
+)
+@settings(max_examples=200, deadline=None)
+def test_an_address_in_binary_data_is_found(local, domain, tld, before, after) -> None:
+    from confida.compliance.checks import _labels_in_bytes
+
+    raw = before + f"{local}@{domain}.{tld}".encode() + after
+    assert _labels_in_bytes(raw, None)["EMAIL"] >= 1

@@ -435,22 +435,56 @@ def check_key_rotation(ctx: Ctx) -> CheckResult:
 
 
 def _runs(data: bytes) -> Iterable[tuple[int, str]]:
-    """Printable text runs in raw bytes (like ``strings``), with their offsets."""
+    """Printable ASCII runs in raw bytes (like ``strings``), with their offsets.
+
+    Runs are never joined across other bytes: decoding ciphertext leniently would glue random
+    fragments into text that looks like an address.
+    """
     import re
 
-    for m in re.finditer(rb"[\x20-\x7e\xc2-\xf4\x80-\xbf]{%d,}" % MIN_RUN, data):
-        yield m.start(), m.group(0).decode("utf-8", "ignore")
+    for m in re.finditer(rb"[\x20-\x7e]{%d,}" % MIN_RUN, data):
+        yield m.start(), m.group(0).decode("ascii")
 
 
-def _labels_in(data: bytes, detector: seams.Detector | None) -> Counter[str]:
+def _detect(text: str, detector: seams.Detector | None) -> Counter[str]:
     found: Counter[str] = Counter()
-    found["EMAIL"] += len(seams.EMAIL.findall(data))
     if detector is not None:
-        for _off, text in _runs(data):
-            for label, _s, _e in detector(text):
-                if label in PLAINTEXT_LABELS and label != "EMAIL":
-                    found[label] += 1
+        for label, _s, _e in detector(text):
+            if label in PLAINTEXT_LABELS and label != "EMAIL":
+                found[label] += 1
+    return found
+
+
+def _labels_in_text(text: str, detector: seams.Detector | None) -> Counter[str]:
+    """A text value (a str column, JSON): the full e-mail pattern and the detector."""
+    found = _detect(text, detector)
+    found["EMAIL"] += len(seams.EMAIL.findall(text.encode("utf-8", "ignore")))
     return +found
+
+
+def _labels_in_bytes(data: bytes, detector: seams.Detector | None) -> Counter[str]:
+    """Binary data (ciphertext, raw pages): the strict e-mail pattern on the bytes as they are,
+    the detector on printable runs. Strict, so that random bytes practically never match."""
+    found: Counter[str] = Counter()
+    found["EMAIL"] += len(seams.EMAIL_STRICT.findall(data))
+    for _off, text in _runs(data):
+        found += _detect(text, detector)
+    return +found
+
+
+def _page_hits(data: bytes, detector: seams.Detector | None, page_size: int
+               ) -> tuple[Counter[str], set[int]]:
+    found: Counter[str] = Counter()
+    pages: set[int] = set()
+    for m in seams.EMAIL_STRICT.finditer(data):
+        found["EMAIL"] += 1
+        pages.add(m.start() // page_size + 1)
+    for off, text in _runs(data):
+        hits = _detect(text, detector)
+        if hits:
+            found += hits
+            pages.add(off // page_size + 1)
+    return +found, pages
 
 
 _SKIP_COLUMNS = {("audit_entry", "entry")}  # canonical JSON of pseudonymous entries
@@ -476,21 +510,16 @@ def check_plaintext(ctx: Ctx) -> CheckResult:
             hits: Counter[str] = Counter()
             for (v,) in conn.execute(select(t.c[c]).where(t.c[c].is_not(None))):
                 scanned += 1
-                hits += _labels_in(_as_bytes(v), detector)
+                hits += (_labels_in_bytes(bytes(v), detector)
+                         if isinstance(v, bytes | bytearray | memoryview)
+                         else _labels_in_text(_as_text(v), detector))
             for label, n in sorted(hits.items()):
                 problems.append(f"table {tname!r} column {c!r}: {n} plaintext {label} value(s)")
     pages = _sqlite_pages(ctx)
     if pages is not None:
         page_size, files = pages
         for fname, data in files:
-            bad: Counter[str] = Counter()
-            where: set[int] = set()
-            for off, text in _runs(data):
-                raw = text.encode()
-                hits = _labels_in(raw, detector)
-                if hits:
-                    bad += hits
-                    where.add(off // page_size + 1)
+            bad, where = _page_hits(data, detector, page_size)
             for label, n in sorted(bad.items()):
                 problems.append(f"{fname}: {n} plaintext {label} value(s) in raw page(s) "
                                 f"{_ids(str(p) for p in where)}")
@@ -510,14 +539,12 @@ def _is_texty(t: Any) -> bool:
                                    "CLOB"))
 
 
-def _as_bytes(v: Any) -> bytes:
-    if isinstance(v, bytes | bytearray | memoryview):
-        return bytes(v)
+def _as_text(v: Any) -> str:
     if isinstance(v, str):
-        return v.encode("utf-8", "ignore")
+        return v
     import json
 
-    return json.dumps(v, ensure_ascii=False).encode("utf-8", "ignore")
+    return json.dumps(v, ensure_ascii=False)
 
 
 def _sqlite_pages(ctx: Ctx) -> tuple[int, list[tuple[str, bytes]]] | None:
