@@ -26,6 +26,7 @@ from confida.clock import utcnow
 from confida.compliance.checks import FAIL, NA, PASS
 from confida.compliance.report import render
 from confida.compliance.run import run_checks, run_compliance
+from confida.errors import ConsentRequired
 from confida.retention import run_retention
 from confida.store.engine import transaction
 from confida.store.keyschema import kek_version
@@ -265,33 +266,34 @@ def _sid(conn, record_id: str) -> str:
     return conn.execute(record.select().where(record.c.id == record_id)).first().subject_id
 
 
-def _audit_table(conn) -> Table:
-    """The audit module's entry table shape (idx, canonical JSON entry): the check reads only
-    these two columns, so this stands in for confida.audit, which is not installed here."""
-    t = Table("audit_entry", MetaData(), Column("idx", Integer, primary_key=True),
-              Column("entry", Text, nullable=False))
-    t.create(conn)
-    return t
+@pytest.fixture
+def logged(config, clock):
+    """A vault with the store's real tamper-evident audit log (confida.audit)."""
+    vault = Vault.open(config, clock=clock)
+    try:
+        yield vault
+    finally:
+        vault.close()
 
 
-def test_processing_after_withdrawal_found_in_the_audit_log(v: Vault, clock: Clock) -> None:
+def test_processing_after_withdrawal_found_in_the_audit_log(logged: Vault, clock: Clock) -> None:
+    v = logged
     ids = seed(v)
+    v.read(ids["train"], "model_training")  # allowed, consent in force: fine
     clock.advance(hours=1)
     consent.withdraw(v, "u-1", "model_training")
+    res = one(v, "no-processing-after-stop")
+    assert res.status == PASS and any("record operation(s) checked" in e for e in res.evidence)
+    with pytest.raises(ConsentRequired):  # the core refuses, and logs the refusal
+        v.read(ids["train"], "model_training")
+    assert one(v, "no-processing-after-stop").status == PASS  # a denied attempt is no processing
     with transaction(v.engine) as conn:
         pseud = conn.execute(subject.select()).first().pseudonym
-        t = _audit_table(conn)
-        read = {"time": (clock.now - timedelta(minutes=30)).isoformat(), "action": "record.read",
-                "purpose": "model_training", "subjects": [pseud], "outcome": "allowed",
-                "objects": [ids["train"]]}
-        conn.execute(insert(t).values(idx=0, entry=json.dumps(read)))
-    res = one(v, "no-processing-after-stop")
-    assert res.status == PASS and any("1 record operation(s) checked" in e for e in res.evidence)
-    with transaction(v.engine) as conn:
-        late = dict(read, time=(clock.now + timedelta(minutes=1)).isoformat())
-        conn.execute(insert(t).values(idx=1, entry=json.dumps(late)))
-        denied = dict(late, outcome="denied")
-        conn.execute(insert(t).values(idx=2, entry=json.dumps(denied)))
+        # A component that bypassed the consent gate but logged honestly what it did:
+        v.audit.append(conn, {"time": (clock.now + timedelta(minutes=1)).isoformat(),
+                              "actor": "rogue", "action": "record.read",
+                              "purpose": "model_training", "subjects": [pseud],
+                              "objects": [ids["train"]], "outcome": "allowed", "details": {}})
     res = one(v, "no-processing-after-stop")
     assert res.status == FAIL
     assert "1 allowed record operation(s) in the audit log without consent in force" in \
@@ -357,6 +359,10 @@ def test_requests_pass_within_deadline_and_fail_when_overdue(v: Vault, clock: Cl
 
 
 def test_audit_not_applicable_without_audit_log(v: Vault) -> None:
+    """A store whose audit tables are missing (an installation without the log)."""
+    with transaction(v.engine) as conn:
+        for t in ("audit_head", "audit_checkpoint", "audit_node", "audit_entry"):
+            conn.exec_driver_sql(f"DROP TABLE {t}")
     res = one(v, "audit-log")
     assert res.status == NA and "no audit_entry table" in res.evidence[0]
 
@@ -388,24 +394,36 @@ def test_audit_check_evaluates_verification_and_checkpoint_age(config, clock) ->
             assert one(v, "audit-log").status == want, status
 
 
-def test_audit_check_finds_a_tampered_entry(v: Vault, clock: Clock) -> None:
-    audit = pytest.importorskip("confida.audit")
-    log = audit.AuditLog(audit.define_tables(MetaData()), origin=v.config.audit_origin)
-    signer = audit.AuditSigner.generate(v.config.audit_key_path, v.config.audit_origin)
+def test_audit_check_passes_on_the_real_log_and_finds_a_tampered_entry(logged: Vault) -> None:
+    from confida.audit.sink import audit_log, load_signer
+
+    v = logged
+    seed(v)
+    log = audit_log(v.config)
     with transaction(v.engine) as conn:
-        log.create(conn)
-        for i in range(3):
-            log.append(conn, {"time": clock.now.isoformat(), "actor": "t", "role": None,
-                              "source": "cli", "action": "record.list", "purpose": None,
-                              "subjects": [], "objects": [str(i)], "outcome": "allowed",
-                              "details": {}})
-        log.checkpoint(conn, signer)
-    assert one(v, "audit-log").status == PASS
+        log.checkpoint(conn, load_signer(v.config))
+    res = one(v, "audit-log")
+    assert res.status == PASS, res.evidence
     with transaction(v.engine) as conn:
         t = log.tables.entry
         raw = conn.execute(t.select().where(t.c.idx == 1)).first().entry
-        conn.execute(update(t).where(t.c.idx == 1).values(entry=raw.replace('"1"', '"9"')))
-    assert one(v, "audit-log").status == FAIL
+        conn.execute(update(t).where(t.c.idx == 1)
+                     .values(entry=raw.replace('"allowed"', '"denied"')))
+    res = one(v, "audit-log")
+    assert res.status == FAIL and res.evidence[0].startswith("verification failed")
+
+
+def test_audit_check_fails_on_a_deleted_checkpoint_history(logged: Vault) -> None:
+    from confida.audit.sink import audit_log, load_signer
+
+    v = logged
+    seed(v)
+    log = audit_log(v.config)
+    with transaction(v.engine) as conn:
+        log.checkpoint(conn, load_signer(v.config))
+        conn.execute(log.tables.checkpoint.delete())
+    res = one(v, "audit-log")
+    assert res.status == FAIL and "no signed checkpoint" in " ".join(res.evidence)
 
 
 # --- keys ------------------------------------------------------------------------------------

@@ -84,11 +84,12 @@ def audit_status(vault: Any, conn: Connection) -> AuditStatus | None:
     if not inspect(conn).has_table("audit_entry"):
         return None
     try:
-        from confida.audit import AuditLog, AuditSigner, VerifierKey, define_tables
+        from confida.audit import AuditSigner, VerifierKey
+        from confida.audit.sink import audit_log
     except ImportError:
         return None
     origin = vault.config.audit_origin
-    log = AuditLog(define_tables(MetaData()), origin=origin)
+    log = audit_log(vault.config)
     size = log.size(conn)
     key_path = vault.config.audit_key_path
     vkey = key_path.with_suffix(".vkey")

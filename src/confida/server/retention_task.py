@@ -62,9 +62,7 @@ class RetentionTask:
 
 
 def _open_vault(config: Config) -> Vault:
-    from confida.cli.output import _audit_sink
-
-    return Vault.open(config, audit=_audit_sink(config))
+    return Vault.open(config)  # with the store's audit log, like every other adapter
 
 
 def start_retention_task(config: Config, every_seconds: float = DEFAULT_EVERY_SECONDS
