@@ -390,13 +390,16 @@ def check_audit_log(ctx: Ctx) -> CheckResult:
     if st.verified is False and not problems:
         problems.append("verification failed")
     max_age = timedelta(seconds=max(2 * ctx.vault.config.checkpoint_every_seconds, 3600))
-    if st.size and st.checkpoint_at is None:
-        problems.append(f"{st.size} entries and no signed checkpoint")
-    elif st.checkpoint_at is not None and st.checkpoint_size is not None \
-            and st.checkpoint_size < st.size and ctx.now - st.checkpoint_at > max_age:
-        problems.append(f"latest checkpoint is {int((ctx.now - st.checkpoint_at).total_seconds())}"
-                        f" s old and leaves {st.size - st.checkpoint_size} entries unsigned "
-                        f"(limit {int(max_age.total_seconds())} s)")
+    if st.size and st.checkpoint_at is None and (
+        st.oldest_unsigned_at is None or ctx.now - st.oldest_unsigned_at > max_age
+    ):
+        problems.append(f"{st.size} entries and no signed checkpoint; run `confida audit "
+                        "checkpoint`")
+    elif st.checkpoint_size is not None and st.checkpoint_size < st.size \
+            and st.oldest_unsigned_at is not None and ctx.now - st.oldest_unsigned_at > max_age:
+        age = int((ctx.now - st.oldest_unsigned_at).total_seconds())
+        problems.append(f"{st.size - st.checkpoint_size} entries unsigned for {age} s (limit "
+                        f"{int(max_age.total_seconds())} s); run `confida audit checkpoint`")
     ok = [f"{st.size} entries verified against the signed checkpoints"]
     if st.checkpoint_at is not None:
         ok.append(f"latest checkpoint covers {st.checkpoint_size} entries, signed "

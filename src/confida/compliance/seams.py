@@ -69,6 +69,7 @@ class AuditStatus:
     errors: list[str] = field(default_factory=list)
     checkpoint_size: int | None = None
     checkpoint_at: datetime | None = None
+    oldest_unsigned_at: datetime | None = None  # time of the first entry no checkpoint covers
 
 
 def audit_status(vault: Any, conn: Connection) -> AuditStatus | None:
@@ -103,13 +104,25 @@ def audit_status(vault: Any, conn: Connection) -> AuditStatus | None:
         return AuditStatus(size, False, [why])
     res = log.verify_live(conn, verifier)
     latest = log.latest_checkpoint(conn)
+    signed = latest[0] if latest else 0
     return AuditStatus(
         size=size,
         verified=bool(res.ok),
         errors=[str(e)[:200] for e in res.errors],
         checkpoint_size=latest[0] if latest else None,
         checkpoint_at=aware(latest[2]) if latest else None,
+        oldest_unsigned_at=_entry_time(conn, log.tables.entry, signed) if signed < size else None,
     )
+
+
+def _entry_time(conn: Connection, entry: Table, idx: int) -> datetime | None:
+    import json
+
+    raw = conn.execute(select(entry.c.entry).where(entry.c.idx == idx)).scalar()
+    try:
+        return aware(json.loads(raw).get("time")) if raw else None
+    except (TypeError, ValueError, AttributeError):
+        return None
 
 
 def audit_entries(conn: Connection) -> Iterator[dict[str, Any]] | None:
