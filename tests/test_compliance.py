@@ -301,15 +301,16 @@ def test_processing_after_withdrawal_found_in_the_audit_log(logged: Vault, clock
 
 
 def test_processing_after_objection_fails(v: Vault, clock: Clock) -> None:
-    """``objection`` as the rights module declares it (subject, purpose, time): stand-in table."""
+    """``objection`` as the rights branch declares it (subject_id, purpose, at): a stand-in with
+    the same names until that branch is merged."""
     ids = seed(v)
     with transaction(v.engine) as conn:
         t = Table("objection", MetaData(), Column("id", Integer, primary_key=True),
                   Column("subject_id", String(36)), Column("purpose", String(64)),
-                  Column("created_at", DateTime(timezone=True)))
+                  Column("at", DateTime(timezone=True)))
         t.create(conn)
         conn.execute(insert(t).values(id=1, subject_id=_sid(conn, ids["usage"]),
-                                      purpose="safety", created_at=clock.now))
+                                      purpose="safety", at=clock.now))
     assert one(v, "no-processing-after-stop").status == PASS
     with transaction(v.engine) as conn:
         set_record(conn, ids["usage"], updated_at=clock.now + timedelta(minutes=1))
@@ -321,11 +322,12 @@ def test_processing_after_objection_fails(v: Vault, clock: Clock) -> None:
 
 
 def _request_table(conn) -> Table:
-    """The rights module's ``request`` table columns this check reads (stand-in until it lands)."""
-    t = Table("request", MetaData(), Column("id", String(36), primary_key=True),
+    """The rights module's ``subject_request`` columns this check reads (the rights branch's
+    table, not merged here yet: a stand-in with the same names)."""
+    t = Table("subject_request", MetaData(), Column("id", String(36), primary_key=True),
               Column("subject_id", String(36)), Column("type", String(16)),
               Column("status", String(16)), Column("due_at", DateTime(timezone=True)),
-              Column("completed_at", DateTime(timezone=True), nullable=True))
+              Column("closed_at", DateTime(timezone=True), nullable=True))
     t.create(conn)
     return t
 
@@ -333,6 +335,7 @@ def _request_table(conn) -> Table:
 def test_requests_not_applicable_without_request_tracking(v: Vault) -> None:
     res = one(v, "requests-deadlines")
     assert res.status == NA and "rights module not installed" in res.evidence[0]
+    assert "subject_request" in res.evidence[0]
 
 
 def test_requests_pass_within_deadline_and_fail_when_overdue(v: Vault, clock: Clock) -> None:
@@ -342,7 +345,7 @@ def test_requests_pass_within_deadline_and_fail_when_overdue(v: Vault, clock: Cl
                                       due_at=clock.now + timedelta(days=30)))
         conn.execute(insert(t).values(id="r2", type="erasure", status="completed",
                                       due_at=clock.now + timedelta(days=1),
-                                      completed_at=clock.now))
+                                      closed_at=clock.now))
     assert one(v, "requests-deadlines").status == PASS
     clock.advance(days=31)
     res = one(v, "requests-deadlines")
@@ -350,7 +353,7 @@ def test_requests_pass_within_deadline_and_fail_when_overdue(v: Vault, clock: Cl
         res.evidence[0]
     with transaction(v.engine) as conn:
         conn.execute(update(t).where(t.c.id == "r1").values(status="completed",
-                                                             completed_at=clock.now))
+                                                             closed_at=clock.now))
     res = one(v, "requests-deadlines")
     assert res.status == FAIL and "answered after their deadline" in res.evidence[0]
 

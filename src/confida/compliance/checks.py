@@ -334,11 +334,11 @@ def check_processing_after_stop(ctx: Ctx) -> CheckResult:
 
 def check_requests(ctx: Ctx) -> CheckResult:
     title, art = "Every request answered or within its deadline", "Art. 12(3)"
-    req = seams.reflect(ctx.conn, "request")
+    req = seams.request_table(ctx.conn)
     if req is None:
         return CheckResult("requests-deadlines", title, art, NA,
-                           ["no request table: data subject requests are not tracked here "
-                            "(rights module not installed)"])
+                           ["no subject_request table: data subject requests are not tracked "
+                            "here (rights module not installed)"])
     deadline = seams.first_column(req, seams.DEADLINE_COLUMNS)
     if deadline is None:
         return CheckResult("requests-deadlines", title, art, FAIL,

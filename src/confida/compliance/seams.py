@@ -22,8 +22,20 @@ DONE_STATES = (
     "cancelled", "canceled", "withdrawn",
 )
 DEADLINE_COLUMNS = ("due_at", "deadline", "deadline_at", "due")
-DONE_COLUMNS = ("completed_at", "answered_at", "closed_at", "done_at", "fulfilled_at")
+DONE_COLUMNS = ("closed_at", "completed_at", "answered_at", "done_at", "fulfilled_at")
 TIME_COLUMNS = ("at", "created_at", "objected_at", "received_at")
+
+
+REQUEST_TABLES = ("subject_request", "request")  # the rights module's name first
+
+
+def request_table(conn: Connection) -> Table | None:
+    """The data subject request table of the rights module, if installed."""
+    for name in REQUEST_TABLES:
+        t = reflect(conn, name)
+        if t is not None:
+            return t
+    return None
 
 
 def reflect(conn: Connection, name: str) -> Table | None:
