@@ -88,9 +88,6 @@ def run(url: str | None, n: int) -> None:
         clock = Clock()
         backend = "postgresql" if url else "sqlite"
         with Vault.open(cfg, clock=clock) as v:
-            if url:
-                with v.engine.begin() as conn:
-                    conn.execute(text("DROP TABLE IF EXISTS bench_plain"))
             seed(v, n)
             print(f"\n== {backend}: {n} records, {n // 10} subjects ==")
             base = min(read_everything(v) for _ in range(2))
@@ -130,6 +127,31 @@ def run(url: str | None, n: int) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def own_schema(url: str):  # noqa: ANN201
+    """A fresh schema on the server (others may share the database), dropped afterwards."""
+    import uuid
+    from contextlib import contextmanager
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    @contextmanager
+    def cm():  # noqa: ANN202
+        schema = f"bench_{uuid.uuid4().hex[:10]}"
+        admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        try:
+            yield make_url(url).update_query_dict(
+                {"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
+
+    return cm()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=10_000)
@@ -137,7 +159,8 @@ def main() -> None:
     a = ap.parse_args()
     run(None, a.records)
     if a.database_url:
-        run(a.database_url, a.records)
+        with own_schema(a.database_url) as url:
+            run(url, a.records)
 
 
 if __name__ == "__main__":

@@ -120,6 +120,7 @@ def check_retention(ctx: Ctx) -> CheckResult:
     too_long: list[str] = []
     held = 0
     oldest: datetime | None = None
+    periods: dict[tuple[str, str], Any] = {}
     q = select(record.c.id, record.c.kind, record.c.purpose, record.c.created_at,
                record.c.retain_until, record.c.legal_hold)
     for r in ctx.conn.execute(q):
@@ -131,7 +132,10 @@ def check_retention(ctx: Ctx) -> CheckResult:
             overdue_ids.append(r.id)
             oldest = r.retain_until if oldest is None else min(oldest, r.retain_until)
         elif r.kind in reg.kinds and r.purpose in reg.purposes:
-            allowed = reg.retention_for(r.kind, r.purpose).after(r.created_at)
+            period = periods.get((r.kind, r.purpose))
+            if period is None:
+                period = periods[(r.kind, r.purpose)] = reg.retention_for(r.kind, r.purpose)
+            allowed = period.after(r.created_at)
             if r.retain_until > allowed + timedelta(minutes=1):
                 too_long.append(r.id)
     problems = [
