@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -109,17 +110,32 @@ def test_clean_store_passes_everything_and_the_run_is_logged(v: Vault, sink: Lis
     assert all({"article", "evidence", "status"} <= set(c) for c in doc["checks"])
 
 
-def test_report_html_is_well_formed_and_escaped(v: Vault) -> None:
-    seed(v)
-    with transaction(v.engine) as conn:
-        plant_record(v, conn, kind="<b>odd</b>", purpose="service")
-    report = run_compliance(v)
+def test_report_html_is_well_formed_and_escaped(config, clock) -> None:
+    doc = sample_doc()
+    doc["controller"]["name"] = "<b>Evil</b> & Co"
+    with Vault.open(config, clock=clock, register=register_from(doc)) as v:
+        seed(v)
+        with transaction(v.engine) as conn:
+            plant_record(v, conn, kind="biometric", purpose="service")
+        report = run_compliance(v)
     assert not report.passed
     page = render(report, "html")
     parse_html(page)
-    assert "<b>odd</b>" not in page and "&lt;b&gt;odd&lt;/b&gt;" in page
+    assert "<b>Evil</b>" not in page and "&lt;b&gt;Evil&lt;/b&gt; &amp; Co" in page
     md = render(report, "md")
     assert "**FAIL**" in md and "FAIL: Every stored category" in md
+
+
+def test_names_read_from_the_store_are_not_echoed_unless_name_shaped(v: Vault) -> None:
+    with transaction(v.engine) as conn:
+        plant_record(v, conn, kind=EMAIL, purpose="service")
+    res = one(v, "categories-declared")
+    assert res.status == FAIL and "kind (not a valid name)" in res.evidence[0]
+    with transaction(v.engine) as conn:
+        rid, _ = plant_record(v, conn, kind="conversation_message", purpose="model_training")
+        set_record(conn, rid, id=EMAIL)
+    res = one(v, "consent-at-collection")
+    assert res.status == FAIL and "(id withheld)" in res.evidence[0]
 
 
 # --- categories ------------------------------------------------------------------------------
@@ -339,20 +355,21 @@ def test_requests_not_applicable_without_request_tracking(v: Vault) -> None:
 
 
 def test_requests_pass_within_deadline_and_fail_when_overdue(v: Vault, clock: Clock) -> None:
+    r1, r2 = str(uuid.uuid4()), str(uuid.uuid4())
     with transaction(v.engine) as conn:
         t = _request_table(conn)
-        conn.execute(insert(t).values(id="r1", type="access", status="open",
+        conn.execute(insert(t).values(id=r1, type="access", status="open",
                                       due_at=clock.now + timedelta(days=30)))
-        conn.execute(insert(t).values(id="r2", type="erasure", status="completed",
+        conn.execute(insert(t).values(id=r2, type="erasure", status="completed",
                                       due_at=clock.now + timedelta(days=1),
                                       closed_at=clock.now))
     assert one(v, "requests-deadlines").status == PASS
     clock.advance(days=31)
     res = one(v, "requests-deadlines")
-    assert res.status == FAIL and "1 open request(s) past their deadline: access:r1" in \
+    assert res.status == FAIL and "1 open request(s) past their deadline: access:" + r1 in \
         res.evidence[0]
     with transaction(v.engine) as conn:
-        conn.execute(update(t).where(t.c.id == "r1").values(status="completed",
+        conn.execute(update(t).where(t.c.id == r1).values(status="completed",
                                                              closed_at=clock.now))
     res = one(v, "requests-deadlines")
     assert res.status == FAIL and "answered after their deadline" in res.evidence[0]

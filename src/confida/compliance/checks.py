@@ -11,6 +11,7 @@ A check whose feature is not installed (no audit log, no request tracking) repor
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -60,8 +61,16 @@ class Ctx:
         return self.vault.register
 
 
+_SAFE_ID = re.compile(
+    r"^(?:[a-z][a-z0-9_]{0,31}:)?(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    r"|[0-9]{1,12})$"
+)
+
+
 def _ids(ids: Iterable[str]) -> str:
-    lst = sorted(ids)
+    """Example ids for the evidence; anything that is not id-shaped (a UUID or a number, as
+    Confida writes them) is withheld, since a value planted in an id column could be personal."""
+    lst = sorted(i if _SAFE_ID.match(str(i)) else "(id withheld)" for i in ids)
     more = f" (+{len(lst) - MAX_IDS} more)" if len(lst) > MAX_IDS else ""
     return ", ".join(lst[:MAX_IDS]) + more
 
@@ -70,6 +79,15 @@ def _result(id: str, title: str, article: str, problems: list[str], ok: list[str
             details: dict[str, Any] | None = None) -> CheckResult:
     return CheckResult(id, title, article, FAIL if problems else PASS, problems or ok,
                        details or {})
+
+
+def _name(value: object) -> str:
+    """A name read from the store, quoted only if it has the shape of a register name: a value
+    written there by something else could be anything, personal data included."""
+    from confida.register.models import is_valid_name
+
+    text = str(value)
+    return repr(text) if len(text) <= 64 and is_valid_name(text) else "(not a valid name)"
 
 
 # --- 1. categories --------------------------------------------------------------------------
@@ -87,10 +105,11 @@ def check_categories(ctx: Ctx) -> CheckResult:
     for kind, purpose, n in rows:
         stored += n
         if kind not in reg.kinds:
-            problems.append(f"{n} record(s) of kind {kind!r}, which the register does not declare")
+            problems.append(f"{n} record(s) of kind {_name(kind)}, which the register does not "
+                            "declare")
         elif purpose not in reg.purposes:
-            problems.append(f"{n} record(s) for purpose {purpose!r}, which the register does "
-                            "not declare")
+            problems.append(f"{n} record(s) for purpose {_name(purpose)}, which the register "
+                            "does not declare")
         elif kind not in reg.purposes[purpose].kinds:
             problems.append(f"{n} record(s) of kind {kind!r} stored for purpose {purpose!r}, "
                             "which does not cover that kind")
