@@ -56,9 +56,11 @@ class RetentionTask:
             sys.stderr.write(f"retention run failed: {exc.code}\n")
 
     def _loop(self) -> None:
-        while not self._stop.is_set():
+        # Once at start (a server that was down catches up at once), then every ``every`` s.
+        while True:
             self.run_once()
-            self._stop.wait(self.every)
+            if self._stop.wait(self.every):
+                return
 
 
 def _open_vault(config: Config) -> Vault:
