@@ -35,6 +35,38 @@ class PKCS11Settings:
 
 
 @dataclass(frozen=True)
+class OidcSettings:
+    """Bearer JWTs from an OpenID Connect issuer (``[oidc]`` in confida.toml).
+
+    Off unless ``issuer`` is set. Keys come from ``jwks_file`` (a JWKS JSON file) or
+    ``jwks_url`` (fetched and cached); ``role_claim`` names the claim holding the Confida role.
+    """
+
+    issuer: str = ""
+    audience: str = ""
+    jwks_url: str = ""
+    jwks_file: str = ""
+    role_claim: str = "confida_role"
+    algorithms: tuple[str, ...] = ("RS256", "PS256", "ES256", "EdDSA")
+    leeway_seconds: int = 30
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.issuer)
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """Limits of the HTTP API (``[api]`` in confida.toml)."""
+
+    max_body_bytes: int = 8 * 1024 * 1024
+    rate_per_second: float = 100.0
+    rate_burst: int = 200
+    request_timeout_seconds: float = 30.0
+    subject_token_minutes: int = 15
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: Path
     database_url: str = ""
@@ -46,6 +78,8 @@ class Config:
     checkpoint_every_entries: int = 1000
     checkpoint_every_seconds: int = 300
     key_rotation_days: int = 365
+    oidc: OidcSettings = field(default_factory=OidcSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -99,6 +133,17 @@ class Config:
             raise BadInput(f"{cfg_file}: unknown settings {', '.join(sorted(unknown))}")
         if isinstance(values.get("pkcs11"), dict):
             values["pkcs11"] = PKCS11Settings(**values["pkcs11"])
+        for section, cls_ in (("oidc", OidcSettings), ("api", ApiSettings)):
+            if isinstance(values.get(section), dict):
+                sec = dict(values[section])
+                bad = set(sec) - {f.name for f in fields(cls_)}
+                if bad:
+                    raise BadInput(
+                        f"{cfg_file}: unknown [{section}] settings {', '.join(sorted(bad))}"
+                    )
+                if "algorithms" in sec:
+                    sec["algorithms"] = tuple(sec["algorithms"])
+                values[section] = cls_(**sec)
         for name, env in (("database_url", "CONFIDA_DATABASE_URL"),
                           ("kek_provider", "CONFIDA_KEK_PROVIDER")):
             if os.environ.get(env):

@@ -112,3 +112,48 @@ class StoreUnavailable(ConfidaError):
     code = "store-unavailable"
     exit_code = 1
     http_status = 503
+
+
+# --- data subject rights ---------------------------------------------------------------------
+
+
+class ObjectionRecorded(Refused):
+    """The subject objected (Art. 21) to processing for this purpose."""
+
+    code = "objection-recorded"
+
+
+class RequestConflict(BadInput):
+    """A request id was reused for a different request, or a closed request was changed."""
+
+    code = "request-conflict"
+    http_status = 409
+
+# --- API access (issue 6) ---------------------------------------------------------------------
+
+
+class PurposeRequired(BadInput):
+    """A read of personal data that does not say why (no ``Confida-Purpose``)."""
+
+    code = "purpose-required"
+    http_status = 400
+
+
+class Unauthenticated(Refused):
+    """No credential, or one that is malformed, unknown, expired, revoked or badly signed.
+
+    The message never says which of these it was beyond a coarse reason, so that a caller cannot
+    probe which key prefixes exist.
+    """
+
+    code = "unauthenticated"
+    http_status = 401
+
+
+class RateLimited(Refused):
+    code = "rate-limited"
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

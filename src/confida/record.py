@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 from sqlalchemy import update as sql_update
 
-from confida import consent
+from confida import access, consent
 from confida import subject as subjects
 from confida.crypto import aead
 from confida.errors import (
@@ -26,6 +26,7 @@ from confida.errors import (
     InvalidRecord,
     NotFound,
     PurposeNotAllowed,
+    PurposeRequired,
 )
 from confida.minimisation import minimise
 from confida.store.schema import record as record_t
@@ -122,6 +123,8 @@ def collect_many(
         "record.collect", actor, purposes.pop() if len(purposes) == 1 else None,
     )
     with vault.operation(op) as (conn, op):
+        for p in sorted({it.purpose for it in items}):
+            access.decide(reg, actor, "collect", p)
         prepared = []
         for i, it in enumerate(items):
             try:
@@ -204,8 +207,8 @@ def _objection_hook(
     """Objections (Art. 21) stop legitimate-interest processing; filled in by ``rights``."""
     checker = getattr(vault, "objection_check", None)
     if checker is not None:
-        for it in items:
-            checker(conn, subj[it.subject], it.purpose)
+        for s, purpose in dict.fromkeys((subj[it.subject], it.purpose) for it in items):
+            checker(conn, s, purpose)
 
 
 def _meta(row: Any) -> dict[str, Any]:
@@ -273,12 +276,28 @@ def read(
     with vault.operation(Operation("record.read", actor, purpose, object_ids=[record_id])) as (
         conn, op,
     ):
+        grant = access.decide(vault.register, actor, "read", purpose)
         row = _load(conn, record_id)
         op.subject_pseudonyms.append(subjects.by_id(conn, row.subject_id).pseudonym)
         authorise_purpose(vault, conn, row, purpose)
         data = decrypt_row(vault, row)
-    view, withheld = purpose_view(vault, row.kind, purpose, data)
+    view, withheld = _view(vault, grant, row.kind, purpose, data)
     return Record(**_meta(row), data=view, withheld_fields=withheld)
+
+
+def _view(
+    vault: Vault, grant: access.Grant | None, kind: str, purpose: str, data: dict[str, Any]
+) -> tuple[dict[str, Any], int]:
+    """Purpose limitation first (the purpose's categories), then the role's categories and
+    masking: what a reader sees is the intersection of both."""
+    view, withheld = purpose_view(vault, kind, purpose, data)
+    if grant is None:
+        return view, withheld
+    hash_key = (
+        vault.system_key("mask-hash") if "hash" in grant.role.masking.values() else None
+    )
+    masked, withheld_by_role = access.role_view(vault.register, grant, kind, view, hash_key)
+    return masked, withheld + withheld_by_role
 
 
 def list_records(
@@ -289,14 +308,30 @@ def list_records(
     purpose: str | None = None,
     limit: int = 1000,
     actor: Actor = SYSTEM,
+    for_purpose: str | None = None,
+    subject_id: str | None = None,
 ) -> list[RecordMeta]:
-    """Metadata only (no decryption): ids, kinds, purposes, deadlines, PII summaries."""
+    """Metadata only (no decryption): ids, kinds, purposes, deadlines, PII summaries.
+
+    ``subject_id`` (Confida's own id, from a subject token) replaces ``external_id`` when given.
+
+    ``purpose`` filters by the purpose records were collected for; ``for_purpose`` is why the
+    caller lists them (defaults to ``purpose``). A role limited to some purposes must state one.
+    """
     if kind:
         vault.register.kind(kind)
     if purpose:
         vault.register.purpose(purpose)
-    with vault.operation(Operation("record.list", actor, purpose)) as (conn, op):
-        s = subjects.find(vault, conn, external_id)
+    stated = for_purpose or purpose
+    with vault.operation(Operation("record.list", actor, stated)) as (conn, op):
+        grant = access.decide(vault.register, actor, "list", stated)
+        if grant is not None and stated is None and "*" not in grant.role.purposes:
+            raise PurposeRequired("state the purpose of this read")
+        s = (
+            subjects.by_id(conn, subject_id)
+            if subject_id is not None
+            else subjects.find(vault, conn, external_id)
+        )
         if s is None:
             return []
         op.subject_pseudonyms.append(s.pseudonym)
@@ -323,6 +358,7 @@ def update(
     with vault.operation(Operation(action, actor, purpose, object_ids=[record_id])) as (
         conn, op,
     ):
+        grant = access.decide(vault.register, actor, "update", purpose)
         row = _load(conn, record_id)
         op.subject_pseudonyms.append(subjects.by_id(conn, row.subject_id).pseudonym)
         authorise_purpose(vault, conn, row, purpose)
@@ -356,7 +392,7 @@ def update(
         )
         op.details["fields"] = sorted(m.data)
     meta = _meta(row) | {"updated_at": now, "pii_summary": summary}
-    view, withheld = purpose_view(vault, row.kind, purpose, data)
+    view, withheld = _view(vault, grant, row.kind, purpose, data)
     return Record(**meta, data=view, withheld_fields=withheld)
 
 

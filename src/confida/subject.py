@@ -20,6 +20,9 @@ from confida.store.schema import subject as subject_t
 from confida.vault import Vault
 
 ACTIVE, RESTRICTED, ERASED = "active", "restricted", "erased"
+# An erasure in progress (confida.rights.erasure): nothing new may be stored or processed, and a
+# re-run of the erasure finishes it.
+ERASING = "erasing"
 
 
 @dataclass(frozen=True)
@@ -63,10 +66,19 @@ def get_or_create_many(
     ids = list(dict.fromkeys(external_ids))
     refs = {vault.subject_ref(x): x for x in ids}
     out: dict[str, Subject] = {}
-    ref_list = list(refs)
+    ref_list = sorted(refs)
     for i in range(0, len(ref_list), 500):
         chunk = ref_list[i : i + 500]
-        for row in conn.execute(select(subject_t).where(subject_t.c.ref.in_(chunk))):
+        # FOR UPDATE (PostgreSQL; SQLite's write lock already serialises): a concurrent
+        # erasure waits for this transaction, or this one sees its status and is refused.
+        # Rows are locked in ref order, so two batches never wait on each other in a cycle.
+        q = (
+            select(subject_t)
+            .where(subject_t.c.ref.in_(chunk))
+            .order_by(subject_t.c.ref)
+            .with_for_update()
+        )
+        for row in conn.execute(q):
             out[refs[row.ref]] = _from_row(row)
     missing = [r for r, x in refs.items() if x not in out]
     if missing:
@@ -104,3 +116,5 @@ def ensure_processable(s: Subject) -> None:
         )
     if s.status == ERASED:
         raise SubjectErased("this subject's data has been erased")
+    if s.status == ERASING:
+        raise SubjectErased("this subject's data is being erased")

@@ -23,7 +23,7 @@ from confida.clock import utcnow
 from confida.config import Config
 from confida.crypto.kek import FileKek, KekProvider
 from confida.crypto.keystore import INDEX_KEY, KeyStore
-from confida.errors import BadInput, ConfidaError
+from confida.errors import BadInput, ConfidaError, NotFound, StoreUnavailable
 from confida.register import Register, load_register
 from confida.store import migrate
 from confida.store.engine import make_engine, transaction
@@ -141,6 +141,20 @@ class Vault:
             self._index_key = self.keys.get_key(INDEX_KEY)
         return hmac.new(self._index_key, external_id.encode("utf-8"), hashlib.sha256).hexdigest()
 
+    def system_key(self, name: str) -> bytes:
+        """A named 256-bit key of the installation (token signing, keyed masking), from the key
+        store, created on first use. Kept apart from subject keys by the ``system:`` prefix."""
+        from confida.crypto.keystore import SYSTEM_PREFIX
+
+        key_id = SYSTEM_PREFIX + name
+        try:
+            return self.keys.get_key(key_id)
+        except NotFound:
+            try:
+                return self.keys.create_key(key_id)
+            except StoreUnavailable:
+                return self.keys.get_key(key_id)  # created concurrently by another process
+
     def notice_version(self) -> str:
         """The version of the privacy notice consents are recorded against."""
         try:
@@ -183,6 +197,16 @@ class Vault:
             "outcome": outcome,
             "details": op.details,
         }
+
+    def objection_check(self, conn: Connection, subject: Any, purpose: str) -> None:
+        """Art. 21: refuse processing for a purpose the subject objected to.
+
+        ``record`` calls this on every collect, read and update; the rule lives in
+        ``confida.rights.objection`` (one query, and only for purposes that can be objected to).
+        """
+        from confida.rights.objection import check
+
+        check(self, conn, subject, purpose)
 
     # --- conveniences over the domain modules ------------------------------------------------
 

@@ -97,6 +97,86 @@ downstream_ref = Table(
 # entry commits in the operation's own transaction.
 audit_tables = define_tables(metadata)
 
+# --- rights ---
+# Data subject requests (Art. 12-22): one row per request, with its legal deadline. ``details``
+# holds non-personal metadata only (record ids, counts, the records kept under Art. 17(3)).
+subject_request = Table(
+    "subject_request",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("type", String(32), nullable=False),
+    Column("subject_id", String(36), ForeignKey("subject.id"), nullable=False, index=True),
+    Column("verified_by", String(200), nullable=False),  # how the host verified identity
+    Column("status", String(16), nullable=False),  # received, in_progress, extended, ...
+    Column("idempotency_key", String(160), unique=True, nullable=True),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("due_at", UTCDateTime(), nullable=False, index=True),
+    Column("extended_months", Integer, nullable=False, default=0),
+    Column("extension_reason", String(500), nullable=True),
+    Column("closed_at", UTCDateTime(), nullable=True),
+    Column("rejection_reason", String(500), nullable=True),
+    Column("details", JSON(none_as_null=True), nullable=True),
+)
+
+# Finding what an erasure must keep (legal hold, legal-obligation purposes) without reading all
+# of a subject's records: the retain step, so the time to unreadable, is O(kept), not O(records).
+Index("ix_record_subject_hold_purpose", record.c.subject_id, record.c.legal_hold, record.c.purpose)
+
+# Art. 21 objections: processing for this purpose stops for this subject.
+objection = Table(
+    "objection",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("subject_id", String(36), ForeignKey("subject.id"), nullable=False),
+    Column("purpose", String(64), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("request_id", String(36), nullable=True),
+    Index("ix_objection_subject_purpose", "subject_id", "purpose", unique=True),
+)
+
+# Records kept through an erasure under Art. 17(3): re-sealed under the subject's separate
+# "retained" key, so that destroying the main data key does not destroy them.
+retained_record = Table(
+    "retained_record",
+    metadata,
+    Column("record_id", String(36), primary_key=True),
+    Column("subject_id", String(36), ForeignKey("subject.id"), nullable=False, index=True),
+    Column("key_id", String(64), nullable=False),
+    Column("ground", String(32), nullable=False),  # legal_obligation | legal_hold
+    Column("retained_at", UTCDateTime(), nullable=False),
+)
+
+# The erasure feed: one notice per erasure, read by downstream systems with a ``since`` cursor.
+# It carries only the references each downstream system was given, never the subject id.
+erasure_notice = Table(
+    "erasure_notice",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("request_id", String(36), unique=True, nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("refs", JSON, nullable=False),  # [{"system": ..., "reference": ...}]
+)
+
+# --- api: credentials ---
+# API keys for services and staff. Only a SHA-256 of the 256-bit secret is kept; ``id`` is the
+# visible prefix printed in the key (``cfk_<id>_<secret>``), so a leaked key can be named and
+# revoked without the secret ever being stored. ``label`` is an operator's note, not personal data.
+api_key = Table(
+    "api_key",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("secret_sha256", String(64), nullable=False),
+    Column("role", String(64), nullable=False),
+    Column("label", String(128), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=True),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
 # --- transparency ---
 # Personal-data breaches (Art. 33/34): what happened, what it touched (computed from kinds, a time
 # window and compromised keys), the 72-hour clock and whether individuals must be told.
