@@ -58,8 +58,9 @@ def test_deletes_by_kind_and_purpose_and_reports_it(v: Vault, clock: Clock,
     with v.engine.connect() as conn:
         left = [r for (r,) in conn.execute(select(record.c.id))]
     assert left == [keep] and not set(gone) & set(left)
-    entry = sink.entries[-1]
-    assert entry["action"] == "retention.run" and entry["outcome"] == "allowed"
+    entry = next(e for e in reversed(sink.entries) if e["action"] == "retention.run")
+    assert entry["outcome"] == "allowed"
+    assert sink.entries[-1]["action"] == "rights.retained.purge"  # the rights module's step
     assert entry["details"]["by_kind_purpose"] == {"temporary_chat/service": 1,
                                                    "usage_event/safety": 3}
 
@@ -143,24 +144,23 @@ def test_retention_boundary_is_exact(v: Vault, clock: Clock) -> None:
 
 
 def test_subject_with_an_open_request_keeps_its_key(v: Vault, clock: Clock) -> None:
-    """``subject_request`` as the rights branch declares it (stand-in with the same names)."""
-    from sqlalchemy import Column, DateTime, MetaData, String, Table, insert
+    """An open request in the rights module's ``subject_request`` table, written directly."""
+    from sqlalchemy import insert
+
+    from confida.store.schema import subject_request
 
     rid = v.collect("u-1", "usage_event", {"event": "a"}, "safety").record_id
     sid = _subject(v, rid).id
     with transaction(v.engine) as conn:
-        t = Table("subject_request", MetaData(), Column("id", String(36), primary_key=True),
-                  Column("subject_id", String(36)), Column("status", String(16)),
-                  Column("due_at", DateTime(timezone=True)),
-                  Column("closed_at", DateTime(timezone=True), nullable=True))
-        t.create(conn)
-        conn.execute(insert(t).values(id="r1", subject_id=sid, status="received",
-                                      due_at=clock.now + timedelta(days=30)))
+        conn.execute(insert(subject_request).values(
+            id="11111111-1111-1111-1111-111111111111", type="access", subject_id=sid,
+            verified_by="test", status="received", received_at=clock.now,
+            due_at=clock.now + timedelta(days=30), extended_months=0))
     clock.advance(days=31)
     rep = run_retention(v)
     assert rep.removed_total == 1 and rep.keys_destroyed == 0 and v.keys.has_key(sid)
     with transaction(v.engine) as conn:
-        conn.execute(t.update().values(status="completed", closed_at=clock.now))
+        conn.execute(subject_request.update().values(status="completed", closed_at=clock.now))
     v.collect("u-9", "usage_event", {"event": "b"}, "safety")  # unrelated
     assert run_retention(v).keys_destroyed == 1 and not v.keys.has_key(sid)  # request ended
 
