@@ -43,7 +43,13 @@ from confida.register.models import LegalBasis
 from confida.rights import feed
 from confida.rights.restriction import lock_subject
 from confida.store.engine import sqlite_checkpoint
-from confida.store.schema import consent_event, downstream_ref, objection, retained_record
+from confida.store.schema import (
+    consent_event,
+    downstream_ref,
+    objection,
+    retained_record,
+    token_map,
+)
 from confida.store.schema import record as record_t
 from confida.store.schema import subject as subject_t
 from confida.vault import SYSTEM, Actor, Operation, Vault
@@ -155,6 +161,7 @@ def erase(
         conn.execute(delete(downstream_ref).where(downstream_ref.c.subject_id == s.id))
         conn.execute(delete(objection).where(objection.c.subject_id == s.id))
         conn.execute(delete(consent_event).where(consent_event.c.subject_id == s.id))
+        conn.execute(delete(token_map).where(token_map.c.subject_id == s.id))
         op.object_ids.append(f"erasure-notice:{notice_id}")
         op.details["references"] = len(refs)
     step("notify")

@@ -177,6 +177,18 @@ api_key = Table(
     Column("revoked_at", UTCDateTime(), nullable=True),
 )
 
+# --- token map ---
+# Reversible PII tokens (the ``tokenize`` operator) map back to values sealed under the
+# subject's data key: erasing the subject makes every token issued for them irreversible.
+token_map = Table(
+    "token_map",
+    metadata,
+    Column("token", String(64), primary_key=True),
+    Column("subject_id", String(36), ForeignKey("subject.id"), nullable=False, index=True),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
 # --- transparency ---
 # Personal-data breaches (Art. 33/34): what happened, what it touched (computed from kinds, a time
 # window and compromised keys), the 72-hour clock and whether individuals must be told.

@@ -1,14 +1,14 @@
 """transparency: breaches, their affected subjects, notice prompts
 
 Revision ID: transparency_0001
-Revises: api_0001
+Revises: 0004
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "transparency_0001"
-down_revision = "api_0001"  # main's head when merged; re-chained by the maintainer
+down_revision = "0004"  # main's head when merged; re-chained by the maintainer
 branch_labels = None
 depends_on = None
 
