@@ -17,4 +17,7 @@ def create_app(config: Config) -> FastAPI:
         """Liveness: the process answers. No personal data, no authentication needed."""
         return {"status": "ok", "version": __version__}
 
+    from confida.web.app import mount  # the privacy center and the console
+
+    mount(app, config)
     return app

@@ -106,3 +106,22 @@ api_key = Table(
     Column("expires_at", UTCDateTime(), nullable=True),
     Column("revoked_at", UTCDateTime(), nullable=True),
 )
+
+# --- web: interim data-subject requests ---
+# The privacy center's requests (correction, restriction, objection, erasure) until the rights
+# branch's ``request`` table lands; ``confida.rights_interim`` is the only writer. The person's
+# own words (a correction) are sealed under their data key, so erasure shreds them too.
+interim_request = Table(
+    "interim_request",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("subject_id", String(36), ForeignKey("subject.id"), nullable=False, index=True),
+    Column("type", String(32), nullable=False),  # rectification|restriction|objection|erasure
+    Column("status", String(16), nullable=False),  # received|extended|completed
+    Column("purpose", String(64), nullable=True),  # the purpose objected to
+    Column("sealed_text", LargeBinary, nullable=True),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("due_at", UTCDateTime(), nullable=False, index=True),
+    Column("extended_months", Integer, nullable=False, default=0),
+    Column("closed_at", UTCDateTime(), nullable=True),
+)

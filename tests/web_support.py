@@ -1,0 +1,34 @@
+"""Shared seeding for the web tests (HTTP-level and browser)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from confida import consent, credential
+from confida import rights_interim as rights
+from confida.vault import Vault
+from confida.web import subject_link
+
+SUBJECT = "user-4711@example.test"
+SECRET_TEXT = "My cat Mimi is allergic to pollen"
+
+
+def seed(vault: Vault) -> dict[str, str]:
+    """One person with an account, conversations (service + training), a training consent,
+    and an overdue request from someone else; a staff key."""
+    consent.grant(vault, SUBJECT, "model_training")
+    vault.collect(SUBJECT, "account", {"email": SUBJECT, "display_name": "Ada Example",
+                                       "plan": "free", "locale": "en"}, "service")
+    vault.collect(SUBJECT, "conversation_message",
+                  {"conversation_id": "c1", "role": "user", "text": SECRET_TEXT}, "service")
+    training = vault.collect(SUBJECT, "conversation_message",
+                             {"conversation_id": "c1", "role": "user", "text": "hello model"},
+                             "model_training")
+    other = "other-person@example.test"
+    vault.collect(other, "account", {"email": other}, "service")
+    overdue = rights.submit(vault, other, "rectification", text="my name is wrong",
+                            received_at=vault.clock() - timedelta(days=45))
+    key = credential.create(vault, "dpo", label="console test").key
+    link = subject_link.issue(vault, SUBJECT, 600)
+    return {"training_record": training.record_id, "overdue_request": overdue.id,
+            "staff_key": key, "link": link}
