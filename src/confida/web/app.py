@@ -501,7 +501,3 @@ def mount(app: FastAPI, config: Config) -> None:
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
         return RedirectResponse("/console/", status_code=303)
-
-    @app.on_event("shutdown")
-    def _close() -> None:
-        app.state.web.close()
