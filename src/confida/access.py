@@ -40,7 +40,9 @@ class Grant:
         return m.get(category) or m.get("*") or "none"
 
 
-def decide(register: Register, actor: Actor, action: str, purpose: str | None = None) -> Grant | None:
+def decide(
+    register: Register, actor: Actor, action: str, purpose: str | None = None
+) -> Grant | None:
     """Allow, or raise :class:`AccessDenied`. ``None`` means the actor is the system (no role)."""
     if actor.role is None:
         return None

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, insert, select
 
+from confida import access
 from confida import subject as subjects
 from confida.errors import BadInput, ConsentRequired
 from confida.store.schema import consent_event
@@ -50,7 +51,10 @@ def record_event(
     source: str = "api",
     notice_version: str | None = None,
     actor: Actor = SYSTEM,
+    subject_id: str | None = None,
 ) -> ConsentEvent:
+    """Append a grant or withdrawal. ``subject_id`` (Confida's own id, used by the privacy
+    center's subject tokens) replaces ``external_id`` when given."""
     if action not in (GRANT, WITHDRAW):
         raise BadInput("consent action is 'grant' or 'withdraw'")
     if source not in SOURCES:
@@ -58,7 +62,12 @@ def record_event(
     _check_purpose(vault, purpose)
     version = notice_version or vault.notice_version()
     with vault.operation(Operation(f"consent.{action}", actor, purpose)) as (conn, op):
-        s = subjects.get_or_create(vault, conn, external_id)
+        access.decide(vault.register, actor, "consent")
+        s = (
+            subjects.by_id(conn, subject_id)
+            if subject_id is not None
+            else subjects.get_or_create(vault, conn, external_id)
+        )
         if action == GRANT:
             subjects.ensure_processable(s)
         op.subject_pseudonyms.append(s.pseudonym)
@@ -117,24 +126,53 @@ def require_consent(conn: Connection, subject_id: str, purpose: str) -> int:
     return grant_id
 
 
-def history(vault: Vault, external_id: str) -> list[ConsentEvent]:
-    with vault.engine.connect() as conn:
-        s = subjects.find(vault, conn, external_id)
-        if s is None:
-            return []
-        rows = conn.execute(
-            select(consent_event)
-            .where(consent_event.c.subject_id == s.id)
-            .order_by(consent_event.c.id)
-        ).all()
+def _history(conn: Connection, subject_id: str) -> list[ConsentEvent]:
+    rows = conn.execute(
+        select(consent_event)
+        .where(consent_event.c.subject_id == subject_id)
+        .order_by(consent_event.c.id)
+    ).all()
     return [
         ConsentEvent(r.id, r.purpose, r.action, r.at, r.source, r.notice_version) for r in rows
     ]
 
 
+def history(vault: Vault, external_id: str) -> list[ConsentEvent]:
+    with vault.engine.connect() as conn:
+        s = subjects.find(vault, conn, external_id)
+        if s is None:
+            return []
+        return _history(conn, s.id)
+
+
+def show(
+    vault: Vault,
+    external_id: str | None = None,
+    *,
+    subject_id: str | None = None,
+    actor: Actor = SYSTEM,
+    for_purpose: str | None = None,
+) -> tuple[dict[str, dict[str, object]], list[ConsentEvent]]:
+    """Current state and history, as an audited read (the ledger is personal data too)."""
+    with vault.operation(Operation("consent.show", actor, for_purpose)) as (conn, op):
+        access.decide(vault.register, actor, "consent", for_purpose)
+        if subject_id is not None:
+            s = subjects.by_id(conn, subject_id)
+        else:
+            s = subjects.find(vault, conn, external_id or "")
+        events = _history(conn, s.id) if s is not None else []
+        if s is not None:
+            op.subject_pseudonyms.append(s.pseudonym)
+        op.details["count"] = len(events)
+    return state_from(vault, events), events
+
+
 def state(vault: Vault, external_id: str) -> dict[str, dict[str, object]]:
     """purpose -> {granted, since, notice_version} for every consent-based purpose."""
-    events = history(vault, external_id)
+    return state_from(vault, history(vault, external_id))
+
+
+def state_from(vault: Vault, events: list[ConsentEvent]) -> dict[str, dict[str, object]]:
     out: dict[str, dict[str, object]] = {
         name: {"granted": False, "since": None, "notice_version": None}
         for name, p in vault.register.purposes.items()

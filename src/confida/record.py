@@ -309,8 +309,11 @@ def list_records(
     limit: int = 1000,
     actor: Actor = SYSTEM,
     for_purpose: str | None = None,
+    subject_id: str | None = None,
 ) -> list[RecordMeta]:
     """Metadata only (no decryption): ids, kinds, purposes, deadlines, PII summaries.
+
+    ``subject_id`` (Confida's own id, from a subject token) replaces ``external_id`` when given.
 
     ``purpose`` filters by the purpose records were collected for; ``for_purpose`` is why the
     caller lists them (defaults to ``purpose``). A role limited to some purposes must state one.
@@ -324,7 +327,11 @@ def list_records(
         grant = access.decide(vault.register, actor, "list", stated)
         if grant is not None and stated is None and "*" not in grant.role.purposes:
             raise PurposeRequired("state the purpose of this read")
-        s = subjects.find(vault, conn, external_id)
+        s = (
+            subjects.by_id(conn, subject_id)
+            if subject_id is not None
+            else subjects.find(vault, conn, external_id)
+        )
         if s is None:
             return []
         op.subject_pseudonyms.append(s.pseudonym)

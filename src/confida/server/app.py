@@ -1,21 +1,102 @@
-"""The ASGI application."""
+"""The ASGI application: the REST API under /v1, with its protections.
+
+Order of the middlewares (outermost first): security headers on every answer, then the request
+timeout, then the body size limit, so that even a refusal carries the headers.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from confida import __version__
 from confida.config import Config
+from confida.server import api, problems
+from confida.server.deps import ServerContext
+from confida.server.security import BodyLimit, SecurityHeaders, Timeout
+
+_ERROR_STATUSES = {
+    "400": "Bad input (e.g. no Confida-Purpose header on a read)",
+    "401": "No valid credential",
+    "403": "Refused by a rule: role, purpose, consent or objection",
+    "404": "Not found",
+    "409": "The subject's processing is restricted",
+    "410": "The subject was erased",
+    "413": "Request body too large",
+    "422": "The request does not match the schema or the register",
+    "429": "Rate limit exceeded (see Retry-After)",
+    "503": "A key or the store is unavailable, or the request timed out",
+}
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated document, with every error documented as problem+json."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    doc = get_openapi(title=app.title, version=app.version, description=app.description,
+                      routes=app.routes)
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Problem"] = problems.Problem.model_json_schema(ref_template="#/components/schemas/"
+                                                            "{model}")
+    ref = {"$ref": "#/components/schemas/Problem"}
+    for path, item in doc.get("paths", {}).items():
+        for op in item.values():
+            responses = op.setdefault("responses", {})
+            statuses = dict(_ERROR_STATUSES) if path.startswith("/v1") else {}
+            if "parameters" in op or "requestBody" in op:
+                statuses.setdefault("422", _ERROR_STATUSES["422"])
+            for code, desc in statuses.items():
+                responses[code] = {"description": desc,
+                                   "content": {problems.MEDIA_TYPE: {"schema": ref}}}
+            if "requestBody" in op:
+                responses["413"] = {"description": _ERROR_STATUSES["413"],
+                                    "content": {problems.MEDIA_TYPE: {"schema": ref}}}
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    app.openapi_schema = doc
+    return doc
 
 
 def create_app(config: Config) -> FastAPI:
-    app = FastAPI(title="Confida", version=__version__, docs_url=None, redoc_url=None)
+    ctx = ServerContext(config)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        ctx.close()
+
+    app = FastAPI(
+        title="Confida",
+        version=__version__,
+        description="GDPR and confidentiality by construction for the personal data of AI "
+        "services. Authenticate with `Authorization: Bearer <key>`; state why you read personal "
+        "data in `Confida-Purpose`. Errors are RFC 9457 problem details.",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
     app.state.config = config
+    app.state.ctx = ctx
+    problems.install(app)
 
     @app.get("/health", tags=["meta"])
     def health() -> dict[str, str]:
         """Liveness: the process answers. No personal data, no authentication needed."""
         return {"status": "ok", "version": __version__}
+
+    app.include_router(api.router)
+    pii = api.pii_router()
+    if pii is not None:
+        app.include_router(pii)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+
+    app.add_middleware(BodyLimit, max_bytes=config.api.max_body_bytes)
+    app.add_middleware(Timeout, seconds=config.api.request_timeout_seconds)
+    app.add_middleware(SecurityHeaders)
 
     from confida.web.app import mount  # the privacy center and the console
 

@@ -37,8 +37,14 @@ def server_config(
                 raise KeyUnavailable(f"TLS {what} {p} is missing; run `confida init` or pass one")
         tls = {"ssl_certfile": certfile, "ssl_keyfile": keyfile}
     return TLSConfig(app, host=host, port=port, server_header=False, proxy_headers=False,
-                     timeout_keep_alive=5, **tls, **kw)
+                     timeout_keep_alive=5, h11_max_incomplete_event_size=16 * 1024,
+                     limit_concurrency=1000, **tls, **kw)
 
 
 def run_server(config: Config, **kw: Any) -> None:
-    uvicorn.Server(server_config(config, **kw)).run()
+    cfg = server_config(config, **kw)
+    # uvicorn configures its loggers in Config.__init__; from here on every line is redacted
+    from confida.server import logging as redaction
+
+    redaction.install()
+    uvicorn.Server(cfg).run()

@@ -1,0 +1,321 @@
+"""The REST API under ``/v1``: thin adapters over the core (no rule lives here).
+
+Every route authenticates the caller, then calls one core function with the caller as ``actor``;
+the core decides (role x action x purpose x category), audits and raises typed errors that
+``problems`` turns into RFC 9457 responses. Reads of personal data take the purpose from the
+``Confida-Purpose`` header.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Path, Query, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from confida import access, consent, record, subject_token
+from confida.errors import BadInput
+from confida.server.deps import Caller, get_vault, purpose, staff, subject
+from confida.vault import Actor, Operation, Vault
+
+router = APIRouter(prefix="/v1")
+
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_.]*$")]
+SubjectId = Annotated[
+    str, Path(min_length=1, max_length=256, description="The host application's subject id.")
+]
+RecordId = Annotated[str, Path(min_length=1, max_length=64, description="A record id (UUID).")]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CollectIn(_In):
+    subject: Annotated[str, Field(min_length=1, max_length=256)]
+    kind: Name
+    purpose: Name
+    data: dict[str, Any] = Field(description="The record's fields, as the register declares.")
+
+
+class BatchIn(_In):
+    items: list[CollectIn] = Field(min_length=1, max_length=record.MAX_BATCH)
+
+
+class CollectedOut(BaseModel):
+    record_id: str
+    kind: str
+    purpose: str
+    retain_until: datetime
+    dropped_fields: int = Field(description="undeclared fields dropped (minimisation)")
+    pii_summary: dict[str, int] = Field(description="PII types found in free text, and counts")
+
+
+class BatchOut(BaseModel):
+    records: list[CollectedOut]
+
+
+class RecordMetaOut(BaseModel):
+    id: str
+    kind: str
+    purpose: str
+    created_at: datetime
+    updated_at: datetime
+    retain_until: datetime
+    pii_summary: dict[str, int]
+    legal_hold: bool
+
+
+class RecordOut(RecordMetaOut):
+    data: dict[str, Any] = Field(description="the fields this purpose and role may see, masked")
+    withheld_fields: int = Field(description="fields not shown for this purpose or role")
+
+
+class UpdateIn(_In):
+    data: dict[str, Any] = Field(min_length=1, description="fields to change")
+
+
+class ConsentIn(_In):
+    purpose: Name
+    action: Literal["grant", "withdraw"]
+    notice_version: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+
+
+class ConsentEventOut(BaseModel):
+    id: int
+    purpose: str
+    action: str
+    at: datetime
+    source: str
+    notice_version: str | None
+
+
+class ConsentStateOut(BaseModel):
+    granted: bool
+    since: str | None
+    notice_version: str | None
+
+
+class ConsentsOut(BaseModel):
+    current: dict[str, ConsentStateOut]
+    history: list[ConsentEventOut]
+
+
+class SubjectTokenIn(_In):
+    subject: Annotated[str, Field(min_length=1, max_length=256)]
+    minutes: Annotated[int, Field(ge=1, le=60)] | None = None
+
+
+class SubjectTokenOut(BaseModel):
+    token: str
+    expires_at: datetime
+
+
+VaultDep = Annotated[Vault, Depends(get_vault)]
+StaffDep = Annotated[Actor, Depends(staff)]
+SubjectDep = Annotated[Caller, Depends(subject)]
+PurposeDep = Annotated[str, Depends(purpose)]
+
+
+def _record_out(r: record.Record) -> RecordOut:
+    return RecordOut.model_validate(r, from_attributes=True)
+
+
+def _meta_out(r: record.RecordMeta) -> RecordMetaOut:
+    return RecordMetaOut.model_validate(r, from_attributes=True)
+
+
+def _consents_out(current: dict[str, dict[str, object]], events: list[Any]) -> ConsentsOut:
+    return ConsentsOut(
+        current={k: ConsentStateOut.model_validate(v) for k, v in current.items()},
+        history=[ConsentEventOut.model_validate(e, from_attributes=True) for e in events],
+    )
+
+
+# --- records ------------------------------------------------------------------------------
+
+
+@router.post("/records", status_code=status.HTTP_201_CREATED, tags=["records"],
+             response_model=CollectedOut)
+def collect_record(body: CollectIn, vault: VaultDep, actor: StaffDep) -> CollectedOut:
+    """Store one record through the full flow: minimise, check the legal basis and consent,
+    scan free text, encrypt under the subject's key, set its retention deadline, audit."""
+    c = record.collect(vault, body.subject, body.kind, body.data, body.purpose, actor=actor)
+    return CollectedOut.model_validate(c, from_attributes=True)
+
+
+@router.post("/records/batch", status_code=status.HTTP_201_CREATED, tags=["records"],
+             response_model=BatchOut)
+def collect_batch(body: BatchIn, vault: VaultDep, actor: StaffDep) -> BatchOut:
+    """Store many records atomically: all or none; the error names the failing item."""
+    items = [record.CollectItem(i.subject, i.kind, i.data, i.purpose) for i in body.items]
+    out = record.collect_many(vault, items, actor=actor)
+    return BatchOut(records=[CollectedOut.model_validate(c, from_attributes=True) for c in out])
+
+
+@router.get("/records/{record_id}", tags=["records"], response_model=RecordOut)
+def get_record(record_id: RecordId, vault: VaultDep, actor: StaffDep,
+               for_purpose: PurposeDep) -> RecordOut:
+    """Read one record for the stated purpose, with the fields the purpose and role may see,
+    masked per the role."""
+    return _record_out(record.read(vault, record_id, for_purpose, actor=actor))
+
+
+@router.patch("/records/{record_id}", tags=["records"], response_model=RecordOut)
+def update_record(record_id: RecordId, body: UpdateIn, vault: VaultDep, actor: StaffDep,
+                  for_purpose: PurposeDep) -> RecordOut:
+    """Change fields of a record (the old values are not kept)."""
+    return _record_out(record.update(vault, record_id, body.data, for_purpose, actor=actor))
+
+
+@router.get("/subjects/{subject_id}/records", tags=["records"],
+            response_model=list[RecordMetaOut])
+def list_subject_records(
+    subject_id: SubjectId, vault: VaultDep, actor: StaffDep, for_purpose: PurposeDep,
+    kind: Annotated[str | None, Query(max_length=64)] = None,
+    collected_for: Annotated[str | None, Query(max_length=64,
+                                               description="only records collected for this "
+                                               "purpose")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+) -> list[RecordMetaOut]:
+    """A subject's records: metadata only, nothing is decrypted."""
+    rows = record.list_records(vault, subject_id, kind=kind, purpose=collected_for, limit=limit,
+                               actor=actor, for_purpose=for_purpose)
+    return [_meta_out(r) for r in rows]
+
+
+# --- consents -----------------------------------------------------------------------------
+
+
+@router.get("/subjects/{subject_id}/consents", tags=["consents"], response_model=ConsentsOut)
+def get_consents(subject_id: SubjectId, vault: VaultDep, actor: StaffDep,
+                 for_purpose: PurposeDep) -> ConsentsOut:
+    """The subject's current consents and the full ledger history."""
+    current, events = consent.show(vault, subject_id, actor=actor, for_purpose=for_purpose)
+    return _consents_out(current, events)
+
+
+@router.post("/subjects/{subject_id}/consents", status_code=status.HTTP_201_CREATED,
+             tags=["consents"], response_model=ConsentEventOut)
+def record_consent(subject_id: SubjectId, body: ConsentIn, vault: VaultDep,
+                   actor: StaffDep) -> ConsentEventOut:
+    """Append a grant or a withdrawal; a withdrawal applies to the very next read."""
+    e = consent.record_event(vault, subject_id, body.purpose, body.action, source="api",
+                             notice_version=body.notice_version, actor=actor)
+    return ConsentEventOut.model_validate(e, from_attributes=True)
+
+
+# --- subject tokens and the subject's own view -----------------------------------------------
+
+
+@router.post("/subject-tokens", status_code=status.HTTP_201_CREATED, tags=["privacy center"],
+             response_model=SubjectTokenOut)
+def issue_subject_token(body: SubjectTokenIn, vault: VaultDep,
+                        actor: StaffDep) -> SubjectTokenOut:
+    """A short-lived token scoped to one subject, for the privacy center (role needs `rights`)."""
+    t = subject_token.issue(vault, body.subject, minutes=body.minutes, actor=actor)
+    return SubjectTokenOut(token=t.token, expires_at=t.expires_at)
+
+
+@router.get("/me/records", tags=["privacy center"], response_model=list[RecordMetaOut])
+def my_records(vault: VaultDep, caller: SubjectDep) -> list[RecordMetaOut]:
+    """The token holder's own records (metadata), as the right of access (Art. 15) gives."""
+    rows = record.list_records(vault, "", subject_id=caller.subject_id, actor=caller.actor)
+    return [_meta_out(r) for r in rows]
+
+
+@router.get("/me/consents", tags=["privacy center"], response_model=ConsentsOut)
+def my_consents(vault: VaultDep, caller: SubjectDep) -> ConsentsOut:
+    current, events = consent.show(vault, subject_id=caller.subject_id, actor=caller.actor)
+    return _consents_out(current, events)
+
+
+@router.post("/me/consents", status_code=status.HTTP_201_CREATED, tags=["privacy center"],
+             response_model=ConsentEventOut)
+def set_my_consent(body: ConsentIn, vault: VaultDep, caller: SubjectDep) -> ConsentEventOut:
+    """The person grants or withdraws a consent themselves (source `web`)."""
+    e = consent.record_event(vault, "", body.purpose, body.action, source="web",
+                             notice_version=body.notice_version, actor=caller.actor,
+                             subject_id=caller.subject_id)
+    return ConsentEventOut.model_validate(e, from_attributes=True)
+
+
+# --- the register -------------------------------------------------------------------------
+
+
+@router.get("/register", tags=["register"], response_model=dict[str, Any])
+def get_register(vault: VaultDep, actor: StaffDep) -> dict[str, Any]:
+    """The processing register in force (categories, kinds, purposes, roles)."""
+    with vault.operation(Operation("register.read", actor)):
+        access.decide(vault.register, actor, "register")
+    return vault.register.model_dump(mode="json")
+
+
+# --- PII detection (when confida.pii is installed) -----------------------------------------
+
+
+class ScanIn(_In):
+    text: Annotated[str, Field(max_length=200_000)]
+
+
+class FindingOut(BaseModel):
+    start: int
+    end: int
+    label: str
+    score: float
+
+
+class ScanOut(BaseModel):
+    findings: list[FindingOut]
+    summary: dict[str, int]
+
+
+class RedactIn(_In):
+    text: Annotated[str, Field(max_length=200_000)]
+    policy: dict[str, str] | None = Field(
+        None, description='per-label operator, e.g. {"default": "replace", "PERSON": '
+        '"pseudonymize"}; default: replace everything found')
+
+
+class RedactOut(BaseModel):
+    text: str
+    replaced: int
+
+
+def pii_router() -> APIRouter | None:
+    """PII endpoints, only when the detector is installed (so the OpenAPI never lies)."""
+    try:
+        from confida import pii
+    except ImportError:
+        return None
+    r = APIRouter(prefix="/v1/pii", tags=["pii"])
+
+    @r.post("/scan", response_model=ScanOut)
+    def scan(body: Annotated[ScanIn, Body()], vault: VaultDep, actor: StaffDep) -> ScanOut:
+        """Find personal data in text: spans and labels (the text is not stored)."""
+        with vault.operation(Operation("pii.scan", actor)) as (_c, op):
+            access.decide(vault.register, actor, "scan")
+            found = pii.detect(body.text)
+            summary = pii.summarize(found)
+            op.details["summary"] = summary
+        return ScanOut(
+            findings=[FindingOut(start=f.start, end=f.end, label=f.label, score=float(f.score))
+                      for f in found],
+            summary=summary,
+        )
+
+    @r.post("/redact", response_model=RedactOut)
+    def redact(body: Annotated[RedactIn, Body()], vault: VaultDep, actor: StaffDep) -> RedactOut:
+        """Anonymise text per a policy (default: replace every finding by its label)."""
+        policy = body.policy or {"default": "replace"}
+        with vault.operation(Operation("pii.redact", actor)) as (_c, op):
+            access.decide(vault.register, actor, "scan")
+            try:
+                res = pii.anonymize(body.text, policy)
+            except (ValueError, KeyError) as exc:
+                raise BadInput(f"invalid policy: {type(exc).__name__}") from None
+            op.details["replaced"] = len(res.items)
+        return RedactOut(text=res.text, replaced=len(res.items))
+
+    return r

@@ -1,0 +1,169 @@
+"""Per-request plumbing: the vault, the caller's credential, the stated purpose.
+
+Authentication is delegated to the core (``credential``, ``oidc``, ``subject_token``); this module
+only picks the verifier by the token's shape, applies the per-credential rate limit, and makes
+sure a refusal is written to the audit log like any other decision.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from confida import credential, oidc, subject_token
+from confida.config import Config
+from confida.errors import AccessDenied, ConfidaError, PurposeRequired, Unauthenticated
+from confida.server.security import RateLimiter, client_host
+from confida.vault import Actor, Operation, Vault
+
+bearer = HTTPBearer(
+    auto_error=False,
+    description="An API key (`cfk_...`), an OIDC access token (JWT), or, for `/v1/me`, a "
+    "subject token (`cst_...`).",
+)
+MAX_TOKEN_CHARS = 8192
+ANONYMOUS = Actor(id="anonymous", role=None, source="api")
+
+
+def _audit_sink(config: Config) -> object | None:
+    try:
+        from confida.audit.sink import open_sink  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return open_sink(config)
+
+
+class ServerContext:
+    """What the app holds for its lifetime: one vault, the OIDC verifier, the limiters."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._vault: Vault | None = None
+        self._oidc: oidc.OidcVerifier | None = None
+        self._lock = threading.Lock()
+        api = config.api
+        self.limiter = RateLimiter(api.rate_per_second, api.rate_burst)
+        # failed authentications per client address: slows down guessing, costs callers nothing
+        self.auth_failures = RateLimiter(max(1.0, api.rate_per_second / 10), 20)
+
+    def vault(self) -> Vault:
+        if self._vault is None:
+            with self._lock:
+                if self._vault is None:
+                    self._vault = Vault.open(self.config, audit=_audit_sink(self.config))
+        return self._vault
+
+    def verifier(self) -> oidc.OidcVerifier:
+        if self._oidc is None:
+            with self._lock:
+                if self._oidc is None:
+                    self._oidc = oidc.OidcVerifier(self.config.oidc, self.config.data_dir)
+        return self._oidc
+
+    def close(self) -> None:
+        if self._vault is not None:
+            self._vault.close()
+            self._vault = None
+
+
+def context(request: Request) -> ServerContext:
+    return request.app.state.ctx  # type: ignore[no-any-return]
+
+
+def get_vault(ctx: Annotated[ServerContext, Depends(context)]) -> Vault:
+    return ctx.vault()
+
+
+def refuse(vault: Vault, action: str, exc: ConfidaError, actor: Actor = ANONYMOUS) -> None:
+    """Record a refusal made before any core operation started, then raise it."""
+    try:
+        with vault.operation(Operation(action, actor)):
+            raise exc
+    except ConfidaError:
+        pass
+    raise exc
+
+
+@dataclass(frozen=True)
+class Caller:
+    actor: Actor
+    subject_id: str | None = None  # set for subject tokens only
+
+
+def _authenticate(request: Request, ctx: ServerContext,
+                  creds: HTTPAuthorizationCredentials | None) -> Caller:
+    vault = ctx.vault()
+    try:
+        if creds is None or not creds.credentials:
+            raise Unauthenticated("a bearer credential is required")
+        token = creds.credentials
+        if len(token) > MAX_TOKEN_CHARS:
+            raise Unauthenticated("malformed credential")
+        if credential.looks_like_key(token):
+            caller = Caller(credential.authenticate(vault, token))
+        elif subject_token.looks_like_token(token):
+            claims = subject_token.verify(vault, token)
+            caller = Caller(subject_token.actor_for(claims), claims.subject_id)
+        elif oidc.looks_like_jwt(token) and ctx.config.oidc.enabled:
+            caller = Caller(ctx.verifier().authenticate(token, set(vault.register.roles)))
+        else:
+            raise Unauthenticated("unrecognised credential")
+    except Unauthenticated as exc:
+        ctx.auth_failures.take("ip:" + client_host(request.scope))
+        refuse(vault, "auth.authenticate", exc)
+        raise
+    except AccessDenied as exc:
+        refuse(vault, "auth.authenticate", exc)
+        raise
+    ctx.limiter.take(caller.actor.id)
+    return caller
+
+
+def staff(
+    request: Request,
+    ctx: Annotated[ServerContext, Depends(context)],
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Actor:
+    """A service or staff credential (API key or OIDC token); subject tokens are refused."""
+    caller = _authenticate(request, ctx, creds)
+    if caller.subject_id is not None or caller.actor.role is None:
+        refuse(ctx.vault(), "auth.authorise",
+               AccessDenied("a subject token only opens /v1/me"), caller.actor)
+    return caller.actor
+
+
+def subject(
+    request: Request,
+    ctx: Annotated[ServerContext, Depends(context)],
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Caller:
+    """A subject token: the person acting on their own data."""
+    caller = _authenticate(request, ctx, creds)
+    if caller.subject_id is None:
+        refuse(ctx.vault(), "auth.authorise",
+               AccessDenied("/v1/me needs a subject token"), caller.actor)
+    return caller
+
+
+PURPOSE_HEADER = "Confida-Purpose"
+
+
+def purpose(
+    confida_purpose: Annotated[
+        str | None,
+        Header(
+            alias=PURPOSE_HEADER,
+            description="Why you read this personal data: a purpose declared in the register. "
+            "Required; a purpose your role may not use, or that the subject has not consented "
+            "to or objected to, is refused.",
+            max_length=64,
+        ),
+    ] = None,
+) -> str:
+    if not confida_purpose:
+        raise PurposeRequired(f"state the purpose of this read in the {PURPOSE_HEADER} header")
+    return confida_purpose
