@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from confida import consent, credential
-from confida import rights_interim as rights
+from confida import consent, credential, request
 from confida.vault import Vault
 from confida.web import subject_link
 
@@ -26,8 +25,12 @@ def seed(vault: Vault) -> dict[str, str]:
                              "model_training")
     other = "other-person@example.test"
     vault.collect(other, "account", {"email": other}, "service")
-    overdue = rights.submit(vault, other, "rectification", text="my name is wrong",
-                            received_at=vault.clock() - timedelta(days=45))
+    now = vault.clock()
+    earlier = Vault(vault.config, clock=lambda: now - timedelta(days=45))
+    try:  # received 45 days ago: past its one-month deadline
+        overdue = request.submit(earlier, request.RECTIFICATION, other, "test:support-desk")
+    finally:
+        earlier.close()
     key = credential.create(vault, "dpo", label="console test").key
     link = subject_link.issue(vault, SUBJECT, 600)
     return {"training_record": training.record_id, "overdue_request": overdue.id,

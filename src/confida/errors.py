@@ -142,3 +142,19 @@ class RateLimited(Refused):
     def __init__(self, message: str, retry_after: int = 1) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+# --- data subject rights ---------------------------------------------------------------------
+
+
+class ObjectionRecorded(Refused):
+    """The subject objected (Art. 21) to processing for this purpose."""
+
+    code = "objection-recorded"
+
+
+class RequestConflict(BadInput):
+    """A request id was reused for a different request, or a closed request was changed."""
+
+    code = "request-conflict"
+    http_status = 409

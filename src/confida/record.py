@@ -207,8 +207,8 @@ def _objection_hook(
     """Objections (Art. 21) stop legitimate-interest processing; filled in by ``rights``."""
     checker = getattr(vault, "objection_check", None)
     if checker is not None:
-        for it in items:
-            checker(conn, subj[it.subject], it.purpose)
+        for s, purpose in dict.fromkeys((subj[it.subject], it.purpose) for it in items):
+            checker(conn, s, purpose)
 
 
 def _meta(row: Any) -> dict[str, Any]:

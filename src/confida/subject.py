@@ -20,6 +20,9 @@ from confida.store.schema import subject as subject_t
 from confida.vault import Vault
 
 ACTIVE, RESTRICTED, ERASED = "active", "restricted", "erased"
+# An erasure in progress (confida.rights.erasure): nothing new may be stored or processed, and a
+# re-run of the erasure finishes it.
+ERASING = "erasing"
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,10 @@ def get_or_create_many(
     ref_list = list(refs)
     for i in range(0, len(ref_list), 500):
         chunk = ref_list[i : i + 500]
-        for row in conn.execute(select(subject_t).where(subject_t.c.ref.in_(chunk))):
+        # FOR UPDATE (PostgreSQL; SQLite's write lock already serialises): a concurrent
+        # erasure waits for this transaction, or this one sees its status and is refused.
+        q = select(subject_t).where(subject_t.c.ref.in_(chunk)).with_for_update()
+        for row in conn.execute(q):
             out[refs[row.ref]] = _from_row(row)
     missing = [r for r, x in refs.items() if x not in out]
     if missing:
@@ -104,3 +110,5 @@ def ensure_processable(s: Subject) -> None:
         )
     if s.status == ERASED:
         raise SubjectErased("this subject's data has been erased")
+    if s.status == ERASING:
+        raise SubjectErased("this subject's data is being erased")

@@ -192,6 +192,16 @@ class Vault:
             "details": op.details,
         }
 
+    def objection_check(self, conn: Connection, subject: Any, purpose: str) -> None:
+        """Art. 21: refuse processing for a purpose the subject objected to.
+
+        ``record`` calls this on every collect, read and update; the rule lives in
+        ``confida.rights.objection`` (one query, and only for purposes that can be objected to).
+        """
+        from confida.rights.objection import check
+
+        check(self, conn, subject, purpose)
+
     # --- conveniences over the domain modules ------------------------------------------------
 
     def collect(self, *args: Any, **kwargs: Any) -> Any:

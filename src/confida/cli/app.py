@@ -51,7 +51,7 @@ def root(
 for _name in (
     "confida.cli.init", "confida.cli.register_cmd", "confida.cli.records",
     "confida.cli.consent", "confida.cli.keys", "confida.cli.serve", "confida.cli.scan",
-    "confida.cli.audit", "confida.cli.rights", "confida.cli.transparency",
+    "confida.cli.audit", "confida.cli.rights", "confida.cli.requests", "confida.cli.transparency",
     "confida.cli.export", "confida.cli.analytics", "confida.cli.apikey", "confida.cli.demo",
 ):
     try:

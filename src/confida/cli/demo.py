@@ -60,9 +60,9 @@ def seed_demo(vault, *, users: int, seed: int, link_minutes: int, actor) -> dict
     """Create the demo data; returns counts, the demo user's id, a token and a console key."""
     from faker import Faker
 
-    from confida import consent, credential
-    from confida import rights_interim as rights
+    from confida import consent, credential, request
     from confida.record import CollectItem
+    from confida.vault import Vault
     from confida.web import subject_link
 
     fake = Faker(["en_GB", "de_DE"])
@@ -100,16 +100,22 @@ def seed_demo(vault, *, users: int, seed: int, link_minutes: int, actor) -> dict
             }, "model_training"))
     vault.collect_many(training, actor=actor)
     n_records += len(training)
-    kinds = ["rectification", "restriction", "objection"]
     n_requests = 0
-    for w, uid in enumerate(ids[1:6], start=1):
-        rights.submit(vault, uid, kinds[w % 3], purpose="analytics" if kinds[w % 3] == "objection"
-                      else None, received_at=now - timedelta(days=7 * w + rnd.randint(0, 6)),
-                      actor=actor)
+
+    def submit_at(days_ago: int, type_: str, uid: str) -> str:
+        """A request received ``days_ago`` days ago (a vault whose clock is set back)."""
+        past = Vault(vault.config, clock=lambda: now - timedelta(days=days_ago))
+        try:
+            return request.submit(past, type_, uid, "demo:host-login", actor=actor).id
+        finally:
+            past.close()
+
+    types = [request.RECTIFICATION, request.RESTRICTION, request.ACCESS]
+    for w, uid in enumerate(ids[1:6], start=1):  # one a week; the oldest are overdue
+        submit_at(7 * w + rnd.randint(0, 6), types[w % 3], uid)
         n_requests += 1
-    done = rights.submit(vault, ids[-1], "rectification", received_at=now - timedelta(days=20),
-                         actor=actor)
-    rights.complete(vault, done.id, actor=actor)
+    done = submit_at(20, request.RECTIFICATION, ids[-1])
+    request.complete(vault, done, actor=actor)
     n_requests += 1
     role = "dpo" if "dpo" in vault.register.roles else "admin"
     key = credential.create(vault, role, label="confida demo console",

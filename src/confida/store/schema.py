@@ -107,21 +107,62 @@ api_key = Table(
     Column("revoked_at", UTCDateTime(), nullable=True),
 )
 
-# --- web: interim data-subject requests ---
-# The privacy center's requests (correction, restriction, objection, erasure) until the rights
-# branch's ``request`` table lands; ``confida.rights_interim`` is the only writer. The person's
-# own words (a correction) are sealed under their data key, so erasure shreds them too.
-interim_request = Table(
-    "interim_request",
+# --- rights ---
+# Data subject requests (Art. 12-22): one row per request, with its legal deadline. ``details``
+# holds non-personal metadata only (record ids, counts, the records kept under Art. 17(3)).
+subject_request = Table(
+    "subject_request",
     metadata,
     Column("id", String(36), primary_key=True),
+    Column("type", String(32), nullable=False),
     Column("subject_id", String(36), ForeignKey("subject.id"), nullable=False, index=True),
-    Column("type", String(32), nullable=False),  # rectification|restriction|objection|erasure
-    Column("status", String(16), nullable=False),  # received|extended|completed
-    Column("purpose", String(64), nullable=True),  # the purpose objected to
-    Column("sealed_text", LargeBinary, nullable=True),
+    Column("verified_by", String(200), nullable=False),  # how the host verified identity
+    Column("status", String(16), nullable=False),  # received, in_progress, extended, ...
+    Column("idempotency_key", String(160), unique=True, nullable=True),
     Column("received_at", UTCDateTime(), nullable=False),
     Column("due_at", UTCDateTime(), nullable=False, index=True),
     Column("extended_months", Integer, nullable=False, default=0),
+    Column("extension_reason", String(500), nullable=True),
     Column("closed_at", UTCDateTime(), nullable=True),
+    Column("rejection_reason", String(500), nullable=True),
+    Column("details", JSON(none_as_null=True), nullable=True),
+)
+
+# Art. 21 objections: processing for this purpose stops for this subject.
+objection = Table(
+    "objection",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("subject_id", String(36), ForeignKey("subject.id"), nullable=False),
+    Column("purpose", String(64), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("request_id", String(36), nullable=True),
+    Index("ix_objection_subject_purpose", "subject_id", "purpose", unique=True),
+)
+
+# Records kept through an erasure under Art. 17(3): re-sealed under the subject's separate
+# "retained" key, so that destroying the main data key does not destroy them.
+retained_record = Table(
+    "retained_record",
+    metadata,
+    Column("record_id", String(36), primary_key=True),
+    Column("subject_id", String(36), ForeignKey("subject.id"), nullable=False, index=True),
+    Column("key_id", String(64), nullable=False),
+    Column("ground", String(32), nullable=False),  # legal_obligation | legal_hold
+    Column("retained_at", UTCDateTime(), nullable=False),
+)
+
+# The erasure feed: one notice per erasure, read by downstream systems with a ``since`` cursor.
+# It carries only the references each downstream system was given, never the subject id.
+erasure_notice = Table(
+    "erasure_notice",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("request_id", String(36), unique=True, nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("refs", JSON, nullable=False),  # [{"system": ..., "reference": ...}]
 )

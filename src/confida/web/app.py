@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import statistics
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -51,12 +52,15 @@ env.filters["date"] = _date
 class Web:
     """Per-application state: the vault (opened lazily) and the clock used for sessions."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, shared: Any = None) -> None:
         self.config = config
+        self._shared = shared  # the API's ServerContext: one vault (and key cache) per process
         self._vault: Vault | None = None
 
     @property
     def vault(self) -> Vault:
+        if self._shared is not None:
+            return self._shared.vault()  # type: ignore[no-any-return]
         if self._vault is None:
             self._vault = Vault.open(self.config)
         return self._vault
@@ -189,6 +193,7 @@ def overview(request: Request, done: str = "") -> Response:
         request, "privacy/overview.html", s, holdings=ports.holdings(vault, s.sub, actor),
         consents=consents, notice_version=vault.notice_version(), requests=reqs,
         request_types=REQUEST_TYPES, objectable=objectable, flash=flash, flash_kw=flash_kw,
+        form_request_id=f"web-{uuid.uuid4().hex}",  # a resent form is the same request
     )
 
 
@@ -234,9 +239,9 @@ async def new_request(request: Request) -> Response:
     if type_ not in REQUEST_TYPES:
         return _forbidden(request, s)
     purpose = form.get("purpose") or None if type_ == "objection" else None
-    text = (form.get("text") or "").strip() or None
     try:
-        ports.submit_request(_web(request).vault, s.sub, type_, purpose=purpose, text=text,
+        ports.submit_request(_web(request).vault, s.sub, type_, purpose=purpose,
+                             request_id=form.get("request_id") or None,
                              actor=_subject_actor(s))
     except ConfidaError as exc:
         return _error(request, s, exc)
@@ -320,7 +325,9 @@ NAV = ("requests_staff", "compliance", "audit", "register", "breaches", "keys")
 
 def _staff_session(request: Request) -> sessions.Session | None:
     s = _session(request)
-    return s if s is not None and s.kind == sessions.STAFF and s.sub else None
+    if s is None or s.kind != sessions.STAFF or not s.sub:
+        return None
+    return s if ports.staff_still_valid(_web(request).vault, s.sub) else None
 
 
 def _to_login() -> RedirectResponse:
@@ -476,7 +483,7 @@ def _chart(reqs: list[Any], now: datetime, weeks: int = 8) -> dict[str, Any]:
 
 def mount(app: FastAPI, config: Config) -> None:
     """Add the privacy center, the console, their static files and security headers."""
-    app.state.web = Web(config)
+    app.state.web = Web(config, getattr(app.state, "ctx", None))
     app.include_router(privacy)
     app.include_router(console)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

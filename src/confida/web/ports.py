@@ -10,13 +10,15 @@ module is missing. Swapping a seam for the real module is a change to this file 
 from __future__ import annotations
 
 import importlib
+import io
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 from confida import consent, record
-from confida import rights_interim as rights
-from confida.vault import Actor, Vault
+from confida import subject as subjects
+from confida.errors import BadInput
+from confida.vault import SYSTEM, Actor, Vault  # noqa: F401 - SYSTEM for callers
 from confida.web import subject_link
 
 
@@ -77,33 +79,83 @@ def set_consent(vault: Vault, external_id: str, purpose: str, on: bool, actor: A
     return version
 
 
+VERIFIED_BY = "privacy-center:subject-link"  # the host's login, vouched for by its link
+
+
 def access_export(vault: Vault, external_id: str, actor: Actor) -> bytes:
-    return rights.access_export(vault, external_id, actor=actor)
+    """Art. 15/20 export (``confida.rights``): the zip, completed as a tracked request."""
+    from confida import rights
+
+    buf = io.BytesIO()
+    rights.access_export(vault, external_id, buf, verified_by=VERIFIED_BY, actor=actor)
+    return buf.getvalue()
 
 
 def submit_request(vault: Vault, external_id: str, type_: str, *, purpose: str | None,
-                   text: str | None, actor: Actor) -> Any:
-    return rights.submit(vault, external_id, type_, purpose=purpose, text=text, actor=actor)
+                   request_id: str | None, actor: Actor) -> Any:
+    """Restriction and objection take effect at once (``confida.rights``); a correction is
+    recorded with its deadline for staff to carry out (what to correct is agreed with the
+    person through the host, so no free text lands in the store)."""
+    from confida import request, rights
+
+    kw: dict[str, Any] = {"verified_by": VERIFIED_BY, "request_id": request_id, "actor": actor}
+    if type_ == "restriction":
+        return rights.restrict(vault, external_id, **kw)
+    if type_ == "objection":
+        if not purpose:
+            raise BadInput("an objection names the purpose objected to")
+        return rights.object_to(vault, external_id, purpose, **kw)
+    if type_ == "rectification":
+        return request.submit(vault, request.RECTIFICATION, external_id, VERIFIED_BY,
+                              request_id=request_id, actor=actor)
+    raise BadInput("unknown request type")
 
 
 def my_requests(vault: Vault, external_id: str) -> list[Any]:
-    return rights.of_subject(vault, external_id)
+    """The person's own requests, newest first."""
+    from confida import request
+
+    with vault.engine.connect() as conn:
+        s = subjects.find(vault, conn, external_id)
+        return [] if s is None else list(reversed(request.of_subject(vault, conn, s.id)))
 
 
 def erase(vault: Vault, external_id: str, actor: Actor) -> Any:
-    return rights.erase(vault, external_id, actor=actor)
+    from confida import rights
+
+    return rights.erase(vault, external_id, verified_by=VERIFIED_BY, actor=actor)
 
 
 def is_erased(vault: Vault, external_id: str) -> bool:
-    from confida import subject as subjects
-
     with vault.engine.connect() as conn:
-        return subjects.find(vault, conn, external_id) is None
+        s = subjects.find(vault, conn, external_id)
+    return s is None or s.status in (subjects.ERASED, subjects.ERASING)
 
 
-def training_export(vault: Vault) -> list[str]:
-    """Record ids the next training export would take (interim: ``training_candidates``)."""
-    return rights.training_candidates(vault)
+def training_export(vault: Vault, *, purpose: str = "model_training") -> list[str]:
+    """Record ids the next training export would take.
+
+    Seam until ``confida.export.training`` is merged here: each candidate goes through the
+    core's ``record.authorise_purpose`` (processable subject, no objection, consent in force,
+    retention), the same gate collect/read use; nothing is decided in this module.
+    """
+    from sqlalchemy import select
+
+    from confida.errors import ConfidaError
+    from confida.store.schema import record as record_t
+
+    p = vault.register.purpose(purpose)
+    out: list[str] = []
+    with vault.engine.connect() as conn:
+        rows = conn.execute(select(record_t).where(record_t.c.kind.in_(p.kinds))
+                            .order_by(record_t.c.created_at)).all()
+        for r in rows:
+            try:
+                record.authorise_purpose(vault, conn, r, purpose)
+            except ConfidaError:
+                continue
+            out.append(r.id)
+    return out
 
 
 # --- console ---------------------------------------------------------------------------------
@@ -118,16 +170,44 @@ def staff_login(vault: Vault, api_key: str) -> Actor:
     return actor
 
 
+def staff_still_valid(vault: Vault, actor_id: str) -> bool:
+    """A console session ends as soon as its API key is revoked or expires."""
+    from confida import credential
+
+    key_id = actor_id.removeprefix("apikey:")
+    now = vault.clock()
+    return any(k.id == key_id and k.status(now) == "active" for k in credential.list_keys(vault))
+
+
+def _may_handle_requests(vault: Vault, actor: Actor) -> None:
+    """``confida.request`` does not check roles itself (yet); the core's ``access.decide`` does
+    it here for every console call, so a revoked or downgraded key stops working at once."""
+    from confida import access
+
+    access.decide(vault.register, actor, "requests")
+
+
 def staff_requests(vault: Vault, actor: Actor) -> list[Any]:
-    return rights.list_requests(vault, actor=actor)
+    """Every request, overdue first, then open ones by deadline, then closed ones."""
+    from confida import request
+
+    _may_handle_requests(vault, actor)
+    reqs = request.list_requests(vault, actor=actor)
+    return sorted(reqs, key=lambda r: (not r.overdue, not r.is_open, r.due_at))
 
 
 def complete_request(vault: Vault, request_id: str, actor: Actor) -> Any:
-    return rights.complete(vault, request_id, actor=actor)
+    from confida import request
+
+    _may_handle_requests(vault, actor)
+    return request.complete(vault, request_id, actor=actor)
 
 
 def extend_request(vault: Vault, request_id: str, months: int, reason: str, actor: Actor) -> Any:
-    return rights.extend(vault, request_id, months, reason, actor=actor)
+    from confida import request
+
+    _may_handle_requests(vault, actor)
+    return request.extend(vault, request_id, months, reason, actor=actor)
 
 
 def key_status(vault: Vault) -> dict[str, Any]:

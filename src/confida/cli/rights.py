@@ -1,0 +1,166 @@
+"""``confida rights``: the data subject rights, one command each (a thin adapter over
+``confida.rights``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress
+from rich.table import Table
+
+from confida import rights as core
+from confida.cli.output import console, emit, guard, read_json_arg, state
+from confida.request import Request
+
+app = typer.Typer(help="Data subject rights: access, rectify, restrict, object, erase, feed.",
+                  no_args_is_help=True)
+
+Subject = Annotated[str, typer.Argument(help="The host application's subject id.")]
+VerifiedBy = Annotated[
+    str,
+    typer.Option("--verified-by",
+                 help="How the requester's identity was verified (e.g. 'session:mfa').",
+                 show_default=False),
+]
+RequestId = Annotated[
+    str | None,
+    typer.Option("--request-id", help="Your own id for the request: a retry is idempotent."),
+]
+
+
+def _request_line(req: Request) -> str:
+    return f"request {req.id} ({req.type}) {req.status}"
+
+
+@app.command()
+def access(
+    ctx: typer.Context,
+    subject: Subject,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The zip file to write (0600).")],
+    verified_by: VerifiedBy,
+    request_id: RequestId = None,
+    portability: Annotated[
+        bool, typer.Option("--portability", help="Record it as an Art. 20 portability request.")
+    ] = False,
+) -> None:
+    """Access and portability export (Art. 15, 20): records as JSON and CSV plus a manifest."""
+    st = state(ctx)
+    with guard(st), st.vault() as v:
+        res = core.access_export(v, subject, out, verified_by=verified_by,
+                                 request_id=request_id, portability=portability,
+                                 actor=st.actor())
+    emit(st, {"request": res.request, "out": str(out), "records": res.records,
+              "files": res.files, "sha256": res.sha256},
+         lambda: console.print(f"wrote {out}: {res.records} records in {len(res.files)} files; "
+                               f"{_request_line(res.request)}"))
+
+
+@app.command()
+def erase(
+    ctx: typer.Context,
+    subject: Subject,
+    verified_by: VerifiedBy,
+    request_id: RequestId = None,
+) -> None:
+    """Erase a subject (Art. 17): data key destroyed first, then rows; resumable."""
+    st = state(ctx)
+    with guard(st), st.vault() as v:
+        if st.json:
+            res = core.erase(v, subject, verified_by=verified_by, request_id=request_id,
+                             actor=st.actor())
+        else:
+            with Progress(console=console, transient=True) as bar:
+                task = bar.add_task("erasing", total=6)
+
+                def step(name: str) -> None:
+                    bar.update(task, advance=1, description=f"erasing: {name} done")
+
+                res = core.erase(v, subject, verified_by=verified_by, request_id=request_id,
+                                 actor=st.actor(), progress=step)
+
+    def human() -> None:
+        console.print(f"erased: data key destroyed, {res.records} records deleted or kept; "
+                      f"feed notice {res.notice_id}; {_request_line(res.request)}")
+        for k in res.kept:
+            console.print(f"  kept {k['record']} ({k['kind']}, {k['purpose']}): {k['article']}")
+
+    emit(st, res, human)
+
+
+@app.command()
+def rectify(
+    ctx: typer.Context,
+    subject: Subject,
+    record: Annotated[str, typer.Option("--record", help="The record to correct.")],
+    data: Annotated[str, typer.Option("--data", "-d", help="Corrected fields: JSON, @FILE, @-.")],
+    verified_by: VerifiedBy,
+    request_id: RequestId = None,
+) -> None:
+    """Correct fields of a record (Art. 16); the old values are not kept."""
+    st = state(ctx)
+    with guard(st), st.vault() as v:
+        req = core.rectify(v, subject, record, read_json_arg(data), verified_by=verified_by,
+                           request_id=request_id, actor=st.actor())
+    emit(st, req, lambda: console.print(
+        f"rectified {record} (fields: {', '.join(req.details.get('fields', []))}); "
+        f"{_request_line(req)}"))
+
+
+@app.command()
+def restrict(
+    ctx: typer.Context,
+    subject: Subject,
+    verified_by: VerifiedBy,
+    lift: Annotated[bool, typer.Option("--lift", help="Lift the restriction instead.")] = False,
+    request_id: RequestId = None,
+) -> None:
+    """Restrict processing (Art. 18): data only stored; --lift resumes processing."""
+    st = state(ctx)
+    fn = core.lift_restriction if lift else core.restrict
+    with guard(st), st.vault() as v:
+        req = fn(v, subject, verified_by=verified_by, request_id=request_id, actor=st.actor())
+    emit(st, req, lambda: console.print(
+        f"{'lifted restriction' if lift else 'restricted'}; {_request_line(req)}"))
+
+
+@app.command("object")
+def object_(
+    ctx: typer.Context,
+    subject: Subject,
+    purpose: Annotated[str, typer.Option("--purpose", "-p", help="The purpose objected to.")],
+    verified_by: VerifiedBy,
+    request_id: RequestId = None,
+) -> None:
+    """Object to a purpose (Art. 21); for a consent-based purpose this withdraws consent."""
+    st = state(ctx)
+    with guard(st), st.vault() as v:
+        req = core.object_to(v, subject, purpose, verified_by=verified_by,
+                             request_id=request_id, actor=st.actor())
+    emit(st, req, lambda: console.print(
+        f"{purpose}: {req.details.get('effect', 'recorded').replace('_', ' ')}; "
+        f"{_request_line(req)}"))
+
+
+@app.command()
+def feed(
+    ctx: typer.Context,
+    since: Annotated[int, typer.Option("--since", help="Last notice id already processed.")] = 0,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many notices.")] = 1000,
+) -> None:
+    """The erasure feed: what downstream systems must drop (no personal data)."""
+    st = state(ctx)
+    with guard(st), st.vault() as v:
+        notices = core.erasure_feed(v, since=since, limit=limit)
+
+    def human() -> None:
+        t = Table()
+        for col in ("id", "at", "references"):
+            t.add_column(col)
+        for n in notices:
+            t.add_row(str(n.id), n.at.isoformat(),
+                      ", ".join(f"{r['system']}:{r['reference']}" for r in n.references) or "-")
+        console.print(t)
+
+    emit(st, notices, human)

@@ -1,0 +1,311 @@
+"""The right to erasure (Art. 17 GDPR), by crypto-shredding.
+
+Order of work, each step committed before the next, so that a crash anywhere leaves a state the
+next run finishes (the subject's status ``erasing`` and the presence of its data key are the
+progress markers; every step is idempotent):
+
+1. **begin** — the subject row is locked and set to ``erasing``: from that commit on no collect,
+   read, update or consent grant for them succeeds (a collect already holding the row finishes
+   first and its records are erased with the rest).
+2. **retain** — records that Art. 17(3) lets or makes the controller keep (a ``legal_hold``, or a
+   purpose whose legal basis is a legal obligation, e.g. invoices kept for tax law) are re-sealed
+   under a separate per-subject key ``retained:<subject id>`` and listed in ``retained_record``.
+3. **shred** — the subject's data key is destroyed in the key store. From this instant every
+   copy of every record, in the live store, in backups, in exports and token maps sealed under
+   that key, is unreadable. This is the step that makes the erasure true; it is one row delete,
+   independent of how many records the person had.
+4. **notify** — one notice is appended to the erasure feed with the references downstream
+   systems were given; those references, the consent ledger entries and objections are deleted.
+5. **delete** — the subject's remaining rows are deleted in bulk, in chunks (one statement per
+   chunk, each its own transaction). Correctness never depends on this step: the rows are
+   already ciphertext without a key.
+6. **finish** — the subject row keeps only id, pseudonym and status ``erased``; its ``ref`` is
+   cleared, so a person who comes back is a new subject with a new key. The request records
+   which records were kept, on which ground (kind, purpose, basis; never values).
+
+The retained key is destroyed when the last kept record leaves (``purge_retained``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, delete, exists, func, insert, or_, select, update
+
+from confida import downstream
+from confida import request as requests
+from confida import subject as subjects
+from confida.crypto import aead
+from confida.errors import NotFound, SubjectErased
+from confida.register.models import LegalBasis
+from confida.rights import feed
+from confida.rights.restriction import lock_subject
+from confida.store.engine import sqlite_checkpoint
+from confida.store.schema import consent_event, downstream_ref, objection, retained_record
+from confida.store.schema import record as record_t
+from confida.store.schema import subject as subject_t
+from confida.vault import SYSTEM, Actor, Operation, Vault
+
+RETAINED_PREFIX = "retained:"
+CHUNK = 10_000
+STEPS = ("begin", "retain", "shred", "notify", "delete", "finish")
+GROUNDS = {
+    "legal_obligation": "Art. 17(3)(b) GDPR: compliance with a legal obligation",
+    "legal_hold": "Art. 17(3)(e) GDPR: establishment, exercise or defence of legal claims",
+}
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Erasure:
+    request: requests.Request
+    records: int  # records the subject had when the erasure began
+    kept: list[dict[str, Any]]
+    notice_id: int | None
+    resumed: bool
+
+
+def retained_key_id(subject_id: str) -> str:
+    return RETAINED_PREFIX + subject_id
+
+
+def _legal_obligation_purposes(vault: Vault) -> list[str]:
+    return [n for n, p in vault.register.purposes.items()
+            if p.legal_basis is LegalBasis.legal_obligation]
+
+
+def _ground(vault: Vault, row: Any) -> str:
+    return "legal_hold" if row.legal_hold else "legal_obligation"
+
+
+def _kept_summary(conn: Connection, subject_id: str) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(record_t.c.id, record_t.c.kind, record_t.c.purpose, record_t.c.retain_until,
+               retained_record.c.ground)
+        .join(retained_record, retained_record.c.record_id == record_t.c.id)
+        .where(retained_record.c.subject_id == subject_id)
+        .order_by(record_t.c.id)
+    ).all()
+    return [
+        {"record": r.id, "kind": r.kind, "purpose": r.purpose, "ground": r.ground,
+         "article": GROUNDS[r.ground], "retain_until": r.retain_until.isoformat()}
+        for r in rows
+    ]
+
+
+def erase(
+    vault: Vault,
+    external_id: str,
+    *,
+    verified_by: str,
+    request_id: str | None = None,
+    actor: Actor = SYSTEM,
+    progress: Progress | None = None,
+) -> Erasure:
+    """Erase a subject; resumable (run it again after any failure and it completes)."""
+    step = progress or (lambda _name: None)
+
+    # 1. begin
+    with vault.operation(Operation("rights.erase.begin", actor)) as (conn, op):
+        done = requests.by_host_id(vault, conn, request_id)
+        if done is not None and done.type == requests.ERASURE and not done.is_open:
+            return _result(done, resumed=False)
+        s = subjects.require(vault, conn, external_id)
+        op.subject_pseudonyms.append(s.pseudonym)
+        s = lock_subject(conn, s.id)
+        if s.status == subjects.ERASED:
+            raise SubjectErased("this subject's data has been erased")
+        req, _new = requests.open_in(
+            vault, conn, requests.ERASURE, s, verified_by, request_id=request_id
+        )
+        op.object_ids.append(f"request:{req.id}")
+        resumed = s.status == subjects.ERASING
+        if not resumed:
+            n = conn.execute(
+                select(func.count()).select_from(record_t).where(record_t.c.subject_id == s.id)
+            ).scalar_one()
+            conn.execute(
+                update(subject_t)
+                .where(subject_t.c.id == s.id)
+                .values(status=subjects.ERASING, status_changed_at=vault.clock())
+            )
+            req = requests.set_status(vault, conn, req, requests.IN_PROGRESS,
+                                      details={"records": n})
+            op.details["records"] = n
+        elif req.status == requests.RECEIVED:
+            req = requests.set_status(vault, conn, req, requests.IN_PROGRESS)
+        op.details["resumed"] = resumed
+    step("begin")
+
+    # 2. retain what Art. 17(3) keeps, under its own key, while the main key still exists
+    if vault.keys.has_key(s.id):
+        _retain(vault, s, actor)
+    step("retain")
+
+    # 3. shred: from here on nothing of the subject is readable
+    with vault.operation(Operation("rights.erase.shred", actor,
+                                   subject_pseudonyms=[s.pseudonym])) as (_conn, op):
+        op.details["destroyed"] = vault.keys.destroy(s.id)
+    step("shred")
+
+    # 4. notify downstream systems; drop references, consent ledger and objections
+    with vault.operation(Operation("rights.erase.notify", actor,
+                                   subject_pseudonyms=[s.pseudonym])) as (conn, op):
+        refs = downstream.refs_of(conn, s.id)
+        notice_id = feed.append(vault, conn, req.id, refs)
+        conn.execute(delete(downstream_ref).where(downstream_ref.c.subject_id == s.id))
+        conn.execute(delete(objection).where(objection.c.subject_id == s.id))
+        conn.execute(delete(consent_event).where(consent_event.c.subject_id == s.id))
+        op.object_ids.append(f"erasure-notice:{notice_id}")
+        op.details["references"] = len(refs)
+    step("notify")
+
+    # 5. delete the rows (already unreadable) in bulk, chunk by chunk
+    while True:
+        with vault.operation(Operation("rights.erase.delete", actor,
+                                       subject_pseudonyms=[s.pseudonym])) as (conn, op):
+            n = delete_records_chunk(conn, s.id, CHUNK)
+            op.details["count"] = n
+        if n < CHUNK:
+            break
+    step("delete")
+
+    # 6. finish: the subject row forgets the host's id; the request says what was kept and why
+    with vault.operation(Operation("rights.erase", actor,
+                                   subject_pseudonyms=[s.pseudonym])) as (conn, op):
+        kept = _kept_summary(conn, s.id)
+        conn.execute(
+            update(subject_t)
+            .where(subject_t.c.id == s.id)
+            .values(ref=None, status=subjects.ERASED, status_changed_at=vault.clock())
+        )
+        req = requests.load(vault, conn, req.id)
+        req = requests.set_status(vault, conn, req, requests.COMPLETED,
+                                  details={"kept": kept, "notice": notice_id})
+        op.object_ids.append(f"request:{req.id}")
+        op.details.update({"kept": len(kept), "notice": notice_id})
+    if not kept:
+        vault.keys.destroy(retained_key_id(s.id))  # a retain step that found nothing to keep
+    sqlite_checkpoint(vault.engine)
+    step("finish")
+    return _result(req, resumed=resumed)
+
+
+def _result(req: requests.Request, *, resumed: bool) -> Erasure:
+    return Erasure(req, int(req.details.get("records", 0)), list(req.details.get("kept", [])),
+                   req.details.get("notice"), resumed)
+
+
+def delete_records_chunk(conn: Connection, subject_id: str, chunk: int) -> int:
+    """Delete up to ``chunk`` of the subject's records that are not retained, in one statement."""
+    ids = (
+        select(record_t.c.id)
+        .where(record_t.c.subject_id == subject_id)
+        .where(~exists().where(retained_record.c.record_id == record_t.c.id))
+        .limit(chunk)
+    )
+    return conn.execute(delete(record_t).where(record_t.c.id.in_(ids))).rowcount
+
+
+def _retain(vault: Vault, s: subjects.Subject, actor: Actor) -> None:
+    legal = _legal_obligation_purposes(vault)
+    with vault.operation(Operation("rights.erase.retain", actor,
+                                   subject_pseudonyms=[s.pseudonym])) as (conn, op):
+        rows = conn.execute(
+            select(record_t)
+            .where(record_t.c.subject_id == s.id)
+            .where(or_(record_t.c.legal_hold.is_(True), record_t.c.purpose.in_(legal)))
+            .where(~exists().where(retained_record.c.record_id == record_t.c.id))
+        ).all()
+        op.details["count"] = len(rows)
+        if not rows:
+            return
+        kid = retained_key_id(s.id)
+        rkey = vault.keys.get_key(kid) if vault.keys.has_key(kid) else vault.keys.create_key(kid)
+        main = vault.keys.get_key(s.id)
+        now = vault.clock()
+        for r in rows:
+            aad = aead.record_aad(r.id, r.subject_id, r.kind)
+            plain = aead.open_sealed(main, r.ciphertext, aad, what="record")
+            conn.execute(
+                update(record_t)
+                .where(record_t.c.id == r.id)
+                .values(ciphertext=aead.seal(rkey, plain, aad))
+            )
+        conn.execute(
+            insert(retained_record),
+            [{"record_id": r.id, "subject_id": s.id, "key_id": kid,
+              "ground": _ground(vault, r), "retained_at": now} for r in rows],
+        )
+        op.object_ids.extend(r.id for r in rows)
+
+
+def set_legal_hold(
+    vault: Vault, record_id: str, hold: bool = True, *, actor: Actor = SYSTEM
+) -> None:
+    """Put a record under legal hold (or release it): an erasure then keeps it (Art. 17(3)(e))."""
+    from confida.record import _load
+
+    with vault.operation(Operation("record.legal_hold", actor, object_ids=[record_id])) as (
+        conn, op,
+    ):
+        row = _load(conn, record_id)
+        op.subject_pseudonyms.append(subjects.by_id(conn, row.subject_id).pseudonym)
+        conn.execute(update(record_t).where(record_t.c.id == row.id).values(legal_hold=hold))
+        op.details["hold"] = hold
+
+
+def read_retained(vault: Vault, record_id: str, *, actor: Actor = SYSTEM) -> dict[str, Any]:
+    """Open a record kept through an erasure, for the legal ground it was kept for (audited)."""
+    import json
+
+    from confida.record import _load
+
+    with vault.operation(Operation("rights.retained.read", actor, object_ids=[record_id])) as (
+        conn, op,
+    ):
+        row = _load(conn, record_id)
+        kept = conn.execute(
+            select(retained_record).where(retained_record.c.record_id == row.id)
+        ).first()
+        if kept is None:
+            raise NotFound("no such retained record")
+        op.subject_pseudonyms.append(subjects.by_id(conn, row.subject_id).pseudonym)
+        op.details["ground"] = kept.ground
+        raw = aead.open_sealed(
+            vault.keys.get_key(kept.key_id), row.ciphertext,
+            aead.record_aad(row.id, row.subject_id, row.kind), what="record",
+        )
+    return json.loads(raw)
+
+
+def purge_retained(vault: Vault, *, actor: Actor = SYSTEM) -> dict[str, int]:
+    """Delete kept records past their retention; destroy a retained key once nothing uses it.
+
+    Called by the retention run. Also clears bookkeeping rows whose record another process
+    already deleted.
+    """
+    now = vault.clock()
+    with vault.operation(Operation("rights.retained.purge", actor)) as (conn, op):
+        before = set(conn.execute(select(retained_record.c.subject_id).distinct()).scalars())
+        expired = conn.execute(
+            select(record_t.c.id)
+            .join(retained_record, retained_record.c.record_id == record_t.c.id)
+            .where(record_t.c.retain_until <= now)
+        ).scalars().all()
+        for i in range(0, len(expired), 500):
+            chunk = expired[i:i + 500]
+            conn.execute(delete(record_t).where(record_t.c.id.in_(chunk)))
+        conn.execute(
+            delete(retained_record).where(
+                ~exists().where(record_t.c.id == retained_record.c.record_id)
+            )
+        )
+        after = set(conn.execute(select(retained_record.c.subject_id).distinct()).scalars())
+        op.object_ids.extend(expired)
+        op.details["deleted"] = len(expired)
+    destroyed = sum(vault.keys.destroy(retained_key_id(sid)) for sid in before - after)
+    return {"deleted": len(expired), "keys_destroyed": destroyed}

@@ -1,0 +1,113 @@
+"""The right to object (Art. 21 GDPR).
+
+An objection stops processing for a purpose based on legitimate interests or a public task
+(Art. 6(1)(e)/(f)), such as model training or safety review when the register bases them on a
+legitimate interest. For a purpose based on consent, objecting is withdrawing consent: it is
+written to the consent ledger, so there is one record of the decision, not two. Purposes based on
+contract or legal obligation cannot be objected to under Art. 21; the person can ask for erasure or
+restriction instead, and is told so.
+
+Enforcement is one check, ``check``, which ``record`` runs (through ``Vault.objection_check``) on
+every collect, read and update, in the same transaction as the processing it guards.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from confida import request as requests
+from confida import subject as subjects
+from confida.consent import SOURCES, WITHDRAW
+from confida.errors import BadInput, ObjectionRecorded
+from confida.register.models import LegalBasis
+from confida.store.schema import consent_event, objection
+from confida.vault import SYSTEM, Actor, Operation, Vault
+
+OBJECTABLE = frozenset({LegalBasis.legitimate_interests, LegalBasis.public_task})
+
+
+def check(vault: Vault, conn: Connection, subject: Any, purpose: str) -> None:
+    """Refuse processing for ``purpose`` if the subject objected to it (one indexed query)."""
+    p = vault.register.purposes.get(purpose)
+    if p is None or p.legal_basis not in OBJECTABLE:
+        return
+    row = conn.execute(
+        select(objection.c.id).where(
+            objection.c.subject_id == subject.id, objection.c.purpose == purpose
+        )
+    ).first()
+    if row is not None:
+        raise ObjectionRecorded(
+            f"the subject objected to processing for purpose {purpose!r} (Art. 21 GDPR); "
+            "it has stopped"
+        )
+
+
+def objections_of(conn: Connection, subject_id: str) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(objection.c.purpose, objection.c.at)
+        .where(objection.c.subject_id == subject_id)
+        .order_by(objection.c.id)
+    ).all()
+    return [{"purpose": r.purpose, "at": r.at} for r in rows]
+
+
+def object_to(
+    vault: Vault,
+    external_id: str,
+    purpose: str,
+    *,
+    verified_by: str,
+    request_id: str | None = None,
+    actor: Actor = SYSTEM,
+) -> requests.Request:
+    """Record an objection (or, for a consent-based purpose, a withdrawal); effective at once."""
+    p = vault.register.purpose(purpose)
+    if p.legal_basis not in OBJECTABLE and not p.consent_required:
+        raise BadInput(
+            f"purpose {purpose!r} is based on {p.legal_basis.value} ({p.legal_basis.article}); "
+            "Art. 21 applies to legitimate interests and public tasks. Ask for restriction or "
+            "erasure instead"
+        )
+    with vault.operation(Operation("rights.object", actor, purpose)) as (conn, op):
+        s = subjects.require(vault, conn, external_id)
+        op.subject_pseudonyms.append(s.pseudonym)
+        if s.status in (subjects.ERASED, subjects.ERASING):
+            subjects.ensure_processable(s)
+        req, _new = requests.open_in(
+            vault, conn, requests.OBJECTION, s, verified_by, request_id=request_id,
+            payload={"purpose": purpose},
+        )
+        op.object_ids.append(f"request:{req.id}")
+        if not req.is_open:
+            return req
+        now = vault.clock()
+        if p.consent_required:
+            res = conn.execute(
+                insert(consent_event).values(
+                    subject_id=s.id, purpose=purpose, action=WITHDRAW, at=now,
+                    source=actor.source if actor.source in SOURCES else "api",
+                    notice_version=vault.notice_version(),
+                )
+            )
+            effect = "consent_withdrawn"
+            op.details["consent_event"] = int(res.inserted_primary_key[0])
+        else:
+            exists = conn.execute(
+                select(objection.c.id).where(
+                    objection.c.subject_id == s.id, objection.c.purpose == purpose
+                )
+            ).first()
+            if exists is None:
+                conn.execute(
+                    insert(objection).values(
+                        subject_id=s.id, purpose=purpose, at=now, request_id=req.id
+                    )
+                )
+            effect = "objection_recorded"
+        op.details["effect"] = effect
+        return requests.set_status(
+            vault, conn, req, requests.COMPLETED, details={"purpose": purpose, "effect": effect}
+        )

@@ -1,0 +1,102 @@
+"""The right to rectification (Art. 16 GDPR).
+
+Fields of one of the subject's records are corrected in place: the payload is re-sealed under the
+subject's key with a fresh nonce and the old ciphertext is overwritten, so the old value is not
+kept (SQLite runs with ``secure_delete`` and the WAL is checkpointed afterwards; on PostgreSQL the
+old row version is unreadable garbage until VACUUM reclaims it, and dies with the subject key on
+erasure). The changes go through the same schema checks as a collect for the record's purpose.
+
+Rectification is allowed while processing is restricted: Art. 18(1)(a) restriction exists exactly
+while accuracy is contested, and correcting the data at the person's request ends that contest.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select, update
+
+from confida import request as requests
+from confida import subject as subjects
+from confida.crypto import aead
+from confida.errors import InvalidRecord, NotFound
+from confida.minimisation import minimise
+from confida.record import _encode, _scan, decrypt_row
+from confida.rights.restriction import lock_subject
+from confida.store.engine import sqlite_checkpoint
+from confida.store.schema import record as record_t
+from confida.vault import SYSTEM, Actor, Operation, Vault
+
+
+def rectify(
+    vault: Vault,
+    external_id: str,
+    record_id: str,
+    changes: Mapping[str, Any],
+    *,
+    verified_by: str,
+    request_id: str | None = None,
+    actor: Actor = SYSTEM,
+) -> requests.Request:
+    """Correct fields of one record of the subject; returns the completed request."""
+    if not isinstance(changes, Mapping) or not changes:
+        raise InvalidRecord("a rectification gives the corrected fields as a JSON object")
+    try:
+        uuid.UUID(record_id)
+    except (ValueError, TypeError, AttributeError):
+        raise NotFound("no such record") from None
+    with vault.operation(Operation("rights.rectify", actor, object_ids=[record_id])) as (
+        conn, op,
+    ):
+        s = subjects.require(vault, conn, external_id)
+        op.subject_pseudonyms.append(s.pseudonym)
+        s = lock_subject(conn, s.id)
+        if s.status in (subjects.ERASED, subjects.ERASING):
+            subjects.ensure_processable(s)
+        row = conn.execute(select(record_t).where(record_t.c.id == record_id)).first()
+        if row is None or row.subject_id != s.id:
+            # Another subject's record reads as missing: a request cannot probe other people.
+            raise NotFound("no such record for this subject")
+        req, _new = requests.open_in(
+            vault, conn, requests.RECTIFICATION, s, verified_by, request_id=request_id,
+            payload={"record": record_id, "changes": dict(changes)},
+        )
+        op.object_ids.append(f"request:{req.id}")
+        if not req.is_open:
+            return req
+        reg = vault.register
+        m = minimise(
+            row.kind, reg.kind(row.kind), reg.purpose(row.purpose), dict(changes),
+            max_bytes=vault.config.max_record_bytes, partial=True,
+        )
+        if m.dropped:
+            raise InvalidRecord(
+                f"{m.dropped} field(s) are not declared for kind {row.kind!r} or not kept for "
+                f"its purpose {row.purpose!r}"
+            )
+        key = vault.keys.get_key(s.id)
+        data = decrypt_row(vault, row, key)
+        data.update(m.data)
+        for name, spec in reg.kind(row.kind).fields.items():
+            if spec.required and data.get(name) is None:
+                raise InvalidRecord(f"required field {name!r} cannot be removed")
+        conn.execute(
+            update(record_t)
+            .where(record_t.c.id == row.id)
+            .values(
+                ciphertext=aead.seal(
+                    key, _encode(data), aead.record_aad(row.id, s.id, row.kind)
+                ),
+                pii_summary=_scan(vault, row.kind, data) or None,
+                updated_at=vault.clock(),
+            )
+        )
+        fields = sorted(m.data)
+        op.details["fields"] = fields
+        req = requests.set_status(
+            vault, conn, req, requests.COMPLETED, details={"record": row.id, "fields": fields}
+        )
+    sqlite_checkpoint(vault.engine)  # the overwritten page leaves the WAL too
+    return req

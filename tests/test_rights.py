@@ -1,0 +1,286 @@
+"""Access/portability, rectification, restriction and objection, on the real store."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+from sqlalchemy import select
+
+from confida import consent, rights
+from confida import request as requests
+from confida.errors import (
+    BadInput,
+    ConsentRequired,
+    InvalidRecord,
+    NotFound,
+    ObjectionRecorded,
+    SubjectRestricted,
+)
+from confida.record import CollectItem
+from confida.store.schema import record as record_t
+from confida.vault import Vault
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = json.loads((ROOT / "schemas" / "access-export.schema.json").read_text())
+MSG = {"conversation_id": "c-1", "text": "My plan: QUOKKA-LANTERN-7781", "role": "user"}
+ACCOUNT = {"email": "jane@example.org", "display_name": "=HYPERLINK(\"http://x\")",
+           "plan": "pro", "locale": "de", "country": "DE"}
+V = "session:password+totp"
+
+
+def validate(manifest: dict) -> None:
+    jsonschema.validate(manifest, SCHEMA, format_checker=jsonschema.Draft202012Validator
+                        .FORMAT_CHECKER)
+
+
+def populate(vault: Vault) -> dict[str, str]:
+    ids = {
+        "msg": vault.collect("jane", "conversation_message", MSG, "service").record_id,
+        "acct": vault.collect("jane", "account", ACCOUNT, "service").record_id,
+        "event": vault.collect("jane", "usage_event", {"event": "login", "ip": "192.0.2.1"},
+                               "safety").record_id,
+        "invoice": vault.collect("jane", "invoice", {"invoice_number": "INV-1",
+                                                     "amount_cents": 2000}, "billing").record_id,
+    }
+    consent.grant(vault, "jane", "model_training")
+    vault.collect("jane", "conversation_message", {**MSG, "text": "train on me"},
+                  "model_training")
+    consent.withdraw(vault, "jane", "model_training")
+    vault.collect("someone-else", "conversation_message",
+                  {**MSG, "text": "NOT-JANES-SECRET"}, "service")
+    return ids
+
+
+# --- access and portability (Art. 15, 20) ---------------------------------------------------
+
+
+def test_access_export_is_complete_and_valid(vault: Vault, tmp_path: Path) -> None:
+    ids = populate(vault)
+    out = tmp_path / "jane.zip"
+    res = rights.access_export(vault, "jane", out, verified_by=V)
+    assert out.stat().st_mode & 0o777 == 0o600
+    assert res.records == 5 and res.request.status == "completed"
+    exp = rights.read_export(out.read_bytes())
+    m = exp["manifest"]
+    validate(m)
+    # the records, decrypted, per kind
+    msgs = {r["id"]: r for r in exp["records"]["conversation_message"]}
+    assert msgs[ids["msg"]]["data"] == MSG and msgs[ids["msg"]]["purpose"] == "service"
+    assert {r["data"]["text"] for r in msgs.values()} == {MSG["text"], "train on me"}
+    assert exp["records"]["account"][0]["data"] == ACCOUNT
+    assert exp["records"]["invoice"][0]["data"]["invoice_number"] == "INV-1"
+    assert "NOT-JANES-SECRET" not in out.read_bytes().decode("latin-1")
+    # Art. 15(1): purposes + bases, categories, recipients, retention, source, rights
+    purposes = {p["name"]: p for p in m["purposes"]}
+    assert set(purposes) == {"service", "safety", "billing", "model_training"}
+    assert purposes["billing"]["legal_basis"] == "legal_obligation"
+    assert purposes["safety"]["legitimate_interest"]
+    assert purposes["model_training"]["consent"] is False
+    assert purposes["model_training"]["transfers"][0]["safeguard"]
+    assert {c["name"] for c in m["categories"]} >= {"contact.email", "content.conversation",
+                                                   "device.ip_address", "financial.billing"}
+    assert "Payment processor (processor)" in m["recipients"]
+    assert m["retention"]["billing"] == "10 years"
+    assert m["source"] and m["processing"] is True
+    assert {r["right"] for r in m["rights"]} == {
+        "access", "rectification", "erasure", "restriction", "portability", "objection",
+        "withdraw_consent", "complaint"}
+    assert m["supervisory_authority"]["name"].startswith("Berliner")
+    assert [c["action"] for c in m["consent_history"]] == ["grant", "withdraw"]
+    assert m["requests"][0]["id"] == res.request.id
+    assert m["request"]["verified_by"] == V
+    # files listed with their digests
+    import hashlib
+    import zipfile
+
+    with zipfile.ZipFile(out) as z:
+        for f in m["files"]:
+            assert hashlib.sha256(z.read(f["path"])).hexdigest() == f["sha256"]
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == res.sha256
+
+
+def test_csv_matches_json_and_defuses_formulas(vault: Vault, tmp_path: Path) -> None:
+    populate(vault)
+    buf = io.BytesIO()
+    rights.access_export(vault, "jane", buf, verified_by=V, portability=True)
+    exp = rights.read_export(buf.getvalue())
+    assert exp["manifest"]["request"]["type"] == "portability"
+    rows = list(csv.DictReader(io.StringIO(exp["csv"]["account"])))
+    assert rows[0]["email"] == ACCOUNT["email"]
+    assert rows[0]["display_name"] == "'" + ACCOUNT["display_name"]  # not run as a formula
+    assert exp["records"]["account"][0]["data"]["display_name"] == ACCOUNT["display_name"]
+    msgs = list(csv.DictReader(io.StringIO(exp["csv"]["conversation_message"])))
+    assert len(msgs) == 2 and {r["text"] for r in msgs} == {MSG["text"], "train on me"}
+
+
+def test_export_with_no_records_is_still_valid(vault: Vault, tmp_path: Path) -> None:
+    consent.grant(vault, "quiet", "model_training")
+    buf = io.BytesIO()
+    rights.access_export(vault, "quiet", buf, verified_by=V)
+    m = rights.read_export(buf.getvalue())["manifest"]
+    validate(m)
+    assert m["processing"] is False and m["files"] == []
+
+
+def test_schema_rejects_a_tampered_manifest(vault: Vault) -> None:
+    populate(vault)
+    buf = io.BytesIO()
+    rights.access_export(vault, "jane", buf, verified_by=V)
+    m = rights.read_export(buf.getvalue())["manifest"]
+    for mutate in (lambda d: d.pop("rights"), lambda d: d.update(format="other"),
+                   lambda d: d["purposes"][0].update(legal_basis="because"),
+                   lambda d: d.update(surprise=1)):
+        bad = json.loads(json.dumps(m))
+        mutate(bad)
+        with pytest.raises(jsonschema.ValidationError):
+            validate(bad)
+
+
+def test_access_for_unknown_subject(vault: Vault, tmp_path: Path) -> None:
+    with pytest.raises(NotFound):
+        rights.access_export(vault, "nobody", tmp_path / "x.zip", verified_by=V)
+    assert not (tmp_path / "x.zip").exists()
+
+
+# --- rectification (Art. 16) ----------------------------------------------------------------
+
+
+def test_rectify_replaces_value_and_tracks_request(vault: Vault) -> None:
+    ids = populate(vault)
+    req = rights.rectify(vault, "jane", ids["acct"], {"display_name": "Jane Q."},
+                         verified_by=V)
+    assert req.type == "rectification" and req.status == "completed"
+    assert req.details == {"record": ids["acct"], "fields": ["display_name"]}
+    assert vault.read(ids["acct"], "service").data["display_name"] == "Jane Q."
+    buf = io.BytesIO()
+    rights.access_export(vault, "jane", buf, verified_by=V)
+    assert ACCOUNT["display_name"].encode() not in buf.getvalue()  # old value gone
+
+
+def test_rectify_refuses_bad_input_and_other_peoples_records(vault: Vault) -> None:
+    ids = populate(vault)
+    other = vault.collect("bob", "account", {"email": "bob@example.org"}, "service").record_id
+    with pytest.raises(NotFound):
+        rights.rectify(vault, "jane", other, {"display_name": "x"}, verified_by=V)
+    with pytest.raises(NotFound):
+        rights.rectify(vault, "jane", "not-a-uuid", {"display_name": "x"}, verified_by=V)
+    with pytest.raises(InvalidRecord):
+        rights.rectify(vault, "jane", ids["acct"], {"favourite": "x"}, verified_by=V)
+    with pytest.raises(InvalidRecord):
+        rights.rectify(vault, "jane", ids["acct"], {"email": None}, verified_by=V)
+    with pytest.raises(InvalidRecord):
+        rights.rectify(vault, "jane", ids["acct"], {"plan": 7}, verified_by=V)
+    with pytest.raises(InvalidRecord):
+        rights.rectify(vault, "jane", ids["acct"], {}, verified_by=V)
+    assert vault.read(other, "service").data == {"email": "bob@example.org"}
+    assert vault.read(ids["acct"], "service").data["email"] == ACCOUNT["email"]
+    # refused attempts leave no request behind
+    assert [r.type for r in requests.list_requests(vault)] == []
+
+
+def test_rectify_same_request_id_twice_applies_once(vault: Vault) -> None:
+    ids = populate(vault)
+    a = rights.rectify(vault, "jane", ids["acct"], {"plan": "team"}, verified_by=V,
+                       request_id="r-1")
+    rights.rectify(vault, "jane", ids["acct"], {"plan": "free"}, verified_by=V)
+    b = rights.rectify(vault, "jane", ids["acct"], {"plan": "team"}, verified_by=V,
+                       request_id="r-1")
+    assert a.id == b.id
+    assert vault.read(ids["acct"], "service").data["plan"] == "free"
+
+
+# --- restriction (Art. 18) ------------------------------------------------------------------
+
+
+def processing_paths(vault: Vault, ids: dict[str, str]):
+    """Every path that processes (rather than stores or shows to the person) the data."""
+    return {
+        "collect": lambda: vault.collect("jane", "conversation_message", MSG, "service"),
+        "collect_many": lambda: vault.collect_many(
+            [CollectItem("jane", "usage_event", {"event": "x"}, "safety")]),
+        "read": lambda: vault.read(ids["msg"], "service"),
+        "read_other_purpose": lambda: vault.read(ids["event"], "safety"),
+        "update": lambda: vault.update(ids["acct"], {"plan": "free"}, "service"),
+        "consent_grant": lambda: consent.grant(vault, "jane", "model_training"),
+    }
+
+
+def test_restriction_blocks_every_processing_path(vault: Vault, tmp_path: Path) -> None:
+    ids = populate(vault)
+    req = rights.restrict(vault, "jane", verified_by=V)
+    assert req.type == "restriction" and req.details["status"] == "restricted"
+    before = _ciphertexts(vault)
+    for name, fn in processing_paths(vault, ids).items():
+        with pytest.raises(SubjectRestricted):
+            fn()
+        assert _ciphertexts(vault) == before, name  # nothing changed: only stored
+    # allowed: the person sees their data, corrects it, and others are unaffected
+    buf = io.BytesIO()
+    rights.access_export(vault, "jane", buf, verified_by=V)
+    validate(rights.read_export(buf.getvalue())["manifest"])
+    rights.rectify(vault, "jane", ids["acct"], {"plan": "team"}, verified_by=V)
+    vault.collect("someone-else", "conversation_message", MSG, "service")
+    # lifting is recorded, and processing resumes
+    lift = rights.lift_restriction(vault, "jane", verified_by=V)
+    assert lift.type == "restriction_lift" and lift.details["previous"] == "restricted"
+    for fn in processing_paths(vault, ids).values():
+        fn()
+    assert vault.read(ids["acct"], "service").data["plan"] == "free"
+    types = [r.type for r in requests.list_requests(vault)]
+    assert types.count("restriction") == 1 and types.count("restriction_lift") == 1
+
+
+def _ciphertexts(vault: Vault) -> list[bytes]:
+    with vault.engine.connect() as conn:
+        return conn.execute(select(record_t.c.ciphertext).order_by(record_t.c.id)).scalars().all()
+
+
+# --- objection (Art. 21) --------------------------------------------------------------------
+
+
+def test_objection_stops_legitimate_interest_purpose(vault: Vault) -> None:
+    ids = populate(vault)
+    req = rights.object_to(vault, "jane", "safety", verified_by=V)
+    assert req.details == {"purpose": "safety", "effect": "objection_recorded"}
+    with pytest.raises(ObjectionRecorded):
+        vault.read(ids["event"], "safety")
+    with pytest.raises(ObjectionRecorded):
+        vault.collect("jane", "usage_event", {"event": "x"}, "safety")
+    with pytest.raises(ObjectionRecorded):
+        vault.collect_many([CollectItem("someone-else", "usage_event", {"event": "x"}, "safety"),
+                            CollectItem("jane", "usage_event", {"event": "x"}, "safety")])
+    # other purposes and other people go on
+    assert vault.read(ids["msg"], "service").data == MSG
+    vault.collect("someone-else", "usage_event", {"event": "x"}, "safety")
+    # objecting twice is harmless; the export shows it
+    rights.object_to(vault, "jane", "safety", verified_by=V)
+    buf = io.BytesIO()
+    rights.access_export(vault, "jane", buf, verified_by=V)
+    m = rights.read_export(buf.getvalue())["manifest"]
+    assert [o["purpose"] for o in m["objections"]] == ["safety"]
+    assert {p["name"]: p["objected"] for p in m["purposes"]}["safety"] is True
+
+
+def test_objection_to_consent_purpose_withdraws_consent(vault: Vault) -> None:
+    vault.collect("jane", "conversation_message", MSG, "service")
+    consent.grant(vault, "jane", "model_training")
+    rid = vault.collect("jane", "conversation_message", MSG, "model_training").record_id
+    req = rights.object_to(vault, "jane", "model_training", verified_by=V)
+    assert req.details["effect"] == "consent_withdrawn"
+    assert consent.state(vault, "jane")["model_training"]["granted"] is False
+    with pytest.raises(ConsentRequired):
+        vault.read(rid, "model_training")
+
+
+def test_objection_to_contract_or_legal_obligation_is_explained(vault: Vault) -> None:
+    populate(vault)
+    for purpose in ("service", "billing"):
+        with pytest.raises(BadInput, match="Art. 21"):
+            rights.object_to(vault, "jane", purpose, verified_by=V)
+    with pytest.raises(BadInput):
+        rights.object_to(vault, "jane", "no_such_purpose", verified_by=V)
