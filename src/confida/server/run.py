@@ -42,9 +42,15 @@ def server_config(
 
 
 def run_server(config: Config, **kw: Any) -> None:
+    from confida.server.retention_task import retention_task
+    from confida.transparency.serving import record_serve_mode
+
     cfg = server_config(config, **kw)
     # uvicorn configures its loggers in Config.__init__; from here on every line is redacted
     from confida.server import logging as redaction
 
     redaction.install()
-    uvicorn.Server(cfg).run()
+    record_serve_mode(config, insecure_http=kw.get("insecure_http", False),
+                      cert=kw.get("cert"), key=kw.get("key"))
+    with retention_task(config):
+        uvicorn.Server(cfg).run()

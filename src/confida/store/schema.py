@@ -166,3 +166,51 @@ erasure_notice = Table(
     Column("at", UTCDateTime(), nullable=False),
     Column("refs", JSON, nullable=False),  # [{"system": ..., "reference": ...}]
 )
+
+# --- transparency ---
+# Personal-data breaches (Art. 33/34): what happened, what it touched (computed from kinds, a time
+# window and compromised keys), the 72-hour clock and whether individuals must be told.
+breach = Table(
+    "breach",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("title", String(200), nullable=False),
+    Column("description", String(4000), nullable=False),
+    Column("discovered_at", UTCDateTime(), nullable=False),
+    Column("occurred_from", UTCDateTime(), nullable=True),
+    Column("occurred_to", UTCDateTime(), nullable=True),
+    Column("kinds", JSON, nullable=False),  # record kinds named by the incident ([] = any)
+    Column("kek_versions", JSON, nullable=False),  # KEK versions believed compromised
+    Column("key_store_exposed", Boolean, nullable=False, default=False),
+    Column("plaintext_exposed", Boolean, nullable=False, default=False),
+    Column("affected_subjects", Integer, nullable=False, default=0),
+    Column("affected_records", Integer, nullable=False, default=0),
+    Column("categories", JSON, nullable=False),  # category names, never values
+    Column("consequences", String(4000), nullable=True),
+    Column("measures", String(4000), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("authority_notified_at", UTCDateTime(), nullable=True),
+    Column("subjects_notified_at", UTCDateTime(), nullable=True),
+)
+
+# The subjects a breach touched, so that individual notices (Art. 34) can reach them later.
+breach_subject = Table(
+    "breach_subject",
+    metadata,
+    Column("breach_id", String(36), ForeignKey("breach.id"), primary_key=True),
+    Column("subject_id", String(36), primary_key=True),  # no FK: erasure must stay possible
+)
+
+# "Asked again": a subject whose consent was given against an older notice was shown the current
+# one (Art. 7, 13(3)). The compliance check accepts a stale consent only with such a prompt.
+notice_prompt = Table(
+    "notice_prompt",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("subject_id", String(36), ForeignKey("subject.id"), nullable=False, index=True),
+    Column("purpose", String(64), nullable=False),
+    Column("notice_version", String(64), nullable=False),
+    Column("asked_at", UTCDateTime(), nullable=False),
+)

@@ -1,0 +1,231 @@
+"""``confida audit``: verify the tamper-evident log, sign checkpoints, serve proofs, export.
+
+Exit codes follow the project's convention: 0 success, 1 verification failed, 2 bad input.
+Every command takes ``--json`` for machine-readable output.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+
+from confida.audit import cli_support
+from confida.audit.checkpoint import KeyFileError, NoteError, VerifierKey
+from confida.audit.log import LogCorrupted, encode_proof, verify_export
+from confida.audit.merkle import ProofError
+from confida.audit.verify import VerifyResult
+
+app = typer.Typer(
+    help="Tamper-evident audit log: verify it, sign checkpoints, prove entries, export it.",
+    no_args_is_help=True,
+)
+
+JsonOpt = typer.Option(False, "--json", help="Machine-readable output.")
+
+
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    data_dir: Path = typer.Option(
+        Path("confida-data"), "--data-dir", envvar="CONFIDA_DATA_DIR", help="Data directory."
+    ),
+    database_url: str | None = typer.Option(
+        None, "--database-url", envvar="CONFIDA_DATABASE_URL", help="SQLAlchemy URL."
+    ),
+    json_out: bool = JsonOpt,
+) -> None:
+    ctx.meta[cli_support.OPTIONS_KEY] = {
+        "data_dir": data_dir,
+        "database_url": database_url,
+        "json": json_out,
+    }
+
+
+def _json_wanted(ctx: typer.Context, flag: bool) -> bool:
+    return flag or bool(cli_support.cli_options(ctx).get("json"))
+
+
+def _emit(as_json: bool, payload: dict[str, Any], human: str) -> None:
+    typer.echo(json.dumps(payload, indent=2, default=str) if as_json else human)
+
+
+def _bad_input(as_json: bool, message: str) -> NoReturn:
+    if as_json:
+        typer.echo(json.dumps({"ok": False, "error": message}))
+    else:
+        typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _load_vkey(path: Path, as_json: bool) -> VerifierKey:
+    try:
+        return VerifierKey.from_vkey(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        _bad_input(as_json, f"cannot read public key {path}: {exc.strerror}")
+    except NoteError as exc:
+        _bad_input(as_json, f"{path} is not a verifier key ({exc})")
+
+
+def _report(result: VerifyResult, as_json: bool, notes: list[str]) -> None:
+    payload = {**result.to_dict(), "notes": notes}
+    if result.ok:
+        human = (
+            f"OK: {result.size} entries, {result.checkpoints} checkpoints verified, "
+            f"signed up to entry {result.verified_size - 1}"
+            if result.verified_size
+            else f"OK: {result.size} entries"
+        )
+    else:
+        where = (
+            "unknown"
+            if result.first_bad_index is None
+            else f"{result.first_bad_index}" + ("" if result.exact else " (or a later one)")
+        )
+        human = f"FAILED: first bad entry: {where}"
+    lines = [human, *(f"  error: {e}" for e in result.errors)]
+    lines += [f"  note: {n}" for n in notes + result.warnings]
+    _emit(as_json, payload, "\n".join(lines))
+    raise typer.Exit(0 if result.ok else 1)
+
+
+@app.command()
+def verify(
+    ctx: typer.Context,
+    from_export: Path | None = typer.Option(
+        None, "--from-export", help="Verify an export directory instead of the live database."
+    ),
+    public_key: Path | None = typer.Option(
+        None, "--public-key", help="Verifier key file (<name>+<hash>+<key>)."
+    ),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Recompute the whole tree and check every signed checkpoint and their consistency."""
+    as_json = _json_wanted(ctx, json_out)
+    notes: list[str] = []
+    if from_export is not None:
+        if not (from_export / "entries.jsonl").is_file():
+            _bad_input(as_json, f"{from_export} is not an audit export (no entries.jsonl)")
+        if public_key is None:
+            public_key = from_export / "audit.vkey"
+            notes.append(
+                "the public key was taken from the export itself; pass --public-key with a key "
+                "obtained independently to rule out a replaced export"
+            )
+        key = _load_vkey(public_key, as_json)
+        try:
+            result = verify_export(from_export, key)
+        except (OSError, ValueError) as exc:
+            _bad_input(as_json, f"unreadable export: {exc}")
+        _report(result, as_json, notes)
+    audit = cli_support.open_log(ctx)
+    try:
+        try:
+            key = _load_vkey(public_key, as_json) if public_key else audit.verifier()
+        except (KeyFileError, OSError, NoteError) as exc:
+            _bad_input(as_json, str(exc))
+        with audit.engine.connect() as conn:
+            result = audit.log.verify_live(conn, key)
+    finally:
+        audit.close()
+    _report(result, as_json, notes)
+
+
+@app.command()
+def checkpoint(ctx: typer.Context, json_out: bool = JsonOpt) -> None:
+    """Sign a checkpoint of the log as it is now (creates the signing key on first use)."""
+    as_json = _json_wanted(ctx, json_out)
+    audit = cli_support.open_log(ctx)
+    try:
+        try:
+            signer = audit.signer(create=True)
+        except (KeyFileError, OSError) as exc:
+            _bad_input(as_json, str(exc))
+        try:
+            with audit.engine.begin() as conn:
+                note = audit.log.checkpoint(conn, signer)
+        except LogCorrupted as exc:
+            _emit(as_json, {"ok": False, "error": str(exc)}, f"REFUSED: {exc}")
+            raise typer.Exit(1) from exc
+    finally:
+        audit.close()
+    text = note.split("\n\n", 1)[0].split("\n")
+    _emit(
+        as_json,
+        {"ok": True, "origin": text[0], "tree_size": int(text[1]), "root": text[2], "note": note},
+        note.rstrip("\n"),
+    )
+
+
+@app.command()
+def proof(
+    ctx: typer.Context,
+    index: int = typer.Argument(..., help="Entry index."),
+    size: int | None = typer.Option(
+        None, "--size", help="Tree size (default: the latest checkpoint covering the entry)."
+    ),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Inclusion proof of entry N, against a signed checkpoint when one covers it."""
+    as_json = _json_wanted(ctx, json_out)
+    audit = cli_support.open_log(ctx)
+    try:
+        with audit.engine.connect() as conn:
+            log = audit.log
+            note = None
+            if size is None:
+                latest = log.latest_checkpoint(conn)
+                if latest is not None and index < latest[0]:
+                    size, note = latest[0], latest[1]
+                else:
+                    size = log.size(conn)
+            else:
+                note = log.checkpoint_at(conn, size)
+            try:
+                path = log.inclusion_proof(conn, index, size)
+            except ProofError as exc:
+                _bad_input(as_json, str(exc))
+            payload = {
+                "ok": True,
+                "index": index,
+                "tree_size": size,
+                "entry": log.entry(conn, index).decode(),
+                "leaf_hash": base64.b64encode(log.leaf_hash(conn, index)).decode(),
+                "root": base64.b64encode(log.root(conn, size)).decode(),
+                "proof": encode_proof(path),
+                "checkpoint": note,
+            }
+    finally:
+        audit.close()
+    human = [f"entry {index} in tree of size {size}", f"leaf hash: {payload['leaf_hash']}"]
+    human += [f"root: {payload['root']}", "proof:", *(f"  {p}" for p in payload["proof"])]
+    human.append("signed checkpoint:\n" + note if note else "(no signed checkpoint at this size)")
+    _emit(as_json, payload, "\n".join(human))
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    out: Path = typer.Option(..., "--out", help="Directory to write the export to."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Write entries, checkpoints, public key and stored hashes for offline verification."""
+    as_json = _json_wanted(ctx, json_out)
+    if out.exists() and any(out.iterdir()):
+        _bad_input(as_json, f"{out} exists and is not empty")
+    audit = cli_support.open_log(ctx)
+    try:
+        try:
+            key = audit.verifier()
+        except (KeyFileError, OSError) as exc:
+            _bad_input(as_json, f"no audit key to export ({exc})")
+        with audit.engine.connect() as conn:
+            audit.log.export(conn, out, key)
+            size = audit.log.size(conn)
+    finally:
+        audit.close()
+    _emit(as_json, {"ok": True, "out": str(out), "size": size}, f"exported {size} entries to {out}")
+

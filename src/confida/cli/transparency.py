@@ -1,0 +1,274 @@
+"""Transparency and regular audits on the command line.
+
+``confida register notice|ropa``, ``confida compliance check``, ``confida retention run`` and
+``confida breach register|list|show|draft|notify``. Every rule lives in the core modules; this
+file parses arguments and prints.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from confida.cli.output import console, emit, guard, state
+from confida.cli.register_cmd import app as register_app
+from confida.errors import BadInput
+from confida.register import load_register
+
+compliance_app = typer.Typer(help="The regular audit of the live system against the register.",
+                             no_args_is_help=True)
+retention_app = typer.Typer(help="Storage limitation: delete what is past its retention.",
+                            no_args_is_help=True)
+breach_app = typer.Typer(help="Personal data breaches (Art. 33/34): register, track, notify.",
+                         no_args_is_help=True)
+
+Out = Annotated[Path | None, typer.Option("--out", "-o", help="Write to FILE instead of stdout.")]
+RegisterFile = Annotated[
+    Path | None, typer.Argument(help="Register file (default: the data dir's).")
+]
+
+
+def _write(text: str, out: Path | None) -> None:
+    if out is None:
+        sys.stdout.write(text)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise BadInput(f"cannot write {out}: {exc.strerror}") from None
+
+
+def _when(value: str | None, what: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadInput(f"{what}: not an ISO 8601 time (e.g. 2026-01-31T10:00:00Z)") from None
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(compliance_app, name="compliance")
+    app.add_typer(retention_app, name="retention")
+    app.add_typer(breach_app, name="breach")
+
+
+# --- register notice / ropa ------------------------------------------------------------------
+
+
+@register_app.command()
+def notice(
+    ctx: typer.Context,
+    file: RegisterFile = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="md or html.")] = "md",
+    lang: Annotated[str, typer.Option("--lang", help="en or de.")] = "en",
+    out: Out = None,
+) -> None:
+    """The privacy notice (Art. 13) from the register; its version is what consents record."""
+    from confida.transparency.notice import render_notice
+
+    st = state(ctx)
+    with guard(st):
+        n = render_notice(load_register(file or st.config().register_path), fmt, lang)
+        if st.json:
+            emit(st, {"version": n.version, "format": fmt, "lang": lang, "text": n.text})
+        else:
+            _write(n.text, out)
+
+
+@register_app.command()
+def ropa(
+    ctx: typer.Context,
+    file: RegisterFile = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="csv, json or md.")] = "md",
+    out: Out = None,
+) -> None:
+    """The record of processing activities (Art. 30(1)(a)-(g))."""
+    from confida.transparency.ropa import render_ropa
+
+    st = state(ctx)
+    with guard(st):
+        cfg = st.config()
+        text = render_ropa(load_register(file or cfg.register_path),
+                           "json" if st.json else fmt, cfg)
+        _write(text, out)
+
+
+# --- compliance ------------------------------------------------------------------------------
+
+
+@compliance_app.command()
+def check(
+    ctx: typer.Context,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="md, html or json.")] = "md",
+    only: Annotated[list[str] | None, typer.Option("--only", help="Run only this check.")]
+    = None,
+    out: Out = None,
+) -> None:
+    """Audit the live system; exit 1 when any check fails (for cron and CI). Logged."""
+    from confida.compliance.report import render
+    from confida.compliance.run import run_compliance
+
+    st = state(ctx)
+    with guard(st), st.vault() as v:
+        report = run_compliance(v, actor=st.actor(), only=only)
+        _write(render(report, "json" if st.json else fmt), out)
+    if out is not None and not st.json:
+        console.print(f"{'PASS' if report.passed else 'FAIL'}: report written to {out}")
+    if not report.passed:
+        raise typer.Exit(1)
+
+
+# --- retention -------------------------------------------------------------------------------
+
+
+@retention_app.command("run")
+def retention_run(ctx: typer.Context) -> None:
+    """Delete every record past its retention (legal hold and restriction exempt). Logged."""
+    from confida.retention import run_retention
+
+    st = state(ctx)
+    with guard(st), st.vault() as v:
+        rep = run_retention(v, actor=st.actor())
+
+    def human() -> None:
+        t = Table(title=f"Retention run {rep.ran_at:%Y-%m-%d %H:%M} UTC")
+        for col in ("kind", "purpose", "removed"):
+            t.add_column(col)
+        for row in rep.as_rows():
+            t.add_row(str(row["kind"]), str(row["purpose"]), str(row["removed"]))
+        console.print(t)
+        console.print(f"removed {rep.removed_total} record(s); destroyed {rep.keys_destroyed} "
+                      f"subject key(s); kept {rep.kept_legal_hold} under legal hold and "
+                      f"{rep.kept_restricted} of restricted subjects")
+
+    emit(st, {**rep.__dict__, "rows": rep.as_rows()}, human)
+
+
+# --- breaches --------------------------------------------------------------------------------
+
+
+def _breach_dict(b: object, now: datetime) -> dict[str, object]:
+    from dataclasses import asdict
+
+    d = asdict(b)  # type: ignore[call-overload]
+    d["overdue"] = b.overdue(now)  # type: ignore[attr-defined]
+    d["hours_left"] = b.hours_left(now)  # type: ignore[attr-defined]
+    d["individual_notice_required"] = b.individual_notice_required  # type: ignore[attr-defined]
+    return d
+
+
+@breach_app.command("register")
+def breach_register(
+    ctx: typer.Context,
+    title: Annotated[str, typer.Option(help="Short name of the incident.")],
+    description: Annotated[str, typer.Option(help="What happened (no personal data).")],
+    discovered_at: Annotated[str | None, typer.Option(help="ISO time; default now.")] = None,
+    occurred_from: Annotated[str | None, typer.Option(help="Start of the window (ISO).")] = None,
+    occurred_to: Annotated[str | None, typer.Option(help="End of the window (ISO).")] = None,
+    kind: Annotated[list[str] | None, typer.Option(help="Affected record kind (repeat).")] = None,
+    kek_version: Annotated[list[str] | None,
+                           typer.Option(help="Compromised KEK version (repeat).")] = None,
+    key_store_exposed: Annotated[bool, typer.Option(help="The key store leaked too.")] = False,
+    plaintext_exposed: Annotated[bool, typer.Option(help="Decrypted data leaked.")] = False,
+    consequences: Annotated[str | None, typer.Option(help="Likely consequences.")] = None,
+    measures: Annotated[str | None, typer.Option(help="Measures taken or proposed.")] = None,
+) -> None:
+    """Register an incident; affected subjects, records and categories are computed."""
+    from confida import breach as core
+
+    st = state(ctx)
+    with guard(st), st.vault() as v:
+        b = core.register_breach(
+            v, title=title, description=description,
+            discovered_at=_when(discovered_at, "--discovered-at"),
+            occurred_from=_when(occurred_from, "--occurred-from"),
+            occurred_to=_when(occurred_to, "--occurred-to"),
+            kinds=kind or [], kek_versions=kek_version or [],
+            key_store_exposed=key_store_exposed, plaintext_exposed=plaintext_exposed,
+            consequences=consequences, measures=measures, actor=st.actor(),
+        )
+        now = v.clock()
+    emit(st, _breach_dict(b, now), lambda: console.print(
+        f"breach {b.id}: {b.affected_subjects} subject(s), {b.affected_records} record(s); "
+        f"notify the authority by {b.deadline:%Y-%m-%d %H:%M} UTC; individual notice "
+        f"{'required' if b.individual_notice_required else 'not required (Art. 34(3)(a))'}"
+    ))
+
+
+@breach_app.command("list")
+def breach_list(ctx: typer.Context) -> None:
+    """Registered breaches with their 72-hour deadline."""
+    from confida import breach as core
+
+    st = state(ctx)
+    with guard(st), st.vault() as v:
+        items = core.list_breaches(v)
+        now = v.clock()
+
+    def human() -> None:
+        t = Table(title="Breaches")
+        for col in ("id", "title", "discovered", "deadline", "authority", "subjects", "records"):
+            t.add_column(col)
+        for b in items:
+            state_ = (f"{b.authority_notified_at:%Y-%m-%d}" if b.authority_notified_at else
+                      "[red]OVERDUE[/]" if b.overdue(now) else f"{b.hours_left(now)} h left")
+            t.add_row(b.id, b.title, f"{b.discovered_at:%Y-%m-%d %H:%M}",
+                      f"{b.deadline:%Y-%m-%d %H:%M}", state_, str(b.affected_subjects),
+                      str(b.affected_records))
+        console.print(t)
+
+    emit(st, [_breach_dict(b, now) for b in items], human)
+
+
+@breach_app.command("show")
+def breach_show(ctx: typer.Context, breach_id: Annotated[str, typer.Argument()]) -> None:
+    """One breach in full."""
+    from confida import breach as core
+
+    st = state(ctx)
+    with guard(st), st.vault() as v:
+        b = core.get_breach(v, breach_id)
+        now = v.clock()
+    d = _breach_dict(b, now)
+    emit(st, d, lambda: [console.print(f"{k}: {val}") for k, val in d.items()] and None)
+
+
+@breach_app.command("draft")
+def breach_draft(ctx: typer.Context, breach_id: Annotated[str, typer.Argument()],
+                 out: Out = None) -> None:
+    """The Art. 33(3) notification draft for the supervisory authority (Markdown)."""
+    from confida import breach as core
+
+    st = state(ctx)
+    with guard(st), st.vault() as v:
+        text = core.draft_notification(v, core.get_breach(v, breach_id))
+        if st.json:
+            emit(st, {"id": breach_id, "draft": text})
+        else:
+            _write(text, out)
+
+
+@breach_app.command("notify")
+def breach_notify(
+    ctx: typer.Context,
+    breach_id: Annotated[str, typer.Argument()],
+    authority: Annotated[bool, typer.Option(help="The authority was notified.")] = False,
+    subjects: Annotated[bool, typer.Option(help="The data subjects were notified.")] = False,
+    at: Annotated[str | None, typer.Option(help="When (ISO); default now.")] = None,
+) -> None:
+    """Record that the authority and/or the data subjects were notified."""
+    from confida import breach as core
+
+    st = state(ctx)
+    with guard(st), st.vault() as v:
+        b = core.mark_notified(v, breach_id, authority=authority, subjects=subjects,
+                               at=_when(at, "--at"), actor=st.actor())
+        now = v.clock()
+    emit(st, _breach_dict(b, now), lambda: console.print(f"breach {b.id} updated"))

@@ -1,0 +1,169 @@
+"""The privacy notice (Art. 13 GDPR), rendered from the processing register.
+
+The notice is generated from the same declarations the engine enforces, so what it promises is
+what the system does. Its *version* is a hash of the rendered canonical text (English Markdown):
+any change a reader could notice changes the version, and consents record the version they were
+given against (``Vault.notice_version`` calls :func:`notice_version`). Other languages are
+translations of the same content and carry the same version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from confida.errors import BadInput
+from confida.register.models import LegalBasis, Register
+from confida.transparency.i18n import LANGUAGES, article, period, strings
+
+FORMATS = ("md", "html")
+CANONICAL = ("md", "en")
+
+
+def _env() -> Environment:
+    # Autoescape on for HTML: register text is data, never markup. Markdown output escapes the
+    # characters that would otherwise turn register text into links or emphasis.
+    env = Environment(
+        loader=PackageLoader("confida.transparency", "templates"),
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["mdesc"] = md_escape
+    return env
+
+
+def md_escape(value: object) -> str:
+    """Escape Markdown syntax in register text (it is content, not formatting)."""
+    text = " ".join(str(value).split())
+    for ch in "\\`*_[]<>|#":
+        text = text.replace(ch, "\\" + ch)
+    return text
+
+
+@dataclass(frozen=True)
+class Notice:
+    text: str
+    version: str
+    format: str
+    lang: str
+
+
+def _basis_key(basis: LegalBasis) -> str:
+    return f"basis_{basis.value}"
+
+
+def notice_context(register: Register, lang: str = "en") -> dict[str, Any]:
+    """Everything the notice says, as plain data (also used by tests field by field)."""
+    t = strings(lang)
+    c = register.controller
+    purposes = []
+    for name, p in register.purposes.items():
+        cats = [
+            {
+                "name": cat,
+                "description": register.categories[cat].description,
+                "special": register.categories[cat].special,
+            }
+            for cat in p.categories
+            if register.categories[cat].personal
+        ]
+        kind_caps = [
+            {"kind": k, "description": register.kinds[k].description,
+             "retention": period(register.kinds[k].retention, lang)}
+            for k in p.kinds
+            if register.kinds[k].retention is not None
+            and register.kinds[k].retention.approx_days() < p.retention.approx_days()
+        ]
+        purposes.append(
+            {
+                "name": name,
+                "description": p.description,
+                "legal_basis": p.legal_basis.value,
+                "legal_basis_text": t[_basis_key(p.legal_basis)],
+                "article": article(p.legal_basis.article, lang),
+                "legitimate_interest": p.legitimate_interest,
+                "consent": p.consent_required,
+                "consent_prompt": p.consent_prompt,
+                "categories": cats,
+                "recipients": list(p.recipients),
+                "transfers": [tr.model_dump() for tr in p.transfers],
+                "retention": period(p.retention, lang),
+                "kind_caps": kind_caps,
+                "automated": p.automated_decision_making,
+                "requirement": t[f"requirement_{p.legal_basis.value}"],
+            }
+        )
+    extra = register.notice or {}
+    how = extra.get("how_to_exercise") or t["how_default"].format(
+        email=c.dpo.email if c.dpo and c.dpo.email else c.email or c.name
+    )
+    return {
+        "t": t,
+        "lang": lang,
+        "controller": {"phone": None, **c.model_dump()},
+        "purposes": purposes,
+        "transfers": [
+            {"purpose": pp["name"], **tr} for pp in purposes for tr in pp["transfers"]
+        ],
+        "any_consent": any(pp["consent"] for pp in purposes),
+        "any_automated": any(pp["automated"] for pp in purposes),
+        "rights": [
+            {"key": k, "title": t[f"right_{k}"], "article": a, "text": t[f"right_{k}_text"]}
+            for k, a in (
+                ("access", "Art. 15"), ("rectification", "Art. 16"), ("erasure", "Art. 17"),
+                ("restriction", "Art. 18"), ("portability", "Art. 20"), ("object", "Art. 21"),
+            )
+        ],
+        "how_to_exercise": how,
+        "privacy_center": extra.get("privacy_center_url"),
+    }
+
+
+def _render(register: Register, fmt: str, lang: str, version: str | None) -> str:
+    if fmt not in FORMATS:
+        raise BadInput(f"notice format must be one of {', '.join(FORMATS)}")
+    if lang not in LANGUAGES:
+        raise BadInput(f"notice language must be one of {', '.join(LANGUAGES)}")
+    ctx = notice_context(register, lang)
+    return _env().get_template(f"notice.{fmt}.j2").render(**ctx, version=version)
+
+
+def notice_version(register: Register) -> str:
+    """Content hash of the canonical notice (English Markdown, without its version line)."""
+    body = _render(register, *CANONICAL, version=None)
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
+
+
+def render_notice(register: Register, fmt: str = "md", lang: str = "en") -> Notice:
+    version = notice_version(register)
+    return Notice(_render(register, fmt, lang, version), version, fmt, lang)
+
+
+def record_prompt(vault: Any, external_id: str, purpose: str, *, actor: Any = None) -> str:
+    """Record that a subject was shown the current notice and asked again about ``purpose``.
+
+    A consent given against an older notice stays in force (it was valid when given), but the
+    compliance check wants the subject to have been asked again since the notice changed.
+    Returns the notice version the subject was asked against.
+    """
+    from confida import subject as subjects
+    from confida.store.schema import notice_prompt
+    from confida.vault import SYSTEM, Operation
+
+    version = vault.notice_version()
+    if not vault.register.purpose(purpose).consent_required:
+        raise BadInput(f"purpose {purpose!r} is not based on consent")
+    with vault.operation(Operation("consent.prompt", actor or SYSTEM, purpose)) as (conn, op):
+        s = subjects.require(vault, conn, external_id)
+        op.subject_pseudonyms.append(s.pseudonym)
+        conn.execute(notice_prompt.insert().values(
+            subject_id=s.id, purpose=purpose, notice_version=version, asked_at=vault.clock()))
+        op.details["notice_version"] = version
+    return str(version)
+
