@@ -348,3 +348,27 @@ def test_extend_once_with_reason(client, seeded, vault):
     assert client.post("/console/requests/extend", data=data).status_code == 409
     assert client.post("/console/requests/extend", data={**data, "months": "3"}
                        ).status_code == 400
+
+
+def test_notice_compliance_and_breaches(client, seeded, vault):
+    r = client.get("/privacy/notice", headers={"Accept-Language": "de"})
+    assert r.status_code == 200 and "Example AI GmbH" in r.text
+    assert vault.notice_version() in r.text and "<style" not in r.text
+    assert r.text.count("<main") == 1
+    token = _staff(client, seeded["staff_key"])
+    assert "Run the compliance check" in client.get("/console/compliance").text
+    assert client.post("/console/compliance", data={}).status_code == 403
+    r = client.post("/console/compliance", data={"csrf": token})
+    assert r.status_code == 200 and "passed" in r.text and "Art." in r.text
+    page = client.get("/console/breaches").text
+    assert "Lost laptop" in page and "Overdue" in page  # discovered 80 hours ago
+    assert "hours left" in page  # the one discovered 10 hours ago: about 62 hours left
+
+
+def test_console_pages_refuse_a_role_without_the_action(client, seeded, vault):
+    from confida import credential
+
+    support = credential.create(vault, "support").key  # may handle requests, not breaches
+    _staff(client, support)
+    assert client.get("/console/").status_code == 200
+    assert client.get("/console/breaches").status_code == 403

@@ -31,6 +31,14 @@ def seed(vault: Vault) -> dict[str, str]:
         overdue = request.submit(earlier, request.RECTIFICATION, other, "test:support-desk")
     finally:
         earlier.close()
+    from confida import breach
+
+    breach.register_breach(vault, title="Lost laptop (encrypted disk)",
+                           description="A support laptop was stolen.",
+                           discovered_at=now - timedelta(hours=80), kinds=["account"])
+    breach.register_breach(vault, title="Misdirected export",
+                           description="An export was sent to the wrong team.",
+                           discovered_at=now - timedelta(hours=10), kinds=["usage_event"])
     key = credential.create(vault, "dpo", label="console test").key
     link = subject_link.issue(vault, SUBJECT, 600)
     return {"training_record": training.record_id, "overdue_request": overdue.id,

@@ -19,6 +19,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
 from confida.config import Config
 from confida.errors import BadInput, ConfidaError, Refused, Unauthenticated
@@ -276,9 +277,9 @@ async def delete(request: Request) -> Response:
 @privacy.get("/notice")
 def notice(request: Request) -> Response:
     s = _session(request)
-    vault = _web(request).vault
-    return _render(request, "privacy/notice.html", s, reg=vault.register,
-                   notice_version=vault.notice_version())
+    body, version = ports.notice_html(_web(request).vault, _lang(request))
+    return _render(request, "privacy/notice.html", s, notice_body=Markup(body),  # noqa: S704
+                   notice_version=version)
 
 
 @privacy.post("/lang")
@@ -415,11 +416,45 @@ def _seam_page(module: str, title: str) -> Callable[[Request], Response]:
 
 
 for _path, _module, _title in (
-    ("/compliance", "confida.compliance", "compliance"),
     ("/audit", "confida.audit.sink", "audit"),
-    ("/breaches", "confida.breach", "breaches"),
 ):
     console.add_api_route(_path, _seam_page(_module, _title), methods=["GET"])
+
+
+@console.get("/compliance")
+def compliance_page(request: Request) -> Response:
+    s = _staff_session(request)
+    if s is None:
+        return _to_login()
+    return _render(request, "console/compliance.html", s, nav=NAV, current="compliance")
+
+
+@console.post("/compliance")
+async def compliance_run(request: Request) -> Response:
+    """Running the checks reads the whole store, so it is an explicit POST, not a page view."""
+    s = _staff_session(request)
+    form = await _form(request, s)
+    if form is None or s is None:
+        return _forbidden(request, s)
+    try:
+        report = ports.compliance_report(_web(request).vault, _staff_actor(s))
+    except ConfidaError as exc:
+        return _error(request, s, exc)
+    return _render(request, "console/compliance.html", s, nav=NAV, current="compliance",
+                   report=report)
+
+
+@console.get("/breaches")
+def breaches_page(request: Request) -> Response:
+    s = _staff_session(request)
+    if s is None:
+        return _to_login()
+    try:
+        rows = ports.breaches(_web(request).vault, _staff_actor(s))
+    except ConfidaError as exc:
+        return _error(request, s, exc)
+    return _render(request, "console/breaches.html", s, nav=NAV, current="breaches",
+                   breaches=rows)
 
 
 @console.get("/register")

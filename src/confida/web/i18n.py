@@ -116,6 +116,22 @@ EN: dict[str, str] = {
     "current": "Current",
     "verify": "Run verification",
     "done": "Done.",
+    "run_checks": "Run the compliance check",
+    "checks_summary": "{passed} passed, {failed} failed, {na} not applicable.",
+    "check": "Check",
+    "article": "Article",
+    "evidence": "Evidence",
+    "breach_intro": "Each breach must be notified to the supervisory authority within 72 hours "
+                    "of discovery (Art. 33 GDPR).",
+    "breach_title": "Breach",
+    "discovered": "Discovered (UTC)",
+    "deadline_72h": "72-hour deadline (UTC)",
+    "affected": "Subjects / records affected",
+    "individual_notice": "People must be told (Art. 34)",
+    "notified": "Authority notified",
+    "hours_left": "{h} hours left",
+    "yes": "Yes",
+    "no": "No",
 }
 
 DE: dict[str, str] = {
@@ -230,6 +246,22 @@ DE: dict[str, str] = {
     "current": "Aktuell",
     "verify": "Prüfung starten",
     "done": "Erledigt.",
+    "run_checks": "Compliance-Prüfung starten",
+    "checks_summary": "{passed} bestanden, {failed} nicht bestanden, {na} nicht anwendbar.",
+    "check": "Prüfung",
+    "article": "Artikel",
+    "evidence": "Nachweise",
+    "breach_intro": "Jede Datenpanne ist der Aufsichtsbehörde binnen 72 Stunden nach "
+                    "Bekanntwerden zu melden (Art. 33 DSGVO).",
+    "breach_title": "Datenpanne",
+    "discovered": "Entdeckt (UTC)",
+    "deadline_72h": "72-Stunden-Frist (UTC)",
+    "affected": "Betroffene Personen / Einträge",
+    "individual_notice": "Betroffene zu benachrichtigen (Art. 34)",
+    "notified": "Behörde benachrichtigt",
+    "hours_left": "noch {h} Stunden",
+    "yes": "Ja",
+    "no": "Nein",
 }
 
 CATALOGS = {"en": EN, "de": DE}

@@ -216,3 +216,47 @@ def key_status(vault: Vault) -> dict[str, Any]:
         "versions": vault.keys.versions(),
         "current": vault.keys.current_version(),
     }
+
+
+# --- transparency (confida.transparency, confida.compliance, confida.breach) -----------------
+
+
+def notice_html(vault: Vault, lang: str) -> tuple[str, str]:
+    """The privacy notice as an HTML fragment for the page layout, and its version.
+
+    ``confida.transparency.notice`` renders a standalone, autoescaped document with an inline
+    stylesheet; the page keeps its body only (the console's CSP forbids inline style), and turns
+    its ``header``/``main``/``footer`` into plain blocks so the page keeps one set of landmarks.
+    """
+    import re
+
+    from confida.transparency.notice import render_notice
+
+    n = render_notice(vault.register, "html", lang if lang in ("en", "de") else "en")
+    m = re.search(r"<body[^>]*>(.*)</body>", n.text, flags=re.S)
+    body = m.group(1) if m else ""
+    body = re.sub(r"<style.*?</style>", "", body, flags=re.S)
+    body = re.sub(r"<(/?)(header|main|footer)\b[^>]*>", r"<\1div>", body)
+    return body, n.version
+
+
+def compliance_report(vault: Vault, actor: Actor) -> dict[str, Any]:
+    from confida import access
+    from confida.compliance.report import as_dict
+    from confida.compliance.run import run_compliance
+
+    access.decide(vault.register, actor, "compliance")
+    return as_dict(run_compliance(vault, actor=actor))
+
+
+def breaches(vault: Vault, actor: Actor) -> list[dict[str, Any]]:
+    """The breach register with each 72-hour clock (Art. 33(1)), newest first."""
+    from confida import access, breach
+
+    access.decide(vault.register, actor, "breach")
+    now = vault.clock()
+    return [
+        {"b": b, "overdue": b.overdue(now), "hours_left": b.hours_left(now),
+         "individual_notice": b.individual_notice_required}
+        for b in reversed(breach.list_breaches(vault))
+    ]
