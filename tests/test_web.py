@@ -333,7 +333,7 @@ def test_staff_completes_an_overdue_request(client, seeded, vault):
         "request_id": seeded["overdue_request"], "csrf": token})
     assert r.status_code == 200
     done = [x for x in ports.staff_requests(vault, ports.staff_login(
-        vault, seeded["staff_key"])) if x.id == seeded["overdue_request"]][0]
+        vault, seeded["staff_key"])[0]) if x.id == seeded["overdue_request"]][0]
     assert done.status == "completed" and not done.overdue
     for path in ("/console/register", "/console/keys", "/console/compliance",
                  "/console/audit", "/console/breaches"):
@@ -372,3 +372,57 @@ def test_console_pages_refuse_a_role_without_the_action(client, seeded, vault):
     _staff(client, support)
     assert client.get("/console/").status_code == 200
     assert client.get("/console/breaches").status_code == 403
+
+
+def test_chart_counts_requests_per_week_and_median_time():
+    from types import SimpleNamespace
+
+    from confida.web.app import _chart
+
+    now = utcnow()
+    reqs = [SimpleNamespace(received_at=now - timedelta(days=d), closed_at=c)
+            for d, c in ((0, None), (1, None), (15, now - timedelta(days=13)),
+                         (15, now - timedelta(days=5)), (400, None))]
+    chart = _chart(reqs, now, weeks=8)
+    counts = [b["count"] for b in chart["bars"]]
+    assert sum(counts) == 4  # the one from 400 days ago is outside the window
+    assert counts[-1] + counts[-2] == 2 and max(counts) == 2
+    assert chart["median"] == 6.0  # 2 and 10 days to completion
+    assert all(0 <= b["h"] <= 100 for b in chart["bars"])
+
+
+def test_oidc_login_to_the_console(config, seeded, tmp_path):
+    import dataclasses
+    import json
+
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from confida.config import OidcSettings
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    jwk.update({"kid": "k1", "use": "sig", "alg": "RS256"})
+    (tmp_path / "jwks.json").write_text(json.dumps({"keys": [jwk]}))
+    cfg = dataclasses.replace(config, oidc=OidcSettings(
+        issuer="https://idp.test", audience="confida-console",
+        jwks_file=str(tmp_path / "jwks.json")))
+
+    def token(role: str, exp_in: int = 600, aud: str = "confida-console") -> str:
+        now = int(time.time())
+        return jwt.encode({"iss": "https://idp.test", "aud": aud, "sub": "staff-1",
+                           "exp": now + exp_in, "iat": now, "confida_role": role},
+                          key, algorithm="RS256", headers={"kid": "k1"})
+
+    app = create_app(cfg)
+    with TestClient(app, base_url="https://testserver") as c:
+        def login(tok: str) -> int:
+            page = c.get("/console/login")
+            return c.post("/console/login", data={"api_key": tok, "csrf": _csrf(page.text)},
+                          follow_redirects=False).status_code
+
+        assert login(token("dpo", exp_in=-120)) == 401  # expired
+        assert login(token("dpo", aud="other-app")) == 401  # not for us
+        assert login(token("ml_engineer")) == 401  # a role without "requests"
+        assert login(token("dpo")) == 303
+        assert c.get("/console/").status_code == 200

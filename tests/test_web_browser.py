@@ -168,7 +168,7 @@ def test_staff_completes_an_overdue_request(page, server, seeded, vault):
     first.get_by_role("button", name="Complete").click()
     page.wait_for_url(f"{server}/console/?done=done")
     check(page, "console-request-completed")
-    actor = ports.staff_login(vault, seeded["staff_key"])
+    actor, _exp = ports.staff_login(vault, seeded["staff_key"])
     done = {r.id: r for r in ports.staff_requests(vault, actor)}[seeded["overdue_request"]]
     assert done.status == "completed" and done.closed_at is not None
     for name in ("register", "keys", "audit", "breaches"):

@@ -7,6 +7,7 @@ exchanged for a session cookie and redirected away at once); pages call ``ports`
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import time
 import uuid
@@ -65,6 +66,12 @@ class Web:
         if self._vault is None:
             self._vault = Vault.open(self.config)
         return self._vault
+
+    def oidc(self) -> Any:
+        """The API's OIDC verifier when ``[oidc]`` is configured, else None (API keys only)."""
+        if self._shared is None or not self.config.oidc.enabled:
+            return None
+        return self._shared.verifier()
 
     def close(self) -> None:
         if self._vault is not None:
@@ -348,11 +355,14 @@ async def login(request: Request) -> Response:
         return _forbidden(request, s)
     vault = _web(request).vault
     try:
-        actor = ports.staff_login(vault, form.get("api_key", "").strip())
+        actor, exp = ports.staff_login(vault, form.get("api_key", "").strip()[:8192],
+                                       _web(request).oidc())
     except (Unauthenticated, Refused):
         return _render(request, "console/login.html", s, status=401, failed=True)
     now = time.time()
     new = sessions.new(sessions.STAFF, now, csrf=csrf.new_token(), sub=actor.id, role=actor.role)
+    if exp is not None and exp < new.exp:  # an OIDC session ends with its token
+        new = dataclasses.replace(new, exp=exp)
     resp = RedirectResponse("/console/", status_code=303)
     resp.set_cookie(value=sessions.seal(vault, new), **sessions.cookie_args(new, now))
     return resp
@@ -496,11 +506,9 @@ def _chart(reqs: list[Any], now: datetime, weeks: int = 8) -> dict[str, Any]:
     starts = [start - timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
     counts = [0] * weeks
     for r in reqs:
-        for i in range(weeks - 1, -1, -1):
-            if r.received_at >= starts[i]:
-                if i < weeks - 1 or r.received_at < start + timedelta(weeks=1):
-                    counts[i] += 1
-                break
+        i = (r.received_at - starts[0]).days // 7
+        if 0 <= i < weeks:
+            counts[i] += 1
     top = max(counts) or 1
     bars = [
         {"x": 10 + i * 40, "h": round(100 * c / top), "y": 110 - round(100 * c / top),

@@ -88,6 +88,7 @@ EN: dict[str, str] = {
     "back": "Back",
     "login": "Sign in",
     "api_key": "API key",
+    "login_hint": "An API key (cfk_…) or, where single sign-on is set up, an OIDC ID token.",
     "login_intro": "Staff sign in with an API key of a role allowed to handle requests.",
     "login_failed": "Sign-in failed.",
     "requests_staff": "Requests",
@@ -217,6 +218,8 @@ DE: dict[str, str] = {
     "back": "Zurück",
     "login": "Anmelden",
     "api_key": "API-Schlüssel",
+    "login_hint": "Ein API-Schlüssel (cfk_…) oder, wo Single Sign-on eingerichtet ist, ein "
+                  "OIDC-ID-Token.",
     "login_intro": "Mitarbeitende melden sich mit dem API-Schlüssel einer Rolle an, die Anträge "
                    "bearbeiten darf.",
     "login_failed": "Anmeldung fehlgeschlagen.",

@@ -161,19 +161,33 @@ def training_export(vault: Vault, *, purpose: str = "model_training") -> list[st
 # --- console ---------------------------------------------------------------------------------
 
 
-def staff_login(vault: Vault, api_key: str) -> Actor:
-    """The actor for an API key; the role must be allowed to handle requests (deny default)."""
+def staff_login(vault: Vault, secret: str, oidc: Any = None) -> tuple[Actor, int | None]:
+    """The actor for an API key or (when ``[oidc]`` is configured) an OIDC ID token, and the
+    token's expiry (Unix time) when it has one. The role must be allowed to handle requests:
+    deny by default."""
     from confida import access, credential
+    from confida.errors import Unauthenticated
 
-    actor = credential.authenticate(vault, api_key)
+    exp: int | None = None
+    if credential.looks_like_key(secret):
+        actor = credential.authenticate(vault, secret)
+    elif oidc is not None and secret.count(".") == 2:
+        import jwt
+
+        actor = oidc.authenticate(secret, set(vault.register.roles))
+        exp = int(jwt.decode(secret, options={"verify_signature": False})["exp"])  # verified
+    else:
+        raise Unauthenticated("malformed credential")
     access.decide(vault.register, actor, "requests")
-    return actor
+    return actor, exp
 
 
 def staff_still_valid(vault: Vault, actor_id: str) -> bool:
     """A console session ends as soon as its API key is revoked or expires."""
     from confida import credential
 
+    if not actor_id.startswith("apikey:"):
+        return actor_id.startswith("oidc:")  # bounded by the token's expiry in the session
     key_id = actor_id.removeprefix("apikey:")
     now = vault.clock()
     return any(k.id == key_id and k.status(now) == "active" for k in credential.list_keys(vault))
