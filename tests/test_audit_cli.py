@@ -1,4 +1,4 @@
-"""``confida audit`` commands through Typer's CliRunner, against the interim cli_support seam."""
+"""``confida audit`` commands through Typer's CliRunner, on an initialised data dir."""
 
 from __future__ import annotations
 
@@ -10,14 +10,19 @@ from pathlib import Path
 
 import pytest
 import typer
-from sqlalchemy import MetaData, create_engine, update
+from sqlalchemy import update
 from typer.testing import CliRunner
 
-from confida.audit import AuditLog, define_tables
-from confida.audit.cli_support import ORIGIN
 from confida.audit.merkle import verify_inclusion
+from confida.audit.sink import audit_log
 from confida.cli.audit import app
+from confida.config import Config
+from confida.store.engine import make_engine
+from confida.store.schema import audit_tables
 from tests.audit_data import make_entry
+from tests.conftest import make_config
+
+ORIGIN = Config(data_dir=Path(".")).audit_origin
 
 pytest_plugins = ["tests.audit_fixtures"]
 
@@ -25,15 +30,13 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    """A data dir whose SQLite store holds 12 entries (the CLI always runs on SQLite here)."""
+def data_dir(tmp_path: Path, database_url: str) -> Path:
+    """An initialised data dir whose store (SQLite or PostgreSQL) holds 12 audit entries."""
     d = tmp_path / "data"
-    d.mkdir()
-    engine = create_engine(f"sqlite:///{d / 'confida.db'}")
-    log = AuditLog(define_tables(MetaData()), origin=ORIGIN)
+    cfg = make_config(d, database_url)
+    engine = make_engine(cfg.database_url)
     with engine.begin() as conn:
-        log.create(conn)
-        log.append_many(conn, [make_entry(i) for i in range(12)])
+        audit_log(cfg).append_many(conn, [make_entry(i) for i in range(12)])
     engine.dispose()
     return d
 
@@ -76,8 +79,8 @@ def test_checkpoint_verify_proof_export_round_trip(data_dir: Path, tmp_path: Pat
 
 def test_verify_fails_with_exit_1_and_names_the_entry(data_dir: Path) -> None:
     assert run(data_dir, "checkpoint")[0] == 0
-    engine = create_engine(f"sqlite:///{data_dir / 'confida.db'}")
-    t = define_tables(MetaData())
+    engine = make_engine(Config.load(data_dir).database_url)
+    t = audit_tables
     with engine.begin() as conn:
         conn.execute(update(t.entry).where(t.entry.c.idx == 4).values(entry='{"forged":true}'))
     engine.dispose()

@@ -71,6 +71,12 @@ class Operation:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+def _log_sink(config: Config) -> AuditSink:
+    from confida.audit.sink import open_sink
+
+    return open_sink(config)
+
+
 def _pii_scanner() -> PiiScanner:
     try:
         from confida.pii import detect, summarize
@@ -104,7 +110,7 @@ class Vault:
             migrate.require_current(self.engine, "store")
             migrate.require_current(self.key_engine, "keystore")
         self.keys = KeyStore(self.key_engine, kek or kek_provider(config), clock=clock)
-        self.audit: AuditSink = audit or NullAuditSink()
+        self.audit: AuditSink = audit if audit is not None else _log_sink(config)
         self.scan: PiiScanner = scanner or _pii_scanner()
         self._index_key: bytes | None = None
 
@@ -255,6 +261,9 @@ def initialise_stores(config: Config, kek: KekProvider | None = None) -> None:
         migrate.upgrade(engine, "store")
         migrate.upgrade(key_engine, "keystore")
         KeyStore(key_engine, kek or kek_provider(config)).initialise()
+        from confida.audit.sink import init_signing_key
+
+        init_signing_key(config)
         for url in (config.database_url, config.keystore_url):
             if url.startswith("sqlite:///"):
                 _private(Path(url.removeprefix("sqlite:///")))

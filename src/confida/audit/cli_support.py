@@ -1,26 +1,22 @@
-"""INTEGRATION SEAM — to be replaced by the vault's own context when the CLI is assembled.
+"""What the audit commands need from the vault: its engine, its log and the signing key.
 
-The audit commands need a database connection, the log's tables and the signing key. In the
-vault these come from the data directory's configuration and the project's single MetaData /
-Alembic migration. Until that exists, :func:`open_log` builds them from ``--database-url`` or
-``<data_dir>/confida.db`` (SQLite) and ``<data_dir>/keys/audit-ed25519.pem``, and creates the
-tables itself. The commands in :mod:`confida.cli.audit` only ever call :func:`open_log` and use
-the returned :class:`AuditContext`, so replacing this module is the whole integration.
+The log lives in the record store (tables from ``confida.store.schema.audit_tables``, created by
+Alembic); the key is ``keys/audit-ed25519.pem`` in the data directory, beside its public ``.vkey``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import typer
-from sqlalchemy import Engine, MetaData, create_engine
+from sqlalchemy import Engine
 
 from confida.audit.checkpoint import AuditSigner, VerifierKey
 from confida.audit.log import AuditLog
-from confida.audit.tables import define_tables
 
 __all__ = ["OPTIONS_KEY", "AuditContext", "cli_options", "open_log"]
 
@@ -76,14 +72,22 @@ def cli_options(ctx: typer.Context) -> dict[str, Any]:
 
 
 def open_log(ctx: typer.Context) -> AuditContext:
-    """Open the audit log named by the command line (seam: the vault replaces this)."""
+    """Open the vault's audit log from the data directory's configuration."""
+    from confida.audit.sink import audit_log
+    from confida.config import Config
+    from confida.store.engine import make_engine
+
     opts = cli_options(ctx)
-    data_dir = Path(opts.get("data_dir") or "confida-data")
-    url = opts.get("database_url") or f"sqlite:///{data_dir / 'confida.db'}"
-    if url.startswith("sqlite:///"):
-        data_dir.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url)
-    log = AuditLog(define_tables(MetaData()), origin=ORIGIN)
-    with engine.begin() as conn:
-        log.create(conn)
-    return AuditContext(engine=engine, log=log, key_path=data_dir / KEY_FILE, key_name=ORIGIN)
+    cfg = Config.load(opts.get("data_dir"), database_url=opts.get("database_url"))
+    if not cfg.is_initialised and not opts.get("database_url"):
+        _not_initialised(cfg.data_dir, bool(opts.get("json")))
+    engine = make_engine(cfg.database_url)
+    return AuditContext(
+        engine=engine, log=audit_log(cfg), key_path=cfg.audit_key_path, key_name=cfg.audit_origin
+    )
+
+
+def _not_initialised(data_dir: Path, as_json: bool) -> None:
+    msg = f"{data_dir} is not a Confida data directory; run `confida init` or pass --data-dir"
+    typer.echo(json.dumps({"ok": False, "error": msg}) if as_json else f"error: {msg}", err=True)
+    raise typer.Exit(2)

@@ -389,13 +389,13 @@ class AuditLog:
     def _iter_entries(self, conn: Connection) -> Iterator[tuple[int, bytes, bytes]]:
         e = self.tables.entry
         stmt = select(e.c.idx, e.c.entry, e.c.leaf_hash).order_by(e.c.idx)
-        for idx, raw, h in conn.execution_options(yield_per=10_000).execute(stmt):
+        for idx, raw, h in conn.execute(stmt, execution_options={"yield_per": 10_000}):
             yield int(idx), raw.encode("utf-8"), bytes(h)
 
     def _iter_nodes(self, conn: Connection) -> Iterator[tuple[int, int, bytes]]:
         nd = self.tables.node
         stmt = select(nd.c.level, nd.c.idx, nd.c.hash).order_by(nd.c.level, nd.c.idx)
-        for level, idx, h in conn.execution_options(yield_per=10_000).execute(stmt):
+        for level, idx, h in conn.execute(stmt, execution_options={"yield_per": 10_000}):
             yield int(level), int(idx), bytes(h)
 
     def export(

@@ -68,7 +68,6 @@ def register(app: typer.Typer) -> None:
             initialise_stores(cfg)
             if not cfg.tls_cert.exists():
                 create_self_signed(cfg.tls_cert, cfg.tls_key)
-            _init_audit_key(cfg)
             if created:
                 # Written last: its presence marks a complete installation.
                 (cfg.data_dir / CONFIG_FILE).write_text("\n".join(lines) + "\n", "utf-8")
@@ -79,14 +78,6 @@ def register(app: typer.Typer) -> None:
         ))
 
     _ = init
-
-
-def _init_audit_key(cfg: object) -> None:
-    try:
-        from confida.audit.sink import init_signing_key
-    except ImportError:
-        return
-    init_signing_key(cfg)  # type: ignore[arg-type]
 
 
 __all__ = ["register", "sample_register_text"]

@@ -34,7 +34,7 @@ class State:
         return Config.load(self.data_dir, **overrides)
 
     def vault(self) -> Vault:
-        return Vault.open(self.config(), audit=_audit_sink(self.config()))
+        return Vault.open(self.config())
 
     def actor(self) -> Actor:
         try:
@@ -42,14 +42,6 @@ class State:
         except (KeyError, OSError):
             user = "unknown"
         return Actor(id=f"cli:{user}", role="admin", source="cli")
-
-
-def _audit_sink(config: Config) -> Any:
-    try:
-        from confida.audit.sink import open_sink
-    except ImportError:
-        return None
-    return open_sink(config)
 
 
 def state(ctx: typer.Context) -> State:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
 )
 
+from confida.audit.tables import define_tables
 from confida.store.types import UTCDateTime
 
 NAMING = {
@@ -90,6 +91,11 @@ downstream_ref = Table(
     Column("reference", String(128), nullable=False),  # the pseudonym that system knows
     Column("created_at", UTCDateTime(), nullable=False),
 )
+
+# --- audit log ---
+# The tamper-evident Merkle log (confida.audit) lives in the same store, so each operation's
+# entry commits in the operation's own transaction.
+audit_tables = define_tables(metadata)
 
 # --- api: credentials ---
 # API keys for services and staff. Only a SHA-256 of the 256-bit secret is kept; ``id`` is the

@@ -1,0 +1,60 @@
+"""Every core operation writes its audit entry in its own transaction, refusals included."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from confida import consent
+from confida.audit.sink import audit_log, load_signer
+from confida.errors import ConsentRequired, InvalidRecord
+from confida.store.schema import audit_tables
+from confida.vault import Vault
+
+MSG = {"conversation_id": "c", "text": "Call Jane Roe at jane.roe@example.org"}
+
+
+def entries(vault: Vault) -> list[dict]:
+    with vault.engine.connect() as conn:
+        rows = conn.execute(
+            select(audit_tables.entry.c.entry).order_by(audit_tables.entry.c.idx)
+        ).scalars()
+        return [json.loads(r) for r in rows]
+
+
+def test_operations_are_logged_without_personal_values(vault: Vault) -> None:
+    res = vault.collect("jane.roe@example.org", "conversation_message", MSG, "service")
+    vault.read(res.record_id, "service")
+    consent.grant(vault, "jane.roe@example.org", "model_training")
+    log = entries(vault)
+    assert [(e["action"], e["outcome"]) for e in log] == [
+        ("record.collect", "allowed"), ("record.read", "allowed"), ("consent.grant", "allowed")]
+    assert log[0]["object_ids"] == [res.record_id] and log[0]["purpose"] == "service"
+    assert len(log[0]["subjects"]) == 1 and log[0]["subjects"] == log[2]["subjects"]
+    blob = json.dumps(log)
+    assert "jane" not in blob.lower() and "example.org" not in blob
+
+
+def test_refusals_and_failures_are_logged_and_change_nothing(vault: Vault) -> None:
+    with pytest.raises(ConsentRequired):
+        vault.collect("u", "conversation_message", MSG, "model_training")
+    with pytest.raises(InvalidRecord):
+        vault.collect("u", "conversation_message", {"text": 1}, "service")
+    log = entries(vault)
+    assert [(e["action"], e["outcome"], e["details"].get("error")) for e in log] == [
+        ("record.collect", "denied", "consent-required"),
+        ("record.collect", "failed", "invalid-record"),
+    ]
+
+
+def test_log_verifies_and_is_checkpointed(vault: Vault) -> None:
+    for i in range(5):
+        vault.collect(f"u{i}", "usage_event", {"event": "login"}, "safety")
+    log = audit_log(vault.config)
+    with vault.engine.connect() as conn:
+        assert log.size(conn) == 5
+        assert log.latest_checkpoint(conn) is not None  # the first append signs one
+        result = log.verify_live(conn, load_signer(vault.config).verifier)
+    assert result.ok, result
