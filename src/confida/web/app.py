@@ -413,22 +413,29 @@ async def extend(request: Request) -> Response:
     return _see_other("/console/", flash="done")
 
 
-def _seam_page(module: str, title: str) -> Callable[[Request], Response]:
-    def page(request: Request) -> Response:
-        s = _staff_session(request)
-        if s is None:
-            return _to_login()
-        mod = ports.optional(module)
-        return _render(request, "console/seam.html", s, nav=NAV, current=title,
-                       module=module, available=mod is not None)
+@console.get("/audit")
+def audit_page(request: Request) -> Response:
+    s = _staff_session(request)
+    if s is None:
+        return _to_login()
+    try:
+        status = ports.audit_status(_web(request).vault, _staff_actor(s))
+    except ConfidaError as exc:
+        return _error(request, s, exc)
+    return _render(request, "console/audit.html", s, nav=NAV, current="audit", audit=status)
 
-    return page
 
-
-for _path, _module, _title in (
-    ("/audit", "confida.audit.sink", "audit"),
-):
-    console.add_api_route(_path, _seam_page(_module, _title), methods=["GET"])
+@console.post("/audit/verify")
+async def audit_verify(request: Request) -> Response:
+    s = _staff_session(request)
+    form = await _form(request, s)
+    if form is None or s is None:
+        return _forbidden(request, s)
+    try:
+        status = ports.audit_status(_web(request).vault, _staff_actor(s), verify=True)
+    except ConfidaError as exc:
+        return _error(request, s, exc)
+    return _render(request, "console/audit.html", s, nav=NAV, current="audit", audit=status)
 
 
 @console.get("/compliance")

@@ -132,6 +132,12 @@ EN: dict[str, str] = {
     "notified": "Authority notified",
     "hours_left": "{h} hours left",
     "yes": "Yes",
+    "audit_origin": "Log origin",
+    "audit_size": "Entries",
+    "audit_checkpoint": "Latest signed checkpoint",
+    "audit_checkpoint_at": "{n} entries, signed {at} UTC",
+    "audit_ok": "Verified: {n} entries and {c} signed checkpoints are intact.",
+    "audit_bad": "Verification FAILED: the log was altered at or after entry {i}.",
     "no": "No",
 }
 
@@ -264,6 +270,12 @@ DE: dict[str, str] = {
     "notified": "Behörde benachrichtigt",
     "hours_left": "noch {h} Stunden",
     "yes": "Ja",
+    "audit_origin": "Herkunft des Logs",
+    "audit_size": "Einträge",
+    "audit_checkpoint": "Letzter signierter Checkpoint",
+    "audit_checkpoint_at": "{n} Einträge, signiert {at} UTC",
+    "audit_ok": "Geprüft: {n} Einträge und {c} signierte Checkpoints sind unverändert.",
+    "audit_bad": "Prüfung FEHLGESCHLAGEN: das Log wurde ab Eintrag {i} verändert.",
     "no": "Nein",
 }
 

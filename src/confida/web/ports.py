@@ -18,7 +18,7 @@ from typing import Any
 from confida import consent, record
 from confida import subject as subjects
 from confida.errors import BadInput
-from confida.vault import SYSTEM, Actor, Vault  # noqa: F401 - SYSTEM for callers
+from confida.vault import SYSTEM, Actor, Operation, Vault  # noqa: F401 - SYSTEM for callers
 from confida.web import subject_link
 
 
@@ -274,3 +274,38 @@ def breaches(vault: Vault, actor: Actor) -> list[dict[str, Any]]:
          "individual_notice": b.individual_notice_required}
         for b in reversed(breach.list_breaches(vault))
     ]
+
+
+# --- audit log (confida.audit) ---------------------------------------------------------------
+
+
+def audit_status(vault: Vault, actor: Actor, *, verify: bool = False) -> dict[str, Any]:
+    """Size of the tamper-evident log, its latest signed checkpoint, and (on request) a full
+    verification: every entry rehashed, every checkpoint's signature and consistency checked."""
+    from confida import access
+    from confida.audit import VerifierKey
+    from confida.audit.sink import audit_log, load_signer
+
+    access.decide(vault.register, actor, "audit")
+    log = audit_log(vault.config)
+    out: dict[str, Any] = {"origin": vault.config.audit_origin}
+    with vault.engine.connect() as conn:
+        out["size"] = log.size(conn)
+        latest = log.latest_checkpoint(conn)
+        out["checkpoint"] = (
+            None if latest is None else
+            {"size": latest[0], "at": latest[2], "root": latest[1].split("\n")[2]}
+        )
+        if verify:
+            vkey_path = vault.config.audit_key_path.with_suffix(".vkey")
+            key = (VerifierKey.from_vkey(vkey_path.read_text()) if vkey_path.exists()
+                   else load_signer(vault.config).verifier)
+            r = log.verify_live(conn, key)
+            out["verify"] = {"ok": r.ok, "size": r.size, "checkpoints": r.checkpoints,
+                             "verified_size": r.verified_size,
+                             "first_bad_index": r.first_bad_index,
+                             "errors": r.errors[:10], "warnings": r.warnings[:10]}
+    if verify:
+        with vault.operation(Operation("audit.verify", actor)) as (_conn, op):
+            op.details.update({"ok": out["verify"]["ok"], "size": out["verify"]["size"]})
+    return out
