@@ -158,3 +158,13 @@ class RequestConflict(BadInput):
 
     code = "request-conflict"
     http_status = 409
+
+
+# --- training data and analytics ----------------------------------------------------------------
+
+
+class PrivacyBudgetExceeded(Refused):
+    """A differentially private query would spend more epsilon than the analyst has left."""
+
+    code = "privacy-budget-exceeded"
+    http_status = 429

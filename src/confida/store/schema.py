@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -90,6 +91,48 @@ downstream_ref = Table(
     Column("system", String(128), nullable=False),  # e.g. "dataset:<id>"
     Column("reference", String(128), nullable=False),  # the pseudonym that system knows
     Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# --- training data and analytics ---
+# Each training dataset exported: when, by whom, against which register, with which selection
+# and counts. Its subject pseudonyms are rows of ``downstream_ref`` (system "dataset:<id>").
+training_dataset = Table(
+    "training_dataset",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("purpose", String(64), nullable=False),
+    Column("register_hash", String(64), nullable=False),
+    Column("criteria", JSON(), nullable=False),  # selection criteria: kinds, purposes, rules
+    Column("record_count", Integer, nullable=False),
+    Column("subject_count", Integer, nullable=False),
+    Column("manifest_sha256", String(64), nullable=True),
+)
+
+# Privacy budgets for differentially private analytics: one limit per analyst and dataset, and
+# an append-only ledger of what each query spent (written in the query's own transaction).
+privacy_budget = Table(
+    "privacy_budget",
+    metadata,
+    Column("analyst", String(128), primary_key=True),
+    Column("dataset", String(128), primary_key=True),
+    Column("epsilon_limit", Float(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+privacy_spend = Table(
+    "privacy_spend",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("analyst", String(128), nullable=False),
+    Column("dataset", String(128), nullable=False),
+    Column("query", String(32), nullable=False),  # count | sum | mean | histogram
+    Column("epsilon", Float(), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Index("ix_privacy_spend_analyst_dataset", "analyst", "dataset"),
 )
 
 # --- audit log ---

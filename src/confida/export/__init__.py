@@ -1,0 +1,1 @@
+"""Data leaving the vault for secondary purposes: training datasets and bulk redaction."""

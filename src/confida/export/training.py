@@ -1,0 +1,461 @@
+"""Training datasets: what may leave the vault to improve models, and in what form.
+
+Selection is decided at export time from the register and the ledgers, never from a list a
+caller passes in:
+
+- only kinds the training purpose covers, and never ``temporary_chat`` (excluded by the sample
+  register *and* by the rule below, so a careless register cannot let it through);
+- only subjects who are active (not restricted, not erased) and, for a consent-based purpose,
+  whose consent is current -- or, for legitimate interests, who have not objected;
+- only records within their own retention and within the training purpose's retention.
+
+Each field is then anonymised by the kind's register policy (``export.anonymise``), subjects get
+pseudonyms of this dataset only (kept in ``downstream_ref`` as ``dataset:<id>`` so erasure and
+withdrawal can name the rows to drop), and the whole export -- criteria and counts, no values --
+is one audited operation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from confida import consent
+from confida import subject as subjects
+from confida.downstream import record_refs
+from confida.errors import BadInput, NotFound, PurposeNotAllowed, Refused
+from confida.export.anonymise import FieldRule, anonymise_record, field_rules, keyed_ref
+from confida.export.manifest import Manifest, Shard, shard_of, write_manifest
+from confida.pii import Policy
+from confida.record import decrypt_row, purpose_view
+from confida.register.models import LegalBasis
+from confida.store.schema import consent_event, downstream_ref, training_dataset
+from confida.store.schema import record as record_t
+from confida.store.schema import subject as subject_t
+from confida.vault import SYSTEM, Actor, Operation, Vault
+
+TRAINING_PURPOSE = "model_training"
+# Kinds that never leave for training, whatever the register says: a temporary chat is promised
+# to be forgotten, and that promise does not depend on a register edit.
+NEVER_EXPORTED = frozenset({"temporary_chat"})
+FORMATS = ("jsonl", "parquet")
+SYSTEM_PREFIX = "dataset:"
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the caller asks for; the rules then narrow it down."""
+
+    purpose: str = TRAINING_PURPOSE
+    kinds: tuple[str, ...] | None = None  # default: every kind the purpose covers
+    since: datetime | None = None  # records created at or after
+    until: datetime | None = None  # records created before
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    dataset_id: str
+    directory: Path
+    record_count: int
+    subject_count: int
+    excluded: dict[str, int]
+    shards: list[Shard] = field(default_factory=list)
+    manifest_sha256: str = ""
+
+
+# An anonymiser maps a list of (kind, fields) to anonymised field dicts, in order. The local one
+# runs in this process; ``ray_redact.ray_anonymiser`` runs the same function on Ray workers.
+Anonymiser = Callable[[list[tuple[str, dict[str, Any]]], dict[str, dict[str, FieldRule]], bytes],
+                      list[dict[str, Any]]]
+
+
+def local_anonymiser(
+    items: list[tuple[str, dict[str, Any]]], rules: dict[str, dict[str, FieldRule]], key: bytes,
+) -> list[dict[str, Any]]:
+    policies = {
+        kind: {f: Policy.from_dict(r.policy) for f, r in kr.items() if r.how == "text"}
+        for kind, kr in rules.items()
+    }
+    return [anonymise_record(data, rules[kind], key, policies[kind]) for kind, data in items]
+
+
+def _kinds(vault: Vault, sel: Selection) -> list[str]:
+    purpose = vault.register.purpose(sel.purpose)
+    if purpose.legal_basis not in (LegalBasis.consent, LegalBasis.legitimate_interests):
+        raise PurposeNotAllowed(
+            f"purpose {sel.purpose!r} rests on {purpose.legal_basis.value}; a training export "
+            "needs consent or legitimate interests"
+        )
+    wanted = list(sel.kinds) if sel.kinds else list(purpose.kinds)
+    for k in wanted:
+        vault.register.kind(k)
+        if k in NEVER_EXPORTED:
+            raise PurposeNotAllowed(f"records of kind {k!r} are never exported for training")
+        if k not in purpose.kinds:
+            raise PurposeNotAllowed(f"purpose {sel.purpose!r} does not cover kind {k!r}")
+    kinds = [k for k in wanted if k not in NEVER_EXPORTED]
+    if not kinds:
+        raise PurposeNotAllowed(f"purpose {sel.purpose!r} covers no exportable kind")
+    return kinds
+
+
+def _check_policies(vault: Vault, rules: dict[str, dict[str, FieldRule]]) -> None:
+    for kind, kr in rules.items():
+        for name, r in kr.items():
+            if r.how != "text":
+                continue
+            try:
+                pol = Policy.from_dict(r.policy)
+            except ValueError as exc:
+                raise BadInput(f"kinds.{kind}.anonymization.{name}: {exc}") from None
+            if "tokenize" in {pol.default.op, *(s.op for s in pol.rules.values())}:
+                raise BadInput(
+                    f"kinds.{kind}.anonymization.{name}: 'tokenize' is reversible and cannot be "
+                    "used for data leaving the vault"
+                )
+
+
+def _eligible_subjects(
+    vault: Vault, conn: Connection, subject_ids: Sequence[str], purpose: str,
+    excluded: Counter[str],
+) -> dict[str, Any]:
+    """subject id -> Subject, for subjects whose data may be used for ``purpose`` now."""
+    p = vault.register.purpose(purpose)
+    out: dict[str, Any] = {}
+    checker = getattr(vault, "objection_check", None)
+    for i in range(0, len(subject_ids), _CHUNK):
+        chunk = list(subject_ids[i : i + _CHUNK])
+        rows = conn.execute(select(subject_t).where(subject_t.c.id.in_(chunk))).all()
+        grants = consent.current_grants(conn, chunk, purpose) if p.consent_required else {}
+        for row in rows:
+            s = subjects.Subject(row.id, row.pseudonym, row.status, row.created_at)
+            if s.status != subjects.ACTIVE:
+                excluded[f"subject_{s.status}"] += 1
+                continue
+            if p.consent_required and s.id not in grants:
+                excluded["no_consent"] += 1
+                continue
+            if checker is not None:
+                try:
+                    checker(conn, s, purpose)
+                except Refused:
+                    excluded["objected"] += 1
+                    continue
+            out[s.id] = s
+    return out
+
+
+def _prepare_dir(out_dir: Path) -> Path:
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise BadInput(f"{out_dir} exists and is not an empty directory; choose a new one")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.with_name(f".{out_dir.name}.partial-{secrets.token_hex(4)}")
+    tmp.mkdir(mode=0o700)
+    return tmp
+
+
+def _columns(vault: Vault, kinds: Sequence[str], purpose: str) -> list[tuple[str, str]]:
+    """(column, field type) for the union of the exported fields, in register order."""
+    allowed = set(vault.register.purpose(purpose).categories)
+    cols: dict[str, str] = {}
+    for k in kinds:
+        for name, spec in vault.register.kind(k).fields.items():
+            if spec.category in allowed and name not in cols:
+                cols[name] = "string" if spec.type in ("datetime", "text") else spec.type
+    return list(cols.items())
+
+
+class _ShardWriter:
+    """JSONL and Parquet shards of ``shard_size`` rows each, written as rows arrive."""
+
+    def __init__(self, directory: Path, formats: Sequence[str], shard_size: int,
+                 columns: list[tuple[str, str]]) -> None:
+        import pyarrow as pa
+
+        self.dir, self.formats, self.size = directory, list(formats), shard_size
+        types = {"string": pa.string(), "integer": pa.int64(), "number": pa.float64(),
+                 "boolean": pa.bool_()}
+        self.schema = pa.schema(
+            [("subject", pa.string()), ("record", pa.string()), ("kind", pa.string())]
+            + [(c, types.get(t, pa.string())) for c, t in columns]
+        )
+        self.columns = [f.name for f in self.schema]
+        self.buffer: list[dict[str, Any]] = []
+        self.shards: list[Shard] = []
+        self.n = 0
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.buffer.append(row)
+        if len(self.buffer) >= self.size:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.buffer:
+            return
+        rows = [{c: r.get(c) for c in self.columns} for r in self.buffer]
+        for c, t in zip(self.columns, self.schema.types, strict=True):
+            if str(t) == "string":
+                for r in rows:
+                    v = r[c]
+                    if v is not None and not isinstance(v, str):
+                        r[c] = json.dumps(v, ensure_ascii=False, sort_keys=True)
+        stem = f"part-{self.n:05d}"
+        if "jsonl" in self.formats:
+            p = self.dir / f"{stem}.jsonl"
+            with p.open("w", encoding="utf-8", newline="\n") as f:
+                for r in rows:
+                    f.write(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n")
+            self.shards.append(shard_of(self.dir, p, "jsonl", len(rows)))
+        if "parquet" in self.formats:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            p = self.dir / f"{stem}.parquet"
+            pq.write_table(pa.Table.from_pylist(rows, schema=self.schema), p)
+            self.shards.append(shard_of(self.dir, p, "parquet", len(rows)))
+        self.n += 1
+        self.buffer = []
+
+
+def _batches(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for r in rows:
+        batch.append(r)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def export_training(
+    vault: Vault,
+    out_dir: str | Path,
+    *,
+    selection: Selection | None = None,
+    formats: Sequence[str] = FORMATS,
+    shard_size: int = 50_000,
+    actor: Actor = SYSTEM,
+    dataset_key: bytes | None = None,
+    anonymiser: Anonymiser | None = None,
+    batch_size: int = 5_000,
+) -> ExportResult:
+    """Select, decrypt, anonymise and write a training dataset; record it and its pseudonyms.
+
+    ``dataset_key`` (random by default, and then never stored) keys the dataset's pseudonyms;
+    pass one only to reproduce an export byte for byte, as the benchmark does to compare the
+    local and Ray anonymisers. ``anonymiser`` defaults to this process.
+    """
+    sel = selection or Selection()
+    fmts = list(dict.fromkeys(formats))
+    if not fmts or any(f not in FORMATS for f in fmts):
+        raise BadInput(f"--format: choose from {', '.join(FORMATS)} (or both)")
+    if not 1 <= shard_size <= 10_000_000:
+        raise BadInput("--shard-size must be between 1 and 10000000 records")
+    kinds = _kinds(vault, sel)
+    purpose = vault.register.purpose(sel.purpose)
+    rules = {k: field_rules(vault.register.kind(k)) for k in kinds}
+    _check_policies(vault, rules)
+    key = dataset_key or secrets.token_bytes(32)
+    anon = anonymiser or local_anonymiser
+    out_dir = Path(out_dir)
+    dataset_id = str(uuid.uuid4())
+    criteria: dict[str, Any] = {
+        "purpose": sel.purpose,
+        "legal_basis": purpose.legal_basis.value,
+        "kinds": kinds,
+        "never_exported": sorted(NEVER_EXPORTED),
+        "subjects": "active, " + ("current consent" if purpose.consent_required
+                                  else "not objected"),
+        "retention": f"record retention and {purpose.retention} for {sel.purpose}",
+        "since": sel.since.isoformat() if sel.since else None,
+        "until": sel.until.isoformat() if sel.until else None,
+        "formats": fmts,
+    }
+    op = Operation("export.training", actor, sel.purpose, object_ids=[SYSTEM_PREFIX + dataset_id])
+    tmp = _prepare_dir(out_dir)
+    moved = False
+    try:
+        with vault.operation(op) as (conn, op):
+            now = vault.clock()
+            excluded: Counter[str] = Counter()
+            base = select(record_t.c.subject_id).where(record_t.c.kind.in_(kinds))
+            if sel.since:
+                base = base.where(record_t.c.created_at >= sel.since)
+            if sel.until:
+                base = base.where(record_t.c.created_at < sel.until)
+            ids = sorted({r.subject_id for r in conn.execute(base.distinct())})
+            eligible = _eligible_subjects(vault, conn, ids, sel.purpose, excluded)
+            cols = _columns(vault, kinds, sel.purpose)
+            writer = _ShardWriter(tmp, fmts, shard_size, cols)
+            included: dict[str, str] = {}
+            count = 0
+            q = select(record_t).where(record_t.c.kind.in_(kinds))
+            if sel.since:
+                q = q.where(record_t.c.created_at >= sel.since)
+            if sel.until:
+                q = q.where(record_t.c.created_at < sel.until)
+            q = q.order_by(record_t.c.subject_id, record_t.c.created_at, record_t.c.id)
+            subj_list = sorted(eligible)
+            for i in range(0, len(subj_list), _CHUNK):
+                chunk = subj_list[i : i + _CHUNK]
+                keys = vault.keys.get_keys(set(chunk))
+                rows = conn.execute(q.where(record_t.c.subject_id.in_(chunk)))
+                for batch in _batches(rows, batch_size):
+                    items: list[tuple[str, dict[str, Any]]] = []
+                    refs: list[tuple[str, str]] = []
+                    for row in batch:
+                        if row.retain_until <= now:
+                            excluded["past_retention"] += 1
+                            continue
+                        if purpose.retention.after(row.created_at) <= now:
+                            excluded["past_purpose_retention"] += 1
+                            continue
+                        key_ = keys.get(row.subject_id)
+                        if key_ is None:  # shredded between the checks: never exported
+                            excluded["key_destroyed"] += 1
+                            continue
+                        view, _ = purpose_view(vault, row.kind, sel.purpose,
+                                               decrypt_row(vault, row, key_))
+                        items.append((row.kind, view))
+                        refs.append((row.subject_id, row.id))
+                    for (kind, _), (sid, rid), fields in zip(
+                        items, refs, anon(items, rules, key), strict=True
+                    ):
+                        pseudo = included.get(sid)
+                        if pseudo is None:
+                            pseudo = included[sid] = keyed_ref(key, "subject", sid)
+                        writer.add({"subject": pseudo, "record": keyed_ref(key, "record", rid),
+                                    "kind": kind, **fields})
+                        count += 1
+            writer.flush()
+            record_refs(vault, conn, SYSTEM_PREFIX + dataset_id, sorted(included.items()))
+            reg = vault.register
+            manifest = Manifest(
+                dataset_id=dataset_id, created_at=now.isoformat(), purpose=sel.purpose,
+                register_version=reg.version, register_hash=reg.content_hash(),
+                record_count=count, subject_count=len(included), criteria=criteria,
+                columns=writer.columns, shards=writer.shards,
+            )
+            digest = write_manifest(tmp, manifest)
+            conn.execute(insert(training_dataset).values(
+                id=dataset_id, created_at=now, actor=actor.id[:128], purpose=sel.purpose,
+                register_hash=manifest.register_hash, criteria=criteria, record_count=count,
+                subject_count=len(included), manifest_sha256=digest,
+            ))
+            op.subject_pseudonyms.extend(sorted(eligible[s].pseudonym for s in included))
+            op.details.update({
+                "dataset_id": dataset_id, "criteria": _flat(criteria), "record_count": count,
+                "subject_count": len(included), "excluded": dict(sorted(excluded.items())),
+                "shards": len(writer.shards), "manifest_sha256": digest,
+            })
+            if out_dir.exists():
+                out_dir.rmdir()
+            os.replace(tmp, out_dir)
+            moved = True
+    except BaseException:
+        shutil.rmtree(out_dir if moved else tmp, ignore_errors=True)
+        raise
+    return ExportResult(dataset_id, out_dir, count, len(included), dict(excluded),
+                        writer.shards, digest)
+
+
+def _flat(criteria: dict[str, Any]) -> dict[str, Any]:
+    """Criteria as the audit entry takes them: scalars only (lists joined with commas)."""
+    return {k: ",".join(map(str, v)) if isinstance(v, list) else v for k, v in criteria.items()}
+
+
+# --- after the export: who must be dropped ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Revocation:
+    pseudonym: str  # the dataset's pseudonym: the value of the ``subject`` column
+    reason: str  # erased | restricted | consent_withdrawn | objected
+    at: str | None
+
+
+def revocations(
+    vault: Vault, dataset_id: str, *, since: datetime | None = None, actor: Actor = SYSTEM,
+) -> list[Revocation]:
+    """Pseudonyms of this dataset whose rows must go: erased, restricted, withdrawn, objected.
+
+    ``since`` limits the list to changes after that time (a pipeline polls with the time of its
+    last run); by default every change since the export is listed.
+    """
+    with vault.operation(Operation("export.revocations", actor, None,
+                                   object_ids=[SYSTEM_PREFIX + str(dataset_id)])) as (conn, op):
+        ds = conn.execute(
+            select(training_dataset).where(training_dataset.c.id == str(dataset_id))
+        ).first()
+        if ds is None:
+            raise NotFound("no such training dataset")
+        cutoff = max(ds.created_at, since) if since else ds.created_at
+        refs = conn.execute(
+            select(downstream_ref.c.subject_id, downstream_ref.c.reference, subject_t.c.status,
+                   subject_t.c.status_changed_at, subject_t.c.pseudonym)
+            .join(subject_t, subject_t.c.id == downstream_ref.c.subject_id)
+            .where(downstream_ref.c.system == SYSTEM_PREFIX + ds.id)
+            .order_by(downstream_ref.c.id)
+        ).all()
+        out: list[Revocation] = []
+        p = vault.register.purpose(ds.purpose)
+        checker = getattr(vault, "objection_check", None)
+        by_subject = {r.subject_id: r for r in refs}
+        withdrawn: dict[str, datetime] = {}
+        if p.consent_required:
+            ids = list(by_subject)
+            for i in range(0, len(ids), _CHUNK):
+                chunk = ids[i : i + _CHUNK]
+                current = consent.current_grants(conn, chunk, ds.purpose)
+                for row in conn.execute(
+                    select(consent_event.c.subject_id, consent_event.c.at)
+                    .where(consent_event.c.subject_id.in_(chunk),
+                           consent_event.c.purpose == ds.purpose,
+                           consent_event.c.action == consent.WITHDRAW,
+                           consent_event.c.at > cutoff)
+                ):
+                    if row.subject_id not in current:
+                        prev = withdrawn.get(row.subject_id)
+                        withdrawn[row.subject_id] = max(prev, row.at) if prev else row.at
+        for sid, r in by_subject.items():
+            changed = r.status_changed_at
+            if r.status != subjects.ACTIVE and (changed is None or changed > cutoff):
+                out.append(Revocation(r.reference, r.status,
+                                      changed.isoformat() if changed else None))
+            elif sid in withdrawn:
+                out.append(Revocation(r.reference, "consent_withdrawn",
+                                      withdrawn[sid].isoformat()))
+            elif checker is not None:
+                s = subjects.Subject(sid, r.pseudonym, r.status, ds.created_at)
+                try:
+                    checker(conn, s, ds.purpose)
+                except Refused:
+                    out.append(Revocation(r.reference, "objected", None))
+        op.details.update({"dataset_id": ds.id, "count": len(out),
+                           "reasons": dict(Counter(x.reason for x in out))})
+    return out
+
+
+def list_datasets(vault: Vault) -> list[dict[str, Any]]:
+    with vault.engine.connect() as conn:
+        rows = conn.execute(select(training_dataset).order_by(training_dataset.c.created_at))
+        return [
+            {"id": r.id, "created_at": r.created_at.isoformat(), "purpose": r.purpose,
+             "records": r.record_count, "subjects": r.subject_count}
+            for r in rows
+        ]
+
+

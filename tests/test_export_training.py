@@ -1,0 +1,193 @@
+"""Training export end to end, on the real store (SQLite file or PostgreSQL) and real keys.
+
+Erasure is done here the way ``confida.rights.erase`` does it (key destroyed, subject marked
+erased, its ref cleared), because the rights branch has not landed on main yet; what is
+asserted -- the dataset pseudonym in ``downstream_ref`` and in the revocation list -- is what the
+erasure feed reads.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy import select, update
+
+from confida import consent
+from confida.audit.entry import AuditEntry
+from confida.downstream import refs_of
+from confida.errors import BadInput, PurposeNotAllowed
+from confida.export.manifest import MANIFEST_NAME, Manifest, verify
+from confida.export.training import Selection, export_training, revocations
+from confida.pii import detect
+from confida.store.schema import subject as subject_t
+from confida.store.schema import training_dataset
+from confida.vault import Vault
+
+PLANTED = {
+    "alice": ("Hi, I am Anna Schmidt, mail anna.schmidt@example.com or call +49 30 901820. "
+              "My IBAN is DE89 3704 0044 0532 0130 00 and card 4111 1111 1111 1111, "
+              "born 17 March 1982."),
+    "bob": "Bob Lindqvist here, bob.lindqvist@example.org, please help with my essay.",
+    "carol": "I'm Carla Rossi, reach me at carla.rossi@example.net about the trip.",
+    "eve": "Eva Novak writes: my number is +49 30 901821, thanks.",
+    "dave": "David Okafor, david.okafor@example.com, restricted.",
+}
+VALUES = ["Anna Schmidt", "anna.schmidt@example.com", "+49 30 901820",
+          "DE89 3704 0044 0532 0130 00",
+          "4111 1111 1111 1111", "17 March 1982", "Bob Lindqvist", "bob.lindqvist@example.org",
+          "Carla Rossi", "carla.rossi@example.net", "Eva Novak", "+49 30 901821",
+          "David Okafor", "david.okafor@example.com", "temporary secret plan"]
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.entries: list[dict[str, Any]] = []
+
+    def append(self, conn: Any, entry: Any) -> None:
+        AuditEntry.model_validate(dict(entry))  # what the real log accepts
+        self.entries.append(dict(entry))
+
+
+@pytest.fixture
+def sink() -> ListSink:
+    return ListSink()
+
+
+@pytest.fixture
+def av(config, sink) -> Vault:
+    v = Vault.open(config, audit=sink)
+    yield v
+    v.close()
+
+
+def _msg(v: Vault, who: str, text: str, kind: str = "conversation_message") -> None:
+    v.collect(who, kind, {"conversation_id": f"conv-{who}", "role": "user", "text": text,
+                          "created_at": "2026-11-01T10:11:12Z"}, "service")
+
+
+def _rows(directory: Path) -> list[dict[str, Any]]:
+    out = []
+    for p in sorted(directory.glob("*.jsonl")):
+        out += [json.loads(line) for line in p.read_text("utf-8").splitlines()]
+    return out
+
+
+def _erase(v: Vault, who: str) -> str:
+    """What rights.erase does to the stores: the key shredded, the subject marked erased."""
+    with v.engine.begin() as conn:
+        sid = conn.execute(select(subject_t.c.id).where(
+            subject_t.c.ref == v.subject_ref(who))).scalar_one()
+        conn.execute(update(subject_t).where(subject_t.c.id == sid).values(
+            status="erased", ref=None, status_changed_at=v.clock() + timedelta(seconds=1)))
+    assert v.keys.destroy(sid)
+    return sid
+
+
+def test_export_end_to_end(av: Vault, config, sink: ListSink, tmp_path: Path) -> None:
+    for who in ("alice", "bob", "carol", "eve", "dave"):
+        consent.grant(av, who, "model_training")
+        _msg(av, who, PLANTED[who])
+    av.collect("alice", "temporary_chat", {"conversation_id": "tmp-1",
+                                           "text": "temporary secret plan"}, "service")
+    consent.withdraw(av, "bob", "model_training")
+    with av.engine.begin() as conn:
+        conn.execute(update(subject_t).where(subject_t.c.ref == av.subject_ref("dave"))
+                     .values(status="restricted"))
+    # a message older than the training purpose's retention (1 year) but within service's
+    old = Vault.open(config, clock=lambda: datetime.now(UTC) - timedelta(days=500))
+    _msg(old, "alice", "An old message from Anna Schmidt.")
+    old.close()
+
+    out = tmp_path / "ds1"
+    res = export_training(av, out, shard_size=2)
+    rows = _rows(out)
+    assert res.record_count == len(rows) == 3  # alice, carol, eve
+    assert res.subject_count == 3
+    assert res.excluded == {"no_consent": 1, "subject_restricted": 1,
+                            "past_purpose_retention": 1}
+    assert {r["kind"] for r in rows} == {"conversation_message"}
+    assert set(rows[0]) == {"subject", "record", "kind", "conversation_id", "role", "text",
+                            "model", "created_at"}
+    assert {r["created_at"] for r in rows} == {"2026-11-01"}
+
+    # no planted value survives, by exact search over every byte and the parsed Parquet
+    blob = "".join(p.read_text("utf-8") for p in out.glob("*.jsonl"))
+    table_text = json.dumps([pq.read_table(p).to_pylist() for p in sorted(out.glob("*.parquet"))])
+    for value in VALUES:
+        assert value not in blob and value not in table_text, value
+    for r in rows:
+        labels = {f.label for f in detect(r["text"])}
+        assert not labels & {"EMAIL", "PHONE", "IBAN", "CREDIT_CARD", "NATIONAL_ID"}, labels
+        assert "conv-" not in r["conversation_id"]
+    alice_text = next(r["text"] for r in rows if "<IBAN>" in r["text"])
+    assert "<PERSON_" in alice_text and "<EMAIL>" in alice_text and "1982" in alice_text
+
+    # manifest: shards with hashes that verify, record count, register version
+    m = Manifest.from_json((out / MANIFEST_NAME).read_text())
+    assert m.dataset_id == res.dataset_id and m.record_count == 3
+    assert {s.format for s in m.shards} == {"jsonl", "parquet"} and len(m.shards) == 4
+    assert verify(out) == []
+    (out / m.shards[0].path).write_text("tampered\n")
+    assert verify(out) == [f"{m.shards[0].path}: hash mismatch"]
+
+    # the audit entry: criteria and counts, no value
+    entry = [e for e in sink.entries if e["action"] == "export.training"][-1]
+    assert entry["outcome"] == "allowed" and entry["details"]["record_count"] == 3
+    assert entry["details"]["criteria"]["kinds"] == "conversation_message"
+    assert "Anna" not in json.dumps(entry)
+
+    # after the export: carol is erased, eve withdraws
+    eve_pseudo = {r["subject"] for r in rows
+                  if "<PHONE>" in r["text"] and "<IBAN>" not in r["text"]}
+    carol_id = _erase(av, "carol")
+    consent.withdraw(av, "eve", "model_training")
+    with av.engine.connect() as conn:
+        refs = refs_of(conn, carol_id)
+    assert [x["system"] for x in refs] == [f"dataset:{res.dataset_id}"]
+    carol_pseudo = refs[0]["reference"]
+    assert carol_pseudo in {r["subject"] for r in rows}
+    revoked = {x.pseudonym: x.reason for x in revocations(av, res.dataset_id)}
+    assert revoked == {carol_pseudo: "erased", eve_pseudo.pop(): "consent_withdrawn"}
+
+    # a new export holds only alice, under new pseudonyms
+    res2 = export_training(av, tmp_path / "ds2", formats=["parquet"])
+    rows2 = pq.read_table(next((tmp_path / "ds2").glob("*.parquet"))).to_pylist()
+    assert res2.record_count == 1 and "<IBAN>" in rows2[0]["text"]
+    assert rows2[0]["subject"] not in {r["subject"] for r in rows}
+    with av.engine.connect() as conn:
+        assert conn.execute(select(training_dataset.c.record_count)
+                            .order_by(training_dataset.c.created_at)).scalars().all() == [3, 1]
+
+
+def test_temporary_chat_never_exported(av: Vault, tmp_path: Path) -> None:
+    with pytest.raises(PurposeNotAllowed):
+        export_training(av, tmp_path / "x", selection=Selection(kinds=("temporary_chat",)))
+    with pytest.raises(PurposeNotAllowed):  # a purpose on another legal basis
+        export_training(av, tmp_path / "y", selection=Selection(purpose="service"))
+    assert not (tmp_path / "x").exists()
+
+
+def test_refuses_non_empty_dir_and_bad_format(av: Vault, tmp_path: Path) -> None:
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "f").write_text("x")
+    with pytest.raises(BadInput):
+        export_training(av, tmp_path / "full")
+    with pytest.raises(BadInput):
+        export_training(av, tmp_path / "z", formats=["csv"])
+
+
+def test_same_key_same_output(av: Vault, tmp_path: Path) -> None:
+    consent.grant(av, "alice", "model_training")
+    _msg(av, "alice", PLANTED["alice"])
+    key = bytes(range(32))
+    a = export_training(av, tmp_path / "a", dataset_key=key, formats=["jsonl"])
+    b = export_training(av, tmp_path / "b", dataset_key=key, formats=["jsonl"])
+    assert a.shards[0].sha256 == b.shards[0].sha256
+    c = export_training(av, tmp_path / "c", formats=["jsonl"])
+    assert _rows(tmp_path / "c")[0]["subject"] != _rows(tmp_path / "a")[0]["subject"]
+    assert c.record_count == 1
