@@ -24,7 +24,7 @@ from confida.server.app import create_app
 from confida.vault import Vault
 from confida.web import csrf, i18n, ports, subject_link
 from confida.web import session as sessions
-from tests.web_support import SECRET_TEXT, SUBJECT, seed
+from tests.web_support import SECRET_TEXT, SUBJECT, in_next_training_export, seed
 
 
 @pytest.fixture
@@ -87,7 +87,7 @@ def test_pages_have_no_inline_script_or_style(client, seeded):
         assert re.search(r"<script(?![^>]*\bsrc=)", html) is None
 
 
-def test_post_without_or_with_wrong_csrf_is_refused(client, seeded, vault):
+def test_post_without_or_with_wrong_csrf_is_refused(client, seeded, vault, tmp_path):
     token = _enter(client, seeded["link"])
     for data in ({"purpose": "model_training", "choice": "off"},
                  {"purpose": "model_training", "choice": "off", "csrf": "x" * 43},
@@ -95,7 +95,7 @@ def test_post_without_or_with_wrong_csrf_is_refused(client, seeded, vault):
         r = client.post("/privacy/consent", data=data, follow_redirects=False)
         assert r.status_code == 403
     # Nothing changed: the training consent is still in force.
-    assert seeded["training_record"] in ports.training_export(vault)
+    assert in_next_training_export(vault, seeded["subject_id"], tmp_path)
     for path in ("/privacy/export", "/privacy/delete", "/privacy/request", "/console/login"):
         assert client.post(path, data={}, follow_redirects=False).status_code == 403
 
@@ -179,13 +179,13 @@ def test_csrf_valid_is_strict():
     assert not csrf.valid("abc", None) and not csrf.valid("", "")
 
 
-def test_consent_switch_is_recorded_with_notice_version(client, seeded, vault):
+def test_consent_switch_is_recorded_with_notice_version(client, seeded, vault, tmp_path):
     token = _enter(client, seeded["link"])
-    assert seeded["training_record"] in ports.training_export(vault)
+    assert in_next_training_export(vault, seeded["subject_id"], tmp_path)
     r = client.post("/privacy/consent", data={"purpose": "model_training", "choice": "off",
                                               "csrf": token})
     assert r.status_code == 200 and "Your choice was saved" in r.text
-    assert seeded["training_record"] not in ports.training_export(vault)
+    assert not in_next_training_export(vault, seeded["subject_id"], tmp_path)
     from confida import consent
 
     last = consent.history(vault, SUBJECT)[-1]

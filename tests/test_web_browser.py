@@ -20,7 +20,7 @@ import pytest
 
 from confida.vault import Vault
 from tests.test_web import _subject_id, assert_erased
-from tests.web_support import SECRET_TEXT, SUBJECT, seed
+from tests.web_support import SECRET_TEXT, SUBJECT, in_next_training_export, seed
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -108,11 +108,9 @@ def check(page, name: str) -> None:
 
 
 def test_opt_out_of_training_excludes_the_person_from_the_next_export(
-    page, server, seeded, vault
+    page, server, seeded, vault, tmp_path
 ):
-    from confida.web import ports
-
-    assert seeded["training_record"] in ports.training_export(vault)
+    assert in_next_training_export(vault, seeded["subject_id"], tmp_path)
     resp = page.goto(f"{server}/privacy/enter?token={seeded['link']}")
     assert page.url == f"{server}/privacy/"  # the token left the address bar
     assert "content-security-policy" in resp.headers
@@ -124,7 +122,7 @@ def test_opt_out_of_training_excludes_the_person_from_the_next_export(
     assert page.get_by_test_id("consent-model_training-state").inner_text() == "Off"
     assert page.get_by_role("status").inner_text() == "Your choice was saved."
     check(page, "privacy-consent-saved")
-    assert seeded["training_record"] not in ports.training_export(vault)
+    assert not in_next_training_export(vault, seeded["subject_id"], tmp_path)
 
 
 def test_download_zip_contains_their_records(page, server, seeded, tmp_path):

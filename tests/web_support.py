@@ -41,5 +41,18 @@ def seed(vault: Vault) -> dict[str, str]:
                            discovered_at=now - timedelta(hours=10), kinds=["usage_event"])
     key = credential.create(vault, "dpo", label="console test").key
     link = subject_link.issue(vault, SUBJECT, 600)
-    return {"training_record": training.record_id, "overdue_request": overdue.id,
+    from confida import subject as subjects
+
+    with vault.engine.connect() as conn:
+        sid = subjects.require(vault, conn, SUBJECT).id
+    return {"training_record": training.record_id, "subject_id": sid, "overdue_request": overdue.id,
             "staff_key": key, "link": link}
+
+
+def in_next_training_export(vault: Vault, subject_id: str, tmp_path) -> bool:  # type: ignore[no-untyped-def]
+    """Run the real training export into a fresh directory: does it take this subject?"""
+    import uuid
+
+    from confida.web import ports
+
+    return subject_id in ports.training_export(vault, tmp_path / f"ds-{uuid.uuid4().hex[:8]}")

@@ -132,30 +132,23 @@ def is_erased(vault: Vault, external_id: str) -> bool:
     return s is None or s.status in (subjects.ERASED, subjects.ERASING)
 
 
-def training_export(vault: Vault, *, purpose: str = "model_training") -> list[str]:
-    """Record ids the next training export would take.
+def training_export(vault: Vault, out_dir: Any, *, actor: Actor = SYSTEM) -> set[str]:
+    """Run the training export (``confida.export.training``) into ``out_dir``; return the ids
+    of the subjects it took, from the pseudonymous references it recorded for the dataset.
 
-    Seam until ``confida.export.training`` is merged here: each candidate goes through the
-    core's ``record.authorise_purpose`` (processable subject, no objection, consent in force,
-    retention), the same gate collect/read use; nothing is decided in this module.
+    Used by the tests and the demo to show that an opt-out in the privacy center reaches the
+    very next export; the page itself only records the consent.
     """
     from sqlalchemy import select
 
-    from confida.errors import ConfidaError
-    from confida.store.schema import record as record_t
+    from confida.export.training import SYSTEM_PREFIX, export_training
+    from confida.store.schema import downstream_ref
 
-    p = vault.register.purpose(purpose)
-    out: list[str] = []
+    result = export_training(vault, out_dir, formats=["jsonl"], actor=actor)
     with vault.engine.connect() as conn:
-        rows = conn.execute(select(record_t).where(record_t.c.kind.in_(p.kinds))
-                            .order_by(record_t.c.created_at)).all()
-        for r in rows:
-            try:
-                record.authorise_purpose(vault, conn, r, purpose)
-            except ConfidaError:
-                continue
-            out.append(r.id)
-    return out
+        rows = conn.execute(select(downstream_ref.c.subject_id).where(
+            downstream_ref.c.system == SYSTEM_PREFIX + result.dataset_id)).all()
+    return {r.subject_id for r in rows}
 
 
 # --- console ---------------------------------------------------------------------------------
