@@ -182,8 +182,14 @@ def test_csrf_valid_is_strict():
 def test_consent_switch_is_recorded_with_notice_version(client, seeded, vault, tmp_path):
     token = _enter(client, seeded["link"])
     assert in_next_training_export(vault, seeded["subject_id"], tmp_path)
+    version = vault.notice_version()
+    # A choice made against an older notice is not recorded.
     r = client.post("/privacy/consent", data={"purpose": "model_training", "choice": "off",
-                                              "csrf": token})
+                                              "csrf": token, "notice_version": "0" * 16})
+    assert r.status_code == 409
+    assert in_next_training_export(vault, seeded["subject_id"], tmp_path)
+    r = client.post("/privacy/consent", data={"purpose": "model_training", "choice": "off",
+                                              "csrf": token, "notice_version": version})
     assert r.status_code == 200 and "Your choice was saved" in r.text
     assert not in_next_training_export(vault, seeded["subject_id"], tmp_path)
     from confida import consent
@@ -193,7 +199,7 @@ def test_consent_switch_is_recorded_with_notice_version(client, seeded, vault, t
         "withdraw", "web", vault.notice_version())
     # A purpose that is not consent-based cannot be switched: the core refuses.
     r = client.post("/privacy/consent", data={"purpose": "service", "choice": "off",
-                                              "csrf": token})
+                                              "csrf": token, "notice_version": version})
     assert r.status_code == 400
 
 

@@ -63,8 +63,10 @@ class Web:
     def vault(self) -> Vault:
         if self._shared is not None:
             return self._shared.vault()  # type: ignore[no-any-return]
-        if self._vault is None:
-            self._vault = Vault.open(self.config)
+        if self._vault is None:  # mounted without the API (tests, embedding): its own vault
+            from confida.audit.sink import open_sink
+
+            self._vault = Vault.open(self.config, audit=open_sink(self.config))
         return self._vault
 
     def oidc(self) -> Any:
@@ -145,7 +147,7 @@ FLASHES = {"consent": "consent_saved", "request": "request_sent", "done": "done"
 
 # --- privacy center --------------------------------------------------------------------------
 
-privacy = APIRouter(prefix="/privacy")
+privacy = APIRouter(prefix="/privacy", include_in_schema=False)
 
 
 def _subject_session(request: Request) -> sessions.Session | None:
@@ -214,8 +216,14 @@ async def set_consent(request: Request) -> Response:
     purpose, choice = form.get("purpose", ""), form.get("choice", "")
     if choice not in ("on", "off"):
         return _forbidden(request, s)
+    vault = _web(request).vault
+    if not csrf.valid(vault.notice_version(), form.get("notice_version")):
+        # The notice changed since the page was shown: the choice must be made against the
+        # current one, which is the version the consent will record.
+        return _render(request, "message.html", s, status=409, title_key="error",
+                       body_key="notice_changed")
     try:
-        ports.set_consent(_web(request).vault, s.sub, purpose, choice == "on", _subject_actor(s))
+        ports.set_consent(vault, s.sub, purpose, choice == "on", _subject_actor(s))
     except ConfidaError as exc:
         return _error(request, s, exc)
     return _see_other("/privacy/", flash="consent")
@@ -324,7 +332,7 @@ def _error(request: Request, s: sessions.Session | None, exc: ConfidaError) -> H
 
 # --- console ---------------------------------------------------------------------------------
 
-console = APIRouter(prefix="/console")
+console = APIRouter(prefix="/console", include_in_schema=False)
 _SAFE_BACK = {"/privacy/", "/privacy/notice", "/privacy/delete", "/console/", "/console/login",
               "/console/keys", "/console/register", "/console/compliance", "/console/audit",
               "/console/breaches"}

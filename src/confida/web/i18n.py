@@ -85,6 +85,8 @@ EN: dict[str, str] = {
                     "account.",
     "forbidden": "The form expired or was not sent from this site. Please go back and try again.",
     "error": "Something went wrong",
+    "notice_changed": "The privacy notice has changed since this page was shown. Please reload "
+                      "the page, read the current notice and choose again.",
     "back": "Back",
     "login": "Sign in",
     "api_key": "API key",
@@ -221,6 +223,9 @@ DE: dict[str, str] = {
     "forbidden": "Das Formular ist abgelaufen oder kam nicht von dieser Seite. Bitte gehen Sie "
                  "zurück und versuchen Sie es erneut.",
     "error": "Etwas ist schiefgegangen",
+    "notice_changed": "Die Datenschutzerklärung hat sich geändert, seit diese Seite angezeigt "
+                      "wurde. Bitte laden Sie die Seite neu, lesen Sie die aktuelle Fassung und "
+                      "wählen Sie erneut.",
     "back": "Zurück",
     "login": "Anmelden",
     "api_key": "API-Schlüssel",
