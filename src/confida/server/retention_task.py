@@ -62,9 +62,9 @@ class RetentionTask:
 
 
 def _open_vault(config: Config) -> Vault:
-    from confida.cli.output import _audit_sink
+    from confida.audit.sink import open_sink  # main's cli.output no longer has _audit_sink
 
-    return Vault.open(config, audit=_audit_sink(config))
+    return Vault.open(config, audit=open_sink(config))
 
 
 def start_retention_task(config: Config, every_seconds: float = DEFAULT_EVERY_SECONDS
