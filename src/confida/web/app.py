@@ -194,7 +194,7 @@ def overview(request: Request, done: str = "") -> Response:
          "description": p.description, "on": bool(states.get(name, {}).get("granted"))}
         for name, p in reg.purposes.items() if p.consent_required
     ]
-    objectable = [n for n, p in reg.purposes.items()
+    objectable = [{"name": n, "description": p.description} for n, p in reg.purposes.items()
                   if p.legal_basis.value in ("legitimate_interests", "public_task")]
     reqs = ports.my_requests(vault, s.sub)
     flash = FLASHES.get(done)
