@@ -4,6 +4,7 @@ insider with write access but without the signing key would make it."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -253,33 +254,38 @@ def export(filled: tuple[Db, AuditLog, AuditSigner], tmp_path: Path) -> tuple[Pa
     return out, vkey
 
 
-def _lines(out: Path) -> list[bytes]:
-    return (out / "entries.jsonl").read_bytes().splitlines(keepends=True)
+def tamper_lines(out: Path, edit: Callable[[list[bytes]], None]) -> None:
+    """Edit the exported entries.jsonl in place, as a list of its lines."""
+    path = out / "entries.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    edit(lines)
+    path.write_bytes(b"".join(lines))
+
+
+def _set(i: int, line: bytes) -> Callable[[list[bytes]], None]:
+    def edit(lines: list[bytes]) -> None:
+        lines[i] = line
+
+    return edit
 
 
 def test_export_edit_line(export: tuple[Path, str]) -> None:
     out, vkey = export
-    lines = _lines(out)
-    lines[31] = (canonical(31, outcome="allowed") + "\n").encode()
-    (out / "entries.jsonl").write_bytes(b"".join(lines))
+    tamper_lines(out, _set(31, (canonical(31, outcome="allowed") + "\n").encode()))
     r = verify_export(out, vkey)
     assert not r.ok and r.first_bad_index == 31 and r.exact
 
 
 def test_export_delete_line(export: tuple[Path, str]) -> None:
     out, vkey = export
-    lines = _lines(out)
-    del lines[8]
-    (out / "entries.jsonl").write_bytes(b"".join(lines))
+    tamper_lines(out, lambda lines: lines.pop(8))
     r = verify_export(out, vkey)
     assert not r.ok and r.first_bad_index == 8 and r.exact
 
 
 def test_export_reorder_lines(export: tuple[Path, str]) -> None:
     out, vkey = export
-    lines = _lines(out)
-    lines[2], lines[3] = lines[3], lines[2]
-    (out / "entries.jsonl").write_bytes(b"".join(lines))
+    tamper_lines(out, lambda lines: lines.insert(2, lines.pop(3)))
     r = verify_export(out, vkey)
     assert not r.ok and r.first_bad_index == 2 and r.exact
 
@@ -287,18 +293,15 @@ def test_export_reorder_lines(export: tuple[Path, str]) -> None:
 def test_export_without_hints_gives_a_bound(export: tuple[Path, str]) -> None:
     out, vkey = export
     (out / "tree-hashes.bin").unlink()
-    lines = _lines(out)
-    lines[31] = (canonical(31, outcome="allowed") + "\n").encode()
-    (out / "entries.jsonl").write_bytes(b"".join(lines))
+    tamper_lines(out, _set(31, (canonical(31, outcome="allowed") + "\n").encode()))
     r = verify_export(out, vkey)
     assert not r.ok and r.first_bad_index == 30 and not r.exact  # after checkpoint 30
 
 
 def test_export_non_canonical_line(export: tuple[Path, str]) -> None:
     out, vkey = export
-    lines = _lines(out)
-    lines[4] = json.dumps(json.loads(lines[4]), indent=1).replace("\n", "").encode() + b"\n"
-    (out / "entries.jsonl").write_bytes(b"".join(lines))
+    spaced = json.dumps(json.loads(canonical(4)), indent=1).replace("\n", "") + "\n"
+    tamper_lines(out, _set(4, spaced.encode()))
     r = verify_export(out, vkey)
     assert not r.ok and r.first_bad_index == 4
 

@@ -266,3 +266,15 @@ def test_checkpoint_refuses_a_foreign_previous_checkpoint(
         log.append(conn, make_entry(5))
         with pytest.raises(LogCorrupted, match="does not verify"):
             log.checkpoint(conn, signer)
+
+
+def test_verification_leaves_the_callers_connection_as_it_was(
+    db: Db, log: AuditLog, signer: AuditSigner
+) -> None:
+    fill(db, log, 3)
+    with db.engine.begin() as conn:
+        log.checkpoint(conn, signer)
+        before = dict(conn.get_execution_options())
+        assert log.verify_live(conn, signer.verifier).ok
+        assert dict(conn.get_execution_options()) == before
+        log.append(conn, make_entry(3))  # a plain statement still works on this connection

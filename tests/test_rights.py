@@ -9,6 +9,8 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from confida import consent, rights
@@ -22,6 +24,7 @@ from confida.errors import (
     SubjectRestricted,
 )
 from confida.record import CollectItem
+from confida.rights import access as access_mod
 from confida.store.schema import record as record_t
 from confida.vault import Vault
 
@@ -284,3 +287,35 @@ def test_objection_to_contract_or_legal_obligation_is_explained(vault: Vault) ->
             rights.object_to(vault, "jane", purpose, verified_by=V)
     with pytest.raises(BadInput):
         rights.object_to(vault, "jane", "no_such_purpose", verified_by=V)
+
+
+# --- properties -----------------------------------------------------------------------------
+
+TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
+
+
+@given(TEXT)
+def test_csv_cell_defuses_exactly_the_formula_starts(value: str) -> None:
+    out = access_mod._csv_cell(value)
+    if value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        assert out == "'" + value
+    else:
+        assert out == value
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text_value=TEXT.filter(lambda t: t != ""), name=TEXT)
+def test_export_round_trips_any_text(vault: Vault, text_value: str, name: str) -> None:
+    """Whatever a person wrote comes back byte for byte in JSON, and cell for cell in CSV."""
+    who = f"p-{abs(hash((text_value, name)))}"
+    vault.collect(who, "conversation_message", {"conversation_id": "c", "text": text_value},
+                  "service")
+    vault.collect(who, "account", {"email": "x@example.org", "display_name": name}, "service")
+    buf = io.BytesIO()
+    rights.access_export(vault, who, buf, verified_by=V)
+    exp = rights.read_export(buf.getvalue())
+    assert exp["records"]["conversation_message"][0]["data"]["text"] == text_value
+    assert exp["records"]["account"][0]["data"]["display_name"] == name
+    row = next(csv.DictReader(io.StringIO(exp["csv"]["conversation_message"], newline="")))
+    assert row["text"] == access_mod._csv_cell(text_value)

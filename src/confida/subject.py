@@ -66,12 +66,18 @@ def get_or_create_many(
     ids = list(dict.fromkeys(external_ids))
     refs = {vault.subject_ref(x): x for x in ids}
     out: dict[str, Subject] = {}
-    ref_list = list(refs)
+    ref_list = sorted(refs)
     for i in range(0, len(ref_list), 500):
         chunk = ref_list[i : i + 500]
         # FOR UPDATE (PostgreSQL; SQLite's write lock already serialises): a concurrent
         # erasure waits for this transaction, or this one sees its status and is refused.
-        q = select(subject_t).where(subject_t.c.ref.in_(chunk)).with_for_update()
+        # Rows are locked in ref order, so two batches never wait on each other in a cycle.
+        q = (
+            select(subject_t)
+            .where(subject_t.c.ref.in_(chunk))
+            .order_by(subject_t.c.ref)
+            .with_for_update()
+        )
         for row in conn.execute(q):
             out[refs[row.ref]] = _from_row(row)
     missing = [r for r, x in refs.items() if x not in out]

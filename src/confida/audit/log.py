@@ -157,7 +157,7 @@ class AuditLog:
         self,
         tables: AuditTables | None = None,
         *,
-        origin: str = "confida/audit",
+        origin: str = "confida.local/audit",
         policy: CheckpointPolicy | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -388,6 +388,8 @@ class AuditLog:
 
     def _iter_entries(self, conn: Connection) -> Iterator[tuple[int, bytes, bytes]]:
         e = self.tables.entry
+        # Streamed (server-side cursor on PostgreSQL). The option goes with this execution only:
+        # Connection.execution_options() would change the caller's connection for good.
         stmt = select(e.c.idx, e.c.entry, e.c.leaf_hash).order_by(e.c.idx)
         for idx, raw, h in conn.execute(stmt, execution_options={"yield_per": 10_000}):
             yield int(idx), raw.encode("utf-8"), bytes(h)

@@ -50,3 +50,20 @@ def open_sealed(key: bytes, sealed: bytes, aad: bytes, what: str = "ciphertext")
 
 def record_aad(record_id: str, subject_id: str, kind: str) -> bytes:
     return associated_data("record", record_id, subject_id, kind)
+
+
+class Opener:
+    """Opens many ciphertexts under one key with one AES-GCM context (bulk reads, exports)."""
+
+    def __init__(self, key: bytes) -> None:
+        self._aes = AESGCM(key)
+
+    def open(self, sealed: bytes, aad: bytes, what: str = "ciphertext") -> bytes:
+        if len(sealed) < NONCE_BYTES + 16:
+            raise KeyUnavailable(f"{what} is truncated")
+        try:
+            return self._aes.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad)
+        except InvalidTag:
+            raise KeyUnavailable(
+                f"{what} failed authentication: wrong key, or the data was altered or moved"
+            ) from None

@@ -50,6 +50,7 @@ FORMAT_VERSION = "1.0"
 SCHEMA_PATH = "schemas/access-export.schema.json"
 _META_COLUMNS = ("id", "purpose", "created_at", "updated_at", "retain_until", "legal_hold")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_SET = frozenset(_FORMULA_START)
 
 RIGHTS = [
     ("access", "Art. 15 GDPR", "Obtain confirmation and a copy of your personal data (this file)."),
@@ -75,6 +76,8 @@ class AccessExport:
 
 
 def _csv_cell(value: Any) -> str:
+    if value.__class__ is str:  # the common case, first
+        return "'" + value if value[:1] in _FORMULA_SET else value
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -88,10 +91,10 @@ def _csv_cell(value: Any) -> str:
 
 def _rows_by_kind(vault: Vault, rows: Iterable[Any], key: bytes) -> dict[str, list[dict]]:
     out: dict[str, list[dict[str, Any]]] = {}
+    cipher = aead.Opener(key)  # one AES-GCM context for all of the subject's records
     for r in rows:
         data = json.loads(
-            aead.open_sealed(key, r.ciphertext, aead.record_aad(r.id, r.subject_id, r.kind),
-                             what="record")
+            cipher.open(r.ciphertext, aead.record_aad(r.id, r.subject_id, r.kind), what="record")
         )
         out.setdefault(r.kind, []).append(
             {
@@ -107,17 +110,26 @@ def _rows_by_kind(vault: Vault, rows: Iterable[Any], key: bytes) -> dict[str, li
     return out
 
 
+def _json_lines(items: list[dict[str, Any]]) -> bytes:
+    """A JSON array with one record per line: valid JSON, diffable, and fast to write."""
+    enc = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    return ("[\n" + ",\n".join(enc(it) for it in items) + "\n]\n").encode()
+
+
 def _csv(vault: Vault, kind: str, items: list[dict[str, Any]]) -> str:
-    fields = list(vault.register.kind(kind).fields)
-    extra = sorted({k for it in items for k in it["data"]} - set(fields))
+    spec = vault.register.kinds.get(kind)  # a kind dropped from the register still exports
+    fields = list(spec.fields) if spec else []
+    columns = (*fields, *sorted({k for it in items for k in it["data"]} - set(fields)))
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow([*_META_COLUMNS, *fields, *extra])
-    for it in items:
-        w.writerow(
-            [_csv_cell(it[c]) for c in _META_COLUMNS]
-            + [_csv_cell(it["data"].get(f)) for f in (*fields, *extra)]
-        )
+    w.writerow([*_META_COLUMNS, *columns])
+    cell = _csv_cell
+    # metadata cells are uuids, register names, ISO timestamps and booleans: never a formula
+    w.writerows(
+        [it["id"], it["purpose"], it["created_at"], it["updated_at"], it["retain_until"],
+         "true" if it["legal_hold"] else "false", *[cell(it["data"].get(f)) for f in columns]]
+        for it in items
+    )
     return buf.getvalue()
 
 
@@ -137,7 +149,8 @@ def _manifest(
     used_purposes |= {o["purpose"] for o in objections}
     categories: set[str] = set()
     for kind, items in by_kind.items():
-        spec = reg.kind(kind).fields
+        k = reg.kinds.get(kind)
+        spec = k.fields if k else {}
         for it in items:
             categories.update(spec[f].category for f in it["data"] if f in spec)
     consent_now: dict[str, bool] = {}
@@ -228,12 +241,9 @@ def _manifest(
 def _write(out: Path | IO[bytes], entries: list[tuple[str, bytes]]) -> str:
     """Write the zip (0600 when it is a file: it holds personal data); return its sha256."""
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as z:
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as z:
         for name, data in entries:
-            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o600 << 16
-            z.writestr(info, data)
+            z.writestr(name, data)  # member mode 0600; the archive's compression level (1)
     blob = buf.getvalue()
     if isinstance(out, str | Path):
         path = Path(out)
@@ -271,8 +281,10 @@ def access_export(
             vault, conn, type_, s, verified_by, request_id=request_id
         )
         op.object_ids.append(f"request:{req.id}")
+        c = record_t.c
         rows = conn.execute(
-            select(record_t)
+            select(c.id, c.subject_id, c.kind, c.purpose, c.ciphertext, c.legal_hold,
+                   c.created_at, c.updated_at, c.retain_until)
             .where(record_t.c.subject_id == s.id)
             .order_by(record_t.c.kind, record_t.c.created_at, record_t.c.id)
         ).all()
@@ -288,7 +300,8 @@ def access_export(
         for kind in sorted(by_kind):
             items = by_kind[kind]
             for fmt, blob in (
-                ("json", json.dumps(items, ensure_ascii=False, indent=1).encode()),
+                # no indent: the C encoder is ~10x faster, and one record per line is kept
+                ("json", _json_lines(items)),
                 ("csv", _csv(vault, kind, items).encode("utf-8")),
             ):
                 name = f"records/{kind}.{fmt}"

@@ -1,25 +1,25 @@
 """The right to erasure (Art. 17 GDPR), by crypto-shredding.
 
-Order of work, each step committed before the next, so that a crash anywhere leaves a state the
-next run finishes (the subject's status ``erasing`` and the presence of its data key are the
-progress markers; every step is idempotent):
+Order of work (``STEPS``), each step committed before the next, so that a crash anywhere leaves
+a state the next run finishes (the subject's status ``erasing`` and the presence of its data key
+are the progress markers; every step is idempotent):
 
 1. **begin** — the subject row is locked and set to ``erasing``: from that commit on no collect,
    read, update or consent grant for them succeeds (a collect already holding the row finishes
-   first and its records are erased with the rest).
-2. **retain** — records that Art. 17(3) lets or makes the controller keep (a ``legal_hold``, or a
-   purpose whose legal basis is a legal obligation, e.g. invoices kept for tax law) are re-sealed
-   under a separate per-subject key ``retained:<subject id>`` and listed in ``retained_record``.
-3. **shred** — the subject's data key is destroyed in the key store. From this instant every
+   first and its records are erased with the rest). In the same transaction, the records that
+   Art. 17(3) lets or makes the controller keep (a ``legal_hold``, or a purpose whose legal
+   basis is a legal obligation, e.g. invoices kept for tax law) are re-sealed under a separate
+   per-subject key ``retained:<subject id>`` and listed in ``retained_record``.
+2. **shred** — the subject's data key is destroyed in the key store. From this instant every
    copy of every record, in the live store, in backups, in exports and token maps sealed under
    that key, is unreadable. This is the step that makes the erasure true; it is one row delete,
    independent of how many records the person had.
-4. **notify** — one notice is appended to the erasure feed with the references downstream
+3. **notify** — one notice is appended to the erasure feed with the references downstream
    systems were given; those references, the consent ledger entries and objections are deleted.
-5. **delete** — the subject's remaining rows are deleted in bulk, in chunks (one statement per
+4. **delete** — the subject's remaining rows are deleted in bulk, in chunks (one statement per
    chunk, each its own transaction). Correctness never depends on this step: the rows are
    already ciphertext without a key.
-6. **finish** — the subject row keeps only id, pseudonym and status ``erased``; its ``ref`` is
+5. **finish** — the subject row keeps only id, pseudonym and status ``erased``; its ``ref`` is
    cleared, so a person who comes back is a new subject with a new key. The request records
    which records were kept, on which ground (kind, purpose, basis; never values).
 
@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, exists, func, insert, or_, select, update
+from sqlalchemy import Connection, delete, exists, insert, select, update
 
 from confida import downstream
 from confida import request as requests
@@ -50,7 +50,7 @@ from confida.vault import SYSTEM, Actor, Operation, Vault
 
 RETAINED_PREFIX = "retained:"
 CHUNK = 10_000
-STEPS = ("begin", "retain", "shred", "notify", "delete", "finish")
+STEPS = ("begin", "shred", "notify", "delete", "finish")
 GROUNDS = {
     "legal_obligation": "Art. 17(3)(b) GDPR: compliance with a legal obligation",
     "legal_hold": "Art. 17(3)(e) GDPR: establishment, exercise or defence of legal claims",
@@ -62,7 +62,7 @@ Progress = Callable[[str], None]
 @dataclass(frozen=True)
 class Erasure:
     request: requests.Request
-    records: int  # records the subject had when the erasure began
+    records: int  # records the subject had: deleted plus kept
     kept: list[dict[str, Any]]
     notice_id: int | None
     resumed: bool
@@ -77,7 +77,7 @@ def _legal_obligation_purposes(vault: Vault) -> list[str]:
             if p.legal_basis is LegalBasis.legal_obligation]
 
 
-def _ground(vault: Vault, row: Any) -> str:
+def _ground(row: Any) -> str:
     return "legal_hold" if row.legal_hold else "legal_obligation"
 
 
@@ -108,7 +108,7 @@ def erase(
     """Erase a subject; resumable (run it again after any failure and it completes)."""
     step = progress or (lambda _name: None)
 
-    # 1. begin
+    # begin
     with vault.operation(Operation("rights.erase.begin", actor)) as (conn, op):
         done = requests.by_host_id(vault, conn, request_id)
         if done is not None and done.type == requests.ERASURE and not done.is_open:
@@ -124,34 +124,30 @@ def erase(
         op.object_ids.append(f"request:{req.id}")
         resumed = s.status == subjects.ERASING
         if not resumed:
-            n = conn.execute(
-                select(func.count()).select_from(record_t).where(record_t.c.subject_id == s.id)
-            ).scalar_one()
+            # (no count of the records here: this step must not grow with their number)
             conn.execute(
                 update(subject_t)
                 .where(subject_t.c.id == s.id)
                 .values(status=subjects.ERASING, status_changed_at=vault.clock())
             )
             req = requests.set_status(vault, conn, req, requests.IN_PROGRESS,
-                                      details={"records": n})
-            op.details["records"] = n
+                                      details={"deleted": 0})
         elif req.status == requests.RECEIVED:
             req = requests.set_status(vault, conn, req, requests.IN_PROGRESS)
         op.details["resumed"] = resumed
+        # retain what Art. 17(3) keeps, under its own key, while the main key still exists;
+        # in the same transaction, so "erasing" and "kept records are safe" commit together
+        if vault.keys.has_key(s.id):
+            op.details["retained"] = _retain(vault, conn, s, op)
     step("begin")
 
-    # 2. retain what Art. 17(3) keeps, under its own key, while the main key still exists
-    if vault.keys.has_key(s.id):
-        _retain(vault, s, actor)
-    step("retain")
-
-    # 3. shred: from here on nothing of the subject is readable
+    # shred: from here on nothing of the subject is readable
     with vault.operation(Operation("rights.erase.shred", actor,
                                    subject_pseudonyms=[s.pseudonym])) as (_conn, op):
         op.details["destroyed"] = vault.keys.destroy(s.id)
     step("shred")
 
-    # 4. notify downstream systems; drop references, consent ledger and objections
+    # notify downstream systems; drop references, consent ledger and objections
     with vault.operation(Operation("rights.erase.notify", actor,
                                    subject_pseudonyms=[s.pseudonym])) as (conn, op):
         refs = downstream.refs_of(conn, s.id)
@@ -163,17 +159,21 @@ def erase(
         op.details["references"] = len(refs)
     step("notify")
 
-    # 5. delete the rows (already unreadable) in bulk, chunk by chunk
+    # delete the rows (already unreadable) in bulk, chunk by chunk
     while True:
         with vault.operation(Operation("rights.erase.delete", actor,
                                        subject_pseudonyms=[s.pseudonym])) as (conn, op):
             n = delete_records_chunk(conn, s.id, CHUNK)
+            if n:  # progress kept with the deletion itself, so re-runs count exactly
+                cur = requests.load(vault, conn, req.id)
+                requests.save_details(vault, conn, cur,
+                                      {"deleted": int(cur.details.get("deleted", 0)) + n})
             op.details["count"] = n
         if n < CHUNK:
             break
     step("delete")
 
-    # 6. finish: the subject row forgets the host's id; the request says what was kept and why
+    # finish: the subject row forgets the host's id; the request says what was kept and why
     with vault.operation(Operation("rights.erase", actor,
                                    subject_pseudonyms=[s.pseudonym])) as (conn, op):
         kept = _kept_summary(conn, s.id)
@@ -188,14 +188,15 @@ def erase(
         op.object_ids.append(f"request:{req.id}")
         op.details.update({"kept": len(kept), "notice": notice_id})
     if not kept:
-        vault.keys.destroy(retained_key_id(s.id))  # a retain step that found nothing to keep
+        vault.keys.destroy(retained_key_id(s.id))  # created, then rolled back: nothing kept
     sqlite_checkpoint(vault.engine)
     step("finish")
     return _result(req, resumed=resumed)
 
 
 def _result(req: requests.Request, *, resumed: bool) -> Erasure:
-    return Erasure(req, int(req.details.get("records", 0)), list(req.details.get("kept", [])),
+    kept = list(req.details.get("kept", []))
+    return Erasure(req, int(req.details.get("deleted", 0)) + len(kept), kept,
                    req.details.get("notice"), resumed)
 
 
@@ -210,37 +211,47 @@ def delete_records_chunk(conn: Connection, subject_id: str, chunk: int) -> int:
     return conn.execute(delete(record_t).where(record_t.c.id.in_(ids))).rowcount
 
 
-def _retain(vault: Vault, s: subjects.Subject, actor: Actor) -> None:
+def _retain(vault: Vault, conn: Connection, s: subjects.Subject, op: Operation) -> int:
+    """Re-seal the records Art. 17(3) keeps under the subject's retained key; returns how many.
+
+    Runs inside the begin step's transaction. Two probes of ``ix_record_subject_hold_purpose``,
+    each O(kept): records under legal hold, and records of legal-obligation purposes.
+    """
     legal = _legal_obligation_purposes(vault)
-    with vault.operation(Operation("rights.erase.retain", actor,
-                                   subject_pseudonyms=[s.pseudonym])) as (conn, op):
-        rows = conn.execute(
-            select(record_t)
-            .where(record_t.c.subject_id == s.id)
-            .where(or_(record_t.c.legal_hold.is_(True), record_t.c.purpose.in_(legal)))
-            .where(~exists().where(retained_record.c.record_id == record_t.c.id))
-        ).all()
-        op.details["count"] = len(rows)
-        if not rows:
-            return
-        kid = retained_key_id(s.id)
-        rkey = vault.keys.get_key(kid) if vault.keys.has_key(kid) else vault.keys.create_key(kid)
-        main = vault.keys.get_key(s.id)
-        now = vault.clock()
-        for r in rows:
-            aad = aead.record_aad(r.id, r.subject_id, r.kind)
-            plain = aead.open_sealed(main, r.ciphertext, aad, what="record")
-            conn.execute(
-                update(record_t)
-                .where(record_t.c.id == r.id)
-                .values(ciphertext=aead.seal(rkey, plain, aad))
-            )
+    not_yet = ~exists().where(retained_record.c.record_id == record_t.c.id)
+    mine = select(record_t).where(record_t.c.subject_id == s.id)
+    found = {r.id: r for r in conn.execute(
+        mine.where(record_t.c.legal_hold.is_(True)).where(not_yet)
+    )}
+    if legal:
+        found.update((r.id, r) for r in conn.execute(
+            mine.where(record_t.c.legal_hold.in_([False, True]))
+            .where(record_t.c.purpose.in_(legal)).where(not_yet)
+        ))
+    rows = list(found.values())
+    if not rows:
+        return 0
+    kid = retained_key_id(s.id)
+    # (the retained key commits in the key store first: a rollback here leaves an unused key,
+    # which the finish step destroys if nothing was kept)
+    rkey = vault.keys.get_key(kid) if vault.keys.has_key(kid) else vault.keys.create_key(kid)
+    main = aead.Opener(vault.keys.get_key(s.id))
+    now = vault.clock()
+    for r in rows:
+        aad = aead.record_aad(r.id, r.subject_id, r.kind)
+        plain = main.open(r.ciphertext, aad, what="record")
         conn.execute(
-            insert(retained_record),
-            [{"record_id": r.id, "subject_id": s.id, "key_id": kid,
-              "ground": _ground(vault, r), "retained_at": now} for r in rows],
+            update(record_t)
+            .where(record_t.c.id == r.id)
+            .values(ciphertext=aead.seal(rkey, plain, aad))
         )
-        op.object_ids.extend(r.id for r in rows)
+    conn.execute(
+        insert(retained_record),
+        [{"record_id": r.id, "subject_id": s.id, "key_id": kid,
+          "ground": _ground(r), "retained_at": now} for r in rows],
+    )
+    op.object_ids.extend(r.id for r in rows)
+    return len(rows)
 
 
 def set_legal_hold(

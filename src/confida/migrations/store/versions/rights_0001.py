@@ -1,14 +1,14 @@
 """data subject rights: requests, objections, retained records, erasure feed
 
 Revision ID: rights_0001
-Revises: 0002
+Revises: 0003 (re-chained after main gained 0003; the maintainer re-chains at merge)
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "rights_0001"
-down_revision = "api_0001"  # web branch: chained after api_0001 (the maintainer re-chains at merge)
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
@@ -39,6 +39,10 @@ def upgrade() -> None:
     with op.batch_alter_table("subject_request") as batch_op:
         batch_op.create_index(batch_op.f("ix_subject_request_due_at"), ["due_at"])
         batch_op.create_index(batch_op.f("ix_subject_request_subject_id"), ["subject_id"])
+
+    with op.batch_alter_table("record") as batch_op:
+        batch_op.create_index("ix_record_subject_hold_purpose",
+                              ["subject_id", "legal_hold", "purpose"])
 
     op.create_table(
         "objection",
@@ -85,3 +89,5 @@ def downgrade() -> None:
     op.drop_table("retained_record")
     op.drop_table("objection")
     op.drop_table("subject_request")
+    with op.batch_alter_table("record") as batch_op:
+        batch_op.drop_index("ix_record_subject_hold_purpose")
