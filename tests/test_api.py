@@ -151,7 +151,14 @@ def test_every_v1_route_is_in_the_matrix(env: dict[str, Any]) -> None:
     covered = {"/v1/records", "/v1/records/batch", "/v1/records/{record_id}",
                "/v1/subjects/{subject_id}/records", "/v1/subjects/{subject_id}/consents",
                "/v1/subject-tokens", "/v1/register", "/v1/me/consents", "/v1/me/records",
-               "/v1/pii/scan", "/v1/pii/redact"}
+               "/v1/pii/scan", "/v1/pii/redact",
+               # by role in test_api_audit.py
+               "/v1/audit/checkpoints/latest", "/v1/audit/proofs/inclusion",
+               "/v1/audit/proofs/consistency",
+               # by role in test_api_rights.py
+               "/v1/subjects/{subject_id}/access-export", "/v1/subjects/{subject_id}/erasure",
+               "/v1/subjects/{subject_id}/rectifications", "/v1/subjects/{subject_id}/restriction",
+               "/v1/subjects/{subject_id}/objections", "/v1/erasure-feed", "/v1/requests"}
     assert paths <= covered, paths - covered
 
 
@@ -460,3 +467,13 @@ def test_log_filter_removes_personal_data() -> None:
     out = rec.getMessage()
     assert "jane" not in out and "203.0.113.7" not in out and "account" not in out
     assert "/v1/subjects/" in out and "200" in out
+
+
+def test_unknown_query_parameter_is_refused(env: dict[str, Any]) -> None:
+    """A misspelt filter must not silently return everything."""
+    r = env["client"].get("/v1/subjects/user-1/records?knd=account",
+                          headers=auth(env["keys"]["admin"], "service"))
+    assert r.status_code == 400 and r.headers["content-type"] == PROBLEM
+    r = env["client"].get("/v1/subjects/user-1/records?kind=account",
+                          headers=auth(env["keys"]["admin"], "service"))
+    assert r.status_code == 200 and [m["kind"] for m in r.json()] == ["account"]

@@ -16,10 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from confida import access, consent, record, subject_token
 from confida.errors import BadInput
-from confida.server.deps import Caller, get_vault, purpose, staff, subject
+from confida.server.deps import Caller, get_vault, no_unknown_query, purpose, staff, subject
 from confida.vault import Actor, Operation, Vault
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", dependencies=[Depends(no_unknown_query)])
 
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_.]*$")]
 SubjectId = Annotated[
@@ -289,7 +289,7 @@ def pii_router() -> APIRouter | None:
         from confida import pii
     except ImportError:
         return None
-    r = APIRouter(prefix="/v1/pii", tags=["pii"])
+    r = APIRouter(prefix="/v1/pii", tags=["pii"], dependencies=[Depends(no_unknown_query)])
 
     @r.post("/scan", response_model=ScanOut)
     def scan(body: Annotated[ScanIn, Body()], vault: VaultDep, actor: StaffDep) -> ScanOut:
@@ -308,13 +308,16 @@ def pii_router() -> APIRouter | None:
     @r.post("/redact", response_model=RedactOut)
     def redact(body: Annotated[RedactIn, Body()], vault: VaultDep, actor: StaffDep) -> RedactOut:
         """Anonymise text per a policy (default: replace every finding by its label)."""
-        policy = body.policy or {"default": "replace"}
         with vault.operation(Operation("pii.redact", actor)) as (_c, op):
             access.decide(vault.register, actor, "scan")
             try:
-                res = pii.anonymize(body.text, policy)
-            except (ValueError, KeyError) as exc:
-                raise BadInput(f"invalid policy: {type(exc).__name__}") from None
+                policy = pii.Policy.from_dict(body.policy) if body.policy else pii.Policy()
+            except (ValueError, KeyError, TypeError) as exc:
+                raise BadInput(f"invalid policy: {exc}") from None
+            if "tokenize" in (body.policy or {}).values():
+                raise BadInput("the API's redaction keeps no token store: 'tokenize' is not "
+                               "available here")
+            res = pii.anonymize(body.text, policy, hash_key=vault.system_key("pii-hash"))
             op.details["replaced"] = len(res.items)
         return RedactOut(text=res.text, replaced=len(res.items))
 

@@ -15,7 +15,7 @@ from fastapi.openapi.utils import get_openapi
 
 from confida import __version__
 from confida.config import Config
-from confida.server import api, problems
+from confida.server import api, audit_api, problems, rights_api
 from confida.server.deps import ServerContext
 from confida.server.security import BodyLimit, SecurityHeaders, Timeout
 
@@ -89,6 +89,8 @@ def create_app(config: Config) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     app.include_router(api.router)
+    app.include_router(audit_api.router)
+    app.include_router(rights_api.router)
     pii = api.pii_router()
     if pii is not None:
         app.include_router(pii)

@@ -29,14 +29,6 @@ MAX_TOKEN_CHARS = 8192
 ANONYMOUS = Actor(id="anonymous", role=None, source="api")
 
 
-def _audit_sink(config: Config) -> object | None:
-    try:
-        from confida.audit.sink import open_sink  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    return open_sink(config)
-
-
 class ServerContext:
     """What the app holds for its lifetime: one vault, the OIDC verifier, the limiters."""
 
@@ -54,7 +46,7 @@ class ServerContext:
         if self._vault is None:
             with self._lock:
                 if self._vault is None:
-                    self._vault = Vault.open(self.config, audit=_audit_sink(self.config))
+                    self._vault = Vault.open(self.config)  # its audit sink is the Merkle log
         return self._vault
 
     def verifier(self) -> oidc.OidcVerifier:
@@ -167,3 +159,27 @@ def purpose(
     if not confida_purpose:
         raise PurposeRequired(f"state the purpose of this read in the {PURPOSE_HEADER} header")
     return confida_purpose
+
+
+def no_unknown_query(request: Request) -> None:
+    """Refuse query parameters the operation does not declare (deny by default: a misspelt
+    filter must not silently widen a result)."""
+    if not request.query_params:
+        return
+    from fastapi.routing import APIRoute
+
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    known: set[str] = set()
+    stack = [route.dependant]
+    while stack:
+        d = stack.pop()
+        known.update(p.alias for p in d.query_params)
+        stack.extend(d.dependencies)
+    unknown = [k for k in request.query_params if k not in known]
+    if unknown:
+        from confida.errors import BadInput
+
+        raise BadInput(f"unknown query parameter(s): {len(unknown)}; this operation takes: "
+                       f"{', '.join(sorted(known)) or 'none'}")

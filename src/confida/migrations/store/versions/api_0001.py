@@ -1,7 +1,7 @@
 """API keys (hash of the secret, role, expiry, revocation)
 
 Revision ID: api_0001
-Revises: 0002
+Revises: rights_0001 (re-chained after main gained rights; the maintainer re-chains at merge)
 """
 
 import sqlalchemy as sa
