@@ -8,6 +8,8 @@ import json
 from html.parser import HTMLParser
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from confida.errors import BadInput
 from confida.register import load_register
@@ -202,3 +204,15 @@ def test_ropa_csv_neutralises_formulas() -> None:
     doc["purposes"]["billing"]["recipients"] = ["=HYPERLINK(\"http://x\")"]
     rows = list(csv.DictReader(io.StringIO(render_ropa(register_from(doc), "csv"))))
     assert rows[-1]["recipients"].startswith("'=")
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1,
+               max_size=80).filter(lambda s: s.strip()))
+@settings(max_examples=60, deadline=None)
+def test_any_register_text_stays_text_in_the_html_notice(text: str) -> None:
+    doc = sample_doc()
+    doc["purposes"]["safety"]["description"] = text
+    doc["controller"]["name"] = text
+    page = render_notice(register_from(doc), "html").text
+    p = parse_html(page)
+    assert " ".join(text.split()) in " ".join("".join(p.text).split())

@@ -140,3 +140,54 @@ def test_retention_boundary_is_exact(v: Vault, clock: Clock) -> None:
     assert run_retention(v).removed_total == 0
     clock.now = c.retain_until
     assert run_retention(v).removed_total == 1
+
+
+def test_subject_with_an_open_request_keeps_its_key(v: Vault, clock: Clock) -> None:
+    """``subject_request`` as the rights branch declares it (stand-in with the same names)."""
+    from sqlalchemy import Column, DateTime, MetaData, String, Table, insert
+
+    rid = v.collect("u-1", "usage_event", {"event": "a"}, "safety").record_id
+    sid = _subject(v, rid).id
+    with transaction(v.engine) as conn:
+        t = Table("subject_request", MetaData(), Column("id", String(36), primary_key=True),
+                  Column("subject_id", String(36)), Column("status", String(16)),
+                  Column("due_at", DateTime(timezone=True)),
+                  Column("closed_at", DateTime(timezone=True), nullable=True))
+        t.create(conn)
+        conn.execute(insert(t).values(id="r1", subject_id=sid, status="received",
+                                      due_at=clock.now + timedelta(days=30)))
+    clock.advance(days=31)
+    rep = run_retention(v)
+    assert rep.removed_total == 1 and rep.keys_destroyed == 0 and v.keys.has_key(sid)
+    with transaction(v.engine) as conn:
+        conn.execute(t.update().values(status="completed", closed_at=clock.now))
+    v.collect("u-9", "usage_event", {"event": "b"}, "safety")  # unrelated
+    assert run_retention(v).keys_destroyed == 1 and not v.keys.has_key(sid)  # request ended
+
+
+def test_serve_records_its_mode_and_runs_retention_while_up(config, monkeypatch) -> None:
+    """The network server itself is the boundary replaced here: its ``run`` returns at once."""
+    import uvicorn
+
+    from confida.server import retention_task as rt
+    from confida.server.run import run_server
+    from confida.tls import create_self_signed
+    from confida.transparency.serving import last_serve_mode
+
+    started: list[rt.RetentionTask] = []
+    real_start = rt.start_retention_task
+
+    def spy(cfg, every_seconds=rt.DEFAULT_EVERY_SECONDS):
+        started.append(real_start(cfg, every_seconds))
+        return started[-1]
+
+    monkeypatch.setattr(rt, "start_retention_task", spy)
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self: None)
+    run_server(config, host="127.0.0.1", port=0, insecure_http=True)
+    assert last_serve_mode(config)["mode"] == "http"
+    assert len(started) == 1 and not started[0]._thread.is_alive()  # stopped with the server
+    assert started[0].runs == 1 and started[0].errors == 0  # ran once on start
+    create_self_signed(config.tls_cert, config.tls_key)
+    run_server(config, host="127.0.0.1", port=0, insecure_http=False)
+    mode = last_serve_mode(config)
+    assert mode["mode"] == "https" and mode["cert"] == str(config.tls_cert)

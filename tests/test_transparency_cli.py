@@ -141,3 +141,27 @@ def test_breach_commands(data_dir: Path) -> None:
     r = cli(data_dir, "breach", "register", "--title", "t", "--description", "d",
             "--discovered-at", "yesterday")
     assert r.exit_code == 2
+
+
+def test_report_and_notice_render_in_a_real_browser(data_dir: Path, tmp_path: Path) -> None:
+    """Headless Chromium loads the pages from disk (no network, no script) and renders them."""
+    import shutil
+    import subprocess
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("chromium not installed (.ci/run installs it)")
+    pages = {"report.html": ("compliance", "check", "--format", "html"),
+             "notice.html": ("register", "notice", "--format", "html")}
+    for name, args in pages.items():
+        out = tmp_path / name
+        cli(data_dir, *args, "--out", str(out))
+        dom = subprocess.run(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
+             out.as_uri()], capture_output=True, text=True, timeout=60, check=True,
+        ).stdout
+        assert "Example AI GmbH" in dom and "</html>" in dom
+        if name == "report.html":
+            assert "Every stored category is declared" in dom and ">pass<" in dom
+        else:
+            assert "Art. 77" in dom

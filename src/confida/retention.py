@@ -7,7 +7,8 @@ kind's retention. A run deletes every record past that deadline, except:
 - records of a *restricted* subject: Art. 18(1)(c) restriction exists precisely so that data the
   controller no longer needs is kept for the subject's legal claims; restriction suspends deletion.
 
-A subject left with no record, no consent in force and no open request needs no key any more: the
+A subject with no record left, no consent in force and no open request needs no key any more (one
+emptied by this run, or one an earlier run kept for a consent or request that has since ended): the
 run destroys the subject's data key (crypto-shredding), clears its ``ref`` (so a returning person
 is a new subject with a new key) and sets its status to ``expired``. That is deliberately *not*
 ``erased``: nobody asked for erasure (Art. 17), the data simply reached its end. The consent
@@ -22,8 +23,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, select, update
+from sqlalchemy import Connection, and_, delete, exists, func, select, update
 
 from confida.consent import GRANT
 from confida.store.schema import consent_event, record, subject
@@ -41,6 +43,7 @@ class RetentionReport:
     kept_legal_hold: int = 0
     kept_restricted: int = 0
     keys_destroyed: int = 0
+    retained_keys_destroyed: int = 0  # erased subjects' retained-record keys (rights module)
 
     def as_rows(self) -> list[dict[str, object]]:
         return [
@@ -55,9 +58,9 @@ def _open_request_subjects(conn: Connection, ids: list[str]) -> set[str]:
 
     An access request in progress must not find the key gone under it. Absent table: none.
     """
-    from confida.compliance.seams import open_request_filter, reflect
+    from confida.compliance.seams import open_request_filter, request_table
 
-    req = reflect(conn, "request")
+    req = request_table(conn)
     if req is None or "subject_id" not in req.c or not ids:
         return set()
     cond = open_request_filter(req)
@@ -117,22 +120,24 @@ def run_retention(
                 due, record.c.legal_hold.is_(False), record.c.subject_id.not_in(restricted)
             )
         ).all()
-        touched = sorted({r.subject_id for r in rows})
         ids = [r.id for r in rows]
         for i in range(0, len(ids), BATCH):
             conn.execute(delete(record).where(record.c.id.in_(ids[i : i + BATCH])))
         for r in rows:
             counts[(r.kind, r.purpose)] += 1
-        # Subjects emptied by this run (or by an earlier one that crashed before the key step).
-        still = set()
-        for i in range(0, len(touched), BATCH):
-            chunk = touched[i : i + BATCH]
-            still |= {
-                s for (s,) in conn.execute(
-                    select(record.c.subject_id).where(record.c.subject_id.in_(chunk)).distinct()
-                )
-            }
-        empty = [s for s in touched if s not in still]
+        # Every active subject with nothing left: emptied by this run, or kept by an earlier run
+        # for a consent or a request that has since ended.
+        # On PostgreSQL the rows are locked first (a collect in flight holds a key-share lock on
+        # its subject until it commits), then emptiness is checked again on committed data.
+        no_record = ~exists().where(record.c.subject_id == subject.c.id)
+        locked = list(conn.execute(
+            select(subject.c.id).where(subject.c.status == "active", no_record).with_for_update()
+        ).scalars())
+        empty = []
+        for i in range(0, len(locked), BATCH):
+            empty += list(conn.execute(
+                select(subject.c.id).where(subject.c.id.in_(locked[i : i + BATCH]), no_record)
+            ).scalars())
         keep = _with_current_consent(conn, empty) | _open_request_subjects(conn, empty)
         expire = [s for s in empty if s not in keep]
         pseudonyms: list[str] = []
@@ -169,7 +174,21 @@ def run_retention(
     for sid in _with_keys(vault, leftover):
         if vault.keys.destroy(sid):
             report.keys_destroyed += 1
+    purge = _rights_purge()
+    if purge is not None:
+        # Records an erasure kept (Art. 17(3)) were deleted above when due; the rights module
+        # clears their bookkeeping and destroys a retained key nothing uses any more.
+        report.retained_keys_destroyed = int(purge(vault, actor=actor)["keys_destroyed"])
     return report
+
+
+def _rights_purge() -> Any:
+    """``confida.rights.erasure.purge_retained`` when the rights module is installed."""
+    try:
+        from confida.rights.erasure import purge_retained
+    except ImportError:
+        return None
+    return purge_retained
 
 
 def _with_keys(vault: Vault, ids: list[str]) -> list[str]:

@@ -11,6 +11,7 @@ A check whose feature is not installed (no audit log, no request tracking) repor
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -60,8 +61,16 @@ class Ctx:
         return self.vault.register
 
 
+_SAFE_ID = re.compile(
+    r"^(?:[a-z][a-z0-9_]{0,31}:)?(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    r"|[0-9]{1,12})$"
+)
+
+
 def _ids(ids: Iterable[str]) -> str:
-    lst = sorted(ids)
+    """Example ids for the evidence; anything that is not id-shaped (a UUID or a number, as
+    Confida writes them) is withheld, since a value planted in an id column could be personal."""
+    lst = sorted(i if _SAFE_ID.match(str(i)) else "(id withheld)" for i in ids)
     more = f" (+{len(lst) - MAX_IDS} more)" if len(lst) > MAX_IDS else ""
     return ", ".join(lst[:MAX_IDS]) + more
 
@@ -70,6 +79,15 @@ def _result(id: str, title: str, article: str, problems: list[str], ok: list[str
             details: dict[str, Any] | None = None) -> CheckResult:
     return CheckResult(id, title, article, FAIL if problems else PASS, problems or ok,
                        details or {})
+
+
+def _name(value: object) -> str:
+    """A name read from the store, quoted only if it has the shape of a register name: a value
+    written there by something else could be anything, personal data included."""
+    from confida.register.models import is_valid_name
+
+    text = str(value)
+    return repr(text) if len(text) <= 64 and is_valid_name(text) else "(not a valid name)"
 
 
 # --- 1. categories --------------------------------------------------------------------------
@@ -87,10 +105,11 @@ def check_categories(ctx: Ctx) -> CheckResult:
     for kind, purpose, n in rows:
         stored += n
         if kind not in reg.kinds:
-            problems.append(f"{n} record(s) of kind {kind!r}, which the register does not declare")
+            problems.append(f"{n} record(s) of kind {_name(kind)}, which the register does not "
+                            "declare")
         elif purpose not in reg.purposes:
-            problems.append(f"{n} record(s) for purpose {purpose!r}, which the register does "
-                            "not declare")
+            problems.append(f"{n} record(s) for purpose {_name(purpose)}, which the register "
+                            "does not declare")
         elif kind not in reg.purposes[purpose].kinds:
             problems.append(f"{n} record(s) of kind {kind!r} stored for purpose {purpose!r}, "
                             "which does not cover that kind")
@@ -120,6 +139,7 @@ def check_retention(ctx: Ctx) -> CheckResult:
     too_long: list[str] = []
     held = 0
     oldest: datetime | None = None
+    periods: dict[tuple[str, str], Any] = {}
     q = select(record.c.id, record.c.kind, record.c.purpose, record.c.created_at,
                record.c.retain_until, record.c.legal_hold)
     for r in ctx.conn.execute(q):
@@ -131,7 +151,10 @@ def check_retention(ctx: Ctx) -> CheckResult:
             overdue_ids.append(r.id)
             oldest = r.retain_until if oldest is None else min(oldest, r.retain_until)
         elif r.kind in reg.kinds and r.purpose in reg.purposes:
-            allowed = reg.retention_for(r.kind, r.purpose).after(r.created_at)
+            period = periods.get((r.kind, r.purpose))
+            if period is None:
+                period = periods[(r.kind, r.purpose)] = reg.retention_for(r.kind, r.purpose)
+            allowed = period.after(r.created_at)
             if r.retain_until > allowed + timedelta(minutes=1):
                 too_long.append(r.id)
     problems = [
@@ -334,11 +357,11 @@ def check_processing_after_stop(ctx: Ctx) -> CheckResult:
 
 def check_requests(ctx: Ctx) -> CheckResult:
     title, art = "Every request answered or within its deadline", "Art. 12(3)"
-    req = seams.reflect(ctx.conn, "request")
+    req = seams.request_table(ctx.conn)
     if req is None:
         return CheckResult("requests-deadlines", title, art, NA,
-                           ["no request table: data subject requests are not tracked here "
-                            "(rights module not installed)"])
+                           ["no subject_request table: data subject requests are not tracked "
+                            "here (rights module not installed)"])
     deadline = seams.first_column(req, seams.DEADLINE_COLUMNS)
     if deadline is None:
         return CheckResult("requests-deadlines", title, art, FAIL,
@@ -390,13 +413,16 @@ def check_audit_log(ctx: Ctx) -> CheckResult:
     if st.verified is False and not problems:
         problems.append("verification failed")
     max_age = timedelta(seconds=max(2 * ctx.vault.config.checkpoint_every_seconds, 3600))
-    if st.size and st.checkpoint_at is None:
-        problems.append(f"{st.size} entries and no signed checkpoint")
-    elif st.checkpoint_at is not None and st.checkpoint_size is not None \
-            and st.checkpoint_size < st.size and ctx.now - st.checkpoint_at > max_age:
-        problems.append(f"latest checkpoint is {int((ctx.now - st.checkpoint_at).total_seconds())}"
-                        f" s old and leaves {st.size - st.checkpoint_size} entries unsigned "
-                        f"(limit {int(max_age.total_seconds())} s)")
+    if st.size and st.checkpoint_at is None and (
+        st.oldest_unsigned_at is None or ctx.now - st.oldest_unsigned_at > max_age
+    ):
+        problems.append(f"{st.size} entries and no signed checkpoint; run `confida audit "
+                        "checkpoint`")
+    elif st.checkpoint_size is not None and st.checkpoint_size < st.size \
+            and st.oldest_unsigned_at is not None and ctx.now - st.oldest_unsigned_at > max_age:
+        age = int((ctx.now - st.oldest_unsigned_at).total_seconds())
+        problems.append(f"{st.size - st.checkpoint_size} entries unsigned for {age} s (limit "
+                        f"{int(max_age.total_seconds())} s); run `confida audit checkpoint`")
     ok = [f"{st.size} entries verified against the signed checkpoints"]
     if st.checkpoint_at is not None:
         ok.append(f"latest checkpoint covers {st.checkpoint_size} entries, signed "
@@ -435,22 +461,56 @@ def check_key_rotation(ctx: Ctx) -> CheckResult:
 
 
 def _runs(data: bytes) -> Iterable[tuple[int, str]]:
-    """Printable text runs in raw bytes (like ``strings``), with their offsets."""
+    """Printable ASCII runs in raw bytes (like ``strings``), with their offsets.
+
+    Runs are never joined across other bytes: decoding ciphertext leniently would glue random
+    fragments into text that looks like an address.
+    """
     import re
 
-    for m in re.finditer(rb"[\x20-\x7e\xc2-\xf4\x80-\xbf]{%d,}" % MIN_RUN, data):
-        yield m.start(), m.group(0).decode("utf-8", "ignore")
+    for m in re.finditer(rb"[\x20-\x7e]{%d,}" % MIN_RUN, data):
+        yield m.start(), m.group(0).decode("ascii")
 
 
-def _labels_in(data: bytes, detector: seams.Detector | None) -> Counter[str]:
+def _detect(text: str, detector: seams.Detector | None) -> Counter[str]:
     found: Counter[str] = Counter()
-    found["EMAIL"] += len(seams.EMAIL.findall(data))
     if detector is not None:
-        for _off, text in _runs(data):
-            for label, _s, _e in detector(text):
-                if label in PLAINTEXT_LABELS and label != "EMAIL":
-                    found[label] += 1
+        for label, _s, _e in detector(text):
+            if label in PLAINTEXT_LABELS and label != "EMAIL":
+                found[label] += 1
+    return found
+
+
+def _labels_in_text(text: str, detector: seams.Detector | None) -> Counter[str]:
+    """A text value (a str column, JSON): the full e-mail pattern and the detector."""
+    found = _detect(text, detector)
+    found["EMAIL"] += len(seams.EMAIL.findall(text.encode("utf-8", "ignore")))
     return +found
+
+
+def _labels_in_bytes(data: bytes, detector: seams.Detector | None) -> Counter[str]:
+    """Binary data (ciphertext, raw pages): the strict e-mail pattern on the bytes as they are,
+    the detector on printable runs. Strict, so that random bytes practically never match."""
+    found: Counter[str] = Counter()
+    found["EMAIL"] += len(seams.EMAIL_STRICT.findall(data))
+    for _off, text in _runs(data):
+        found += _detect(text, detector)
+    return +found
+
+
+def _page_hits(data: bytes, detector: seams.Detector | None, page_size: int
+               ) -> tuple[Counter[str], set[int]]:
+    found: Counter[str] = Counter()
+    pages: set[int] = set()
+    for m in seams.EMAIL_STRICT.finditer(data):
+        found["EMAIL"] += 1
+        pages.add(m.start() // page_size + 1)
+    for off, text in _runs(data):
+        hits = _detect(text, detector)
+        if hits:
+            found += hits
+            pages.add(off // page_size + 1)
+    return +found, pages
 
 
 _SKIP_COLUMNS = {("audit_entry", "entry")}  # canonical JSON of pseudonymous entries
@@ -476,21 +536,16 @@ def check_plaintext(ctx: Ctx) -> CheckResult:
             hits: Counter[str] = Counter()
             for (v,) in conn.execute(select(t.c[c]).where(t.c[c].is_not(None))):
                 scanned += 1
-                hits += _labels_in(_as_bytes(v), detector)
+                hits += (_labels_in_bytes(bytes(v), detector)
+                         if isinstance(v, bytes | bytearray | memoryview)
+                         else _labels_in_text(_as_text(v), detector))
             for label, n in sorted(hits.items()):
                 problems.append(f"table {tname!r} column {c!r}: {n} plaintext {label} value(s)")
     pages = _sqlite_pages(ctx)
     if pages is not None:
         page_size, files = pages
         for fname, data in files:
-            bad: Counter[str] = Counter()
-            where: set[int] = set()
-            for off, text in _runs(data):
-                raw = text.encode()
-                hits = _labels_in(raw, detector)
-                if hits:
-                    bad += hits
-                    where.add(off // page_size + 1)
+            bad, where = _page_hits(data, detector, page_size)
             for label, n in sorted(bad.items()):
                 problems.append(f"{fname}: {n} plaintext {label} value(s) in raw page(s) "
                                 f"{_ids(str(p) for p in where)}")
@@ -510,14 +565,12 @@ def _is_texty(t: Any) -> bool:
                                    "CLOB"))
 
 
-def _as_bytes(v: Any) -> bytes:
-    if isinstance(v, bytes | bytearray | memoryview):
-        return bytes(v)
+def _as_text(v: Any) -> str:
     if isinstance(v, str):
-        return v.encode("utf-8", "ignore")
+        return v
     import json
 
-    return json.dumps(v, ensure_ascii=False).encode("utf-8", "ignore")
+    return json.dumps(v, ensure_ascii=False)
 
 
 def _sqlite_pages(ctx: Ctx) -> tuple[int, list[tuple[str, bytes]]] | None:

@@ -22,8 +22,20 @@ DONE_STATES = (
     "cancelled", "canceled", "withdrawn",
 )
 DEADLINE_COLUMNS = ("due_at", "deadline", "deadline_at", "due")
-DONE_COLUMNS = ("completed_at", "answered_at", "closed_at", "done_at", "fulfilled_at")
+DONE_COLUMNS = ("closed_at", "completed_at", "answered_at", "done_at", "fulfilled_at")
 TIME_COLUMNS = ("at", "created_at", "objected_at", "received_at")
+
+
+REQUEST_TABLES = ("subject_request", "request")  # the rights module's name first
+
+
+def request_table(conn: Connection) -> Table | None:
+    """The data subject request table of the rights module, if installed."""
+    for name in REQUEST_TABLES:
+        t = reflect(conn, name)
+        if t is not None:
+            return t
+    return None
 
 
 def reflect(conn: Connection, name: str) -> Table | None:
@@ -69,6 +81,7 @@ class AuditStatus:
     errors: list[str] = field(default_factory=list)
     checkpoint_size: int | None = None
     checkpoint_at: datetime | None = None
+    oldest_unsigned_at: datetime | None = None  # time of the first entry no checkpoint covers
 
 
 def audit_status(vault: Any, conn: Connection) -> AuditStatus | None:
@@ -84,11 +97,12 @@ def audit_status(vault: Any, conn: Connection) -> AuditStatus | None:
     if not inspect(conn).has_table("audit_entry"):
         return None
     try:
-        from confida.audit import AuditLog, AuditSigner, VerifierKey, define_tables
+        from confida.audit import AuditSigner, VerifierKey
+        from confida.audit.sink import audit_log
     except ImportError:
         return None
     origin = vault.config.audit_origin
-    log = AuditLog(define_tables(MetaData()), origin=origin)
+    log = audit_log(vault.config)
     size = log.size(conn)
     key_path = vault.config.audit_key_path
     vkey = key_path.with_suffix(".vkey")
@@ -102,13 +116,25 @@ def audit_status(vault: Any, conn: Connection) -> AuditStatus | None:
         return AuditStatus(size, False, [why])
     res = log.verify_live(conn, verifier)
     latest = log.latest_checkpoint(conn)
+    signed = latest[0] if latest else 0
     return AuditStatus(
         size=size,
         verified=bool(res.ok),
         errors=[str(e)[:200] for e in res.errors],
         checkpoint_size=latest[0] if latest else None,
         checkpoint_at=aware(latest[2]) if latest else None,
+        oldest_unsigned_at=_entry_time(conn, log.tables.entry, signed) if signed < size else None,
     )
+
+
+def _entry_time(conn: Connection, entry: Table, idx: int) -> datetime | None:
+    import json
+
+    raw = conn.execute(select(entry.c.entry).where(entry.c.idx == idx)).scalar()
+    try:
+        return aware(json.loads(raw).get("time")) if raw else None
+    except (TypeError, ValueError, AttributeError):
+        return None
 
 
 def audit_entries(conn: Connection) -> Iterator[dict[str, Any]] | None:
@@ -138,6 +164,12 @@ def audit_entries(conn: Connection) -> Iterator[dict[str, Any]] | None:
 # on purpose: it runs over raw database pages, where ciphertext must not look like an address.
 EMAIL = re.compile(
     rb"[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63})*\.[A-Za-z]{2,24}"
+)
+# For binary data (ciphertext, raw database pages): lower-case only, at least three characters
+# on each side of the @. Random bytes match it about once in 10^12 positions; real addresses
+# as stored by applications are lower-case (mixed-case ones are found in text columns).
+EMAIL_STRICT = re.compile(
+    rb"[a-z0-9._%+\-]{3,64}@[a-z0-9\-]{3,63}(?:\.[a-z0-9\-]{2,63})*\.[a-z]{2,24}"
 )
 Detector = Callable[[str], list[tuple[str, int, int]]]
 

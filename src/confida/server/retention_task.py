@@ -56,15 +56,15 @@ class RetentionTask:
             sys.stderr.write(f"retention run failed: {exc.code}\n")
 
     def _loop(self) -> None:
-        while not self._stop.is_set():
+        # Once at start (a server that was down catches up at once), then every ``every`` s.
+        while True:
             self.run_once()
-            self._stop.wait(self.every)
+            if self._stop.wait(self.every):
+                return
 
 
 def _open_vault(config: Config) -> Vault:
-    from confida.audit.sink import open_sink  # main's cli.output no longer has _audit_sink
-
-    return Vault.open(config, audit=open_sink(config))
+    return Vault.open(config)  # with the store's audit log, like every other adapter
 
 
 def start_retention_task(config: Config, every_seconds: float = DEFAULT_EVERY_SECONDS

@@ -9,6 +9,7 @@ translations of the same content and carry the same version.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +24,9 @@ FORMATS = ("md", "html")
 CANONICAL = ("md", "en")
 
 
+@functools.cache
 def _env() -> Environment:
+    """One compiled environment per process (immutable after creation, safe across threads)."""
     # Autoescape on for HTML: register text is data, never markup. Markdown output escapes the
     # characters that would otherwise turn register text into links or emphasis.
     env = Environment(

@@ -73,8 +73,8 @@ def security_measures(config: Config | None) -> list[str]:
         tom.append(f"Key-encryption key rotated at least every {config.key_rotation_days} days")
     tom.append("Transport encryption: HTTPS with TLS 1.2 or later; plain HTTP only when "
                "explicitly requested behind a TLS-terminating proxy")
-    # Claimed only once the log is wired into the vault (the sink the CLI opens), not merely
-    # when the library is importable: the record must not claim a measure that is not running.
+    # Claimed only where the log is wired into the vault (its sink), not merely when the library
+    # is importable: the record must not claim a measure that is not running.
     if importlib.util.find_spec("confida.audit") and importlib.util.find_spec("confida.audit.sink"):
         tom.append("Tamper-evident audit log of every access (Merkle tree, signed checkpoints)")
     tom.append("Regular compliance audit of the live system against this register")

@@ -1,7 +1,7 @@
 """transparency: breaches, their affected subjects, notice prompts
 
 Revision ID: transparency_0001
-Revises: 0002
+Revises: 0003
 """
 
 import sqlalchemy as sa
