@@ -1,9 +1,8 @@
 """Training export end to end, on the real store (SQLite file or PostgreSQL) and real keys.
 
-Erasure is done here the way ``confida.rights.erase`` does it (key destroyed, subject marked
-erased, its ref cleared), because the rights branch has not landed on main yet; what is
-asserted -- the dataset pseudonym in ``downstream_ref`` and in the revocation list -- is what the
-erasure feed reads.
+Erasure and objection are the real ``confida.rights`` calls: the erasure feed must name the
+erased subject's dataset pseudonym, and ``revocations`` the pseudonyms withdrawn, restricted or
+objected after the export.
 """
 
 from __future__ import annotations
@@ -24,6 +23,9 @@ from confida.errors import BadInput, PurposeNotAllowed
 from confida.export.manifest import MANIFEST_NAME, Manifest, verify
 from confida.export.training import Selection, export_training, revocations
 from confida.pii import detect
+from confida.rights.erasure import erase
+from confida.rights.feed import erasure_feed
+from confida.rights.objection import object_to
 from confida.store.schema import subject as subject_t
 from confida.store.schema import training_dataset
 from confida.vault import Vault
@@ -75,17 +77,6 @@ def _rows(directory: Path) -> list[dict[str, Any]]:
     for p in sorted(directory.glob("*.jsonl")):
         out += [json.loads(line) for line in p.read_text("utf-8").splitlines()]
     return out
-
-
-def _erase(v: Vault, who: str) -> str:
-    """What rights.erase does to the stores: the key shredded, the subject marked erased."""
-    with v.engine.begin() as conn:
-        sid = conn.execute(select(subject_t.c.id).where(
-            subject_t.c.ref == v.subject_ref(who))).scalar_one()
-        conn.execute(update(subject_t).where(subject_t.c.id == sid).values(
-            status="erased", ref=None, status_changed_at=v.clock() + timedelta(seconds=1)))
-    assert v.keys.destroy(sid)
-    return sid
 
 
 def test_export_end_to_end(av: Vault, config, sink: ListSink, tmp_path: Path) -> None:
@@ -144,15 +135,21 @@ def test_export_end_to_end(av: Vault, config, sink: ListSink, tmp_path: Path) ->
     # after the export: carol is erased, eve withdraws
     eve_pseudo = {r["subject"] for r in rows
                   if "<PHONE>" in r["text"] and "<IBAN>" not in r["text"]}
-    carol_id = _erase(av, "carol")
-    consent.withdraw(av, "eve", "model_training")
     with av.engine.connect() as conn:
+        carol_id = conn.execute(select(subject_t.c.id).where(
+            subject_t.c.ref == av.subject_ref("carol"))).scalar_one()
         refs = refs_of(conn, carol_id)
     assert [x["system"] for x in refs] == [f"dataset:{res.dataset_id}"]
     carol_pseudo = refs[0]["reference"]
     assert carol_pseudo in {r["subject"] for r in rows}
+    erase(av, "carol", verified_by="test: signed-in session")
+    consent.withdraw(av, "eve", "model_training")
+    notices = erasure_feed(av)
+    assert [n.references for n in notices] == [
+        [{"system": f"dataset:{res.dataset_id}", "reference": carol_pseudo}]]
+    assert not av.keys.has_key(carol_id)
     revoked = {x.pseudonym: x.reason for x in revocations(av, res.dataset_id)}
-    assert revoked == {carol_pseudo: "erased", eve_pseudo.pop(): "consent_withdrawn"}
+    assert revoked == {eve_pseudo.pop(): "consent_withdrawn"}  # carol: in the feed
 
     # a new export holds only alice, under new pseudonyms
     res2 = export_training(av, tmp_path / "ds2", formats=["parquet"])
@@ -191,3 +188,26 @@ def test_same_key_same_output(av: Vault, tmp_path: Path) -> None:
     c = export_training(av, tmp_path / "c", formats=["jsonl"])
     assert _rows(tmp_path / "c")[0]["subject"] != _rows(tmp_path / "a")[0]["subject"]
     assert c.record_count == 1
+
+
+def test_legitimate_interest_objection_and_restriction(av: Vault, tmp_path: Path) -> None:
+    """On legitimate interests, an objection (Art. 21) excludes, and later revokes, a subject."""
+    for who in ("ann", "ben", "cat"):
+        _msg(av, who, f"Message from {who}.")
+    # safety covers temporary chats, but they never leave for training
+    av.collect("ben", "temporary_chat", {"conversation_id": "t", "text": "temporary"}, "service")
+    object_to(av, "ann", "safety", verified_by="test")
+    res = export_training(av, tmp_path / "li", selection=Selection(purpose="safety"))
+    assert res.record_count == 2 and res.excluded == {"objected": 1}
+    assert "temporary" not in "".join(p.read_text() for p in (tmp_path / "li").glob("*.jsonl"))
+    object_to(av, "ben", "safety", verified_by="test")
+    with av.engine.begin() as conn:
+        conn.execute(update(subject_t).where(subject_t.c.ref == av.subject_ref("cat")).values(
+            status="restricted", status_changed_at=av.clock() + timedelta(seconds=1)))
+    assert sorted(r.reason for r in revocations(av, res.dataset_id)) == ["objected",
+                                                                         "restricted"]
+    between = av.clock()
+    object_to(av, "cat", "safety", verified_by="test")
+    assert [r.reason for r in revocations(av, res.dataset_id, since=between)] == ["restricted"]
+    later = av.clock() + timedelta(days=1)
+    assert revocations(av, res.dataset_id, since=later) == []

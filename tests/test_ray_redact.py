@@ -126,3 +126,17 @@ def test_training_export_on_ray_is_identical(cluster, vault: Vault, tmp_path: Pa
                            anonymiser=ray_anonymiser(workers=2, batch_size=3))
     assert local.record_count == dist.record_count == 12
     assert [s.sha256 for s in local.shards] == [s.sha256 for s in dist.shards]
+
+
+def test_cli_export_training_engine_ray(cluster, config, tmp_path: Path) -> None:
+    with Vault.open(config) as v:
+        consent.grant(v, "a", "model_training")
+        v.collect("a", "conversation_message", {"conversation_id": "c", "text": TEXTS[0]},
+                  "service")
+    r = CliRunner().invoke(app, ["--data-dir", str(config.data_dir), "--json", "export",
+                                 "training", "--out", str(tmp_path / "ds"), "--engine", "ray",
+                                 "--workers", "1", "--format", "jsonl"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["record_count"] == 1
+    text = next((tmp_path / "ds").glob("*.jsonl")).read_text()
+    assert "Anna Schmidt" not in text and "<PERSON_" in text

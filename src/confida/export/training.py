@@ -101,7 +101,7 @@ def _kinds(vault: Vault, sel: Selection) -> list[str]:
     wanted = list(sel.kinds) if sel.kinds else list(purpose.kinds)
     for k in wanted:
         vault.register.kind(k)
-        if k in NEVER_EXPORTED:
+        if k in NEVER_EXPORTED and sel.kinds:  # asked for by name: say no; else left out
             raise PurposeNotAllowed(f"records of kind {k!r} are never exported for training")
         if k not in purpose.kinds:
             raise PurposeNotAllowed(f"purpose {sel.purpose!r} does not cover kind {k!r}")
@@ -443,10 +443,23 @@ def revocations(
                 try:
                     checker(conn, s, ds.purpose)
                 except Refused:
-                    out.append(Revocation(r.reference, "objected", None))
+                    at = _objected_at(conn, sid, ds.purpose)
+                    if at is None or at > cutoff:
+                        out.append(Revocation(r.reference, "objected",
+                                              at.isoformat() if at else None))
         op.details.update({"dataset_id": ds.id, "count": len(out),
                            "reasons": dict(Counter(x.reason for x in out))})
     return out
+
+
+def _objected_at(conn: Connection, subject_id: str, purpose: str) -> datetime | None:
+    """When the subject objected to ``purpose`` (the rights module's ledger), if it says."""
+    try:
+        from confida.rights.objection import objections_of
+    except ImportError:
+        return None
+    times = [o["at"] for o in objections_of(conn, subject_id) if o["purpose"] == purpose]
+    return max(times) if times else None
 
 
 def list_datasets(vault: Vault) -> list[dict[str, Any]]:

@@ -1,7 +1,7 @@
 """training datasets, privacy budgets and the privacy-spend ledger
 
 Revision ID: training_0001
-Revises: 0003
+Revises: rights_0001
 """
 
 import sqlalchemy as sa
