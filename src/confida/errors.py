@@ -114,31 +114,6 @@ class StoreUnavailable(ConfidaError):
     http_status = 503
 
 
-# --- training data and analytics ----------------------------------------------------------------
-
-
-class PrivacyBudgetExceeded(Refused):
-    """A differentially private query would spend more epsilon than the analyst has left."""
-
-    code = "privacy-budget-exceeded"
-    http_status = 429
-
-
-# --- data subject rights ---------------------------------------------------------------------
-
-
-class ObjectionRecorded(Refused):
-    """The subject objected (Art. 21) to processing for this purpose."""
-
-    code = "objection-recorded"
-
-
-class RequestConflict(BadInput):
-    """A request id was reused for a different request, or a closed request was changed."""
-
-    code = "request-conflict"
-    http_status = 409
-
 # --- API access (issue 6) ---------------------------------------------------------------------
 
 
@@ -167,3 +142,29 @@ class RateLimited(Refused):
     def __init__(self, message: str, retry_after: int = 1) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+# --- data subject rights ---------------------------------------------------------------------
+
+
+class ObjectionRecorded(Refused):
+    """The subject objected (Art. 21) to processing for this purpose."""
+
+    code = "objection-recorded"
+
+
+class RequestConflict(BadInput):
+    """A request id was reused for a different request, or a closed request was changed."""
+
+    code = "request-conflict"
+    http_status = 409
+
+
+# --- training data and analytics ----------------------------------------------------------------
+
+
+class PrivacyBudgetExceeded(Refused):
+    """A differentially private query would spend more epsilon than the analyst has left."""
+
+    code = "privacy-budget-exceeded"
+    http_status = 429

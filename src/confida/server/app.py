@@ -99,4 +99,8 @@ def create_app(config: Config) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=config.api.max_body_bytes)
     app.add_middleware(Timeout, seconds=config.api.request_timeout_seconds)
     app.add_middleware(SecurityHeaders)
+
+    from confida.web.app import mount  # the privacy center and the console
+
+    mount(app, config)
     return app
