@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "api_0001"
-down_revision = "training_0001"  # web branch: chained after training_0001 (the maintainer re-chains at merge)
+down_revision = "rights_0001"
 branch_labels = None
 depends_on = None
 
