@@ -2,38 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from confida import credential
 from confida.config import Config
 from confida.vault import Vault
-from tests.conftest import PG_URL, make_config
-
-
-@contextmanager
-def database(tmp: Path) -> Iterator[str]:
-    """A SQLite file, or a fresh schema on the PostgreSQL server (as conftest does)."""
-    if not PG_URL:
-        yield f"sqlite:///{tmp / 'data' / 'confida.db'}"
-        return
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+from tests.conftest import make_config
 
 
 def setup(tmp: Path, url: str, **kw: Any) -> tuple[Config, dict[str, str]]:

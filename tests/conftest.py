@@ -7,6 +7,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,10 +22,11 @@ SAMPLE_REGISTER = ROOT / "examples" / "chat-assistant.yaml"
 PG_URL = os.environ.get("CONFIDA_TEST_DATABASE_URL")
 
 
-@pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str]:
+@contextmanager
+def database(tmp: Path) -> Iterator[str]:
+    """A SQLite file under ``tmp``, or a fresh schema on the PostgreSQL server, dropped after."""
     if not PG_URL:
-        yield f"sqlite:///{tmp_path / 'data' / 'confida.db'}"
+        yield f"sqlite:///{tmp / 'data' / 'confida.db'}"
         return
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
@@ -37,6 +39,12 @@ def database_url(tmp_path: Path) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    with database(tmp_path) as url:
+        yield url
 
 
 def make_config(data_dir: Path, database_url: str, **kw: object) -> Config:
