@@ -24,7 +24,8 @@ from confida.config import ApiSettings, OidcSettings
 from confida.server.app import create_app
 from confida.server.logging import RedactingFilter
 from confida.vault import Vault
-from tests.apihelp import RecordingSink, auth, database, setup
+from tests.apihelp import RecordingSink, auth, setup
+from tests.conftest import database
 
 PROBLEM = "application/problem+json"
 ISSUER = "https://idp.test.example"

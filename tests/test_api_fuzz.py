@@ -30,7 +30,8 @@ from schemathesis.specs.openapi.checks import (
 
 from confida.config import ApiSettings, Config
 from confida.server.app import create_app
-from tests.apihelp import database, setup
+from tests.apihelp import setup
+from tests.conftest import database
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance, negative_data_rejection]

@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from tests.apihelp import auth, database, setup
+from tests.apihelp import auth, setup
+from tests.conftest import database
 
 
 def _free_port() -> int:
