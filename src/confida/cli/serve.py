@@ -35,8 +35,6 @@ def register(app: typer.Typer) -> None:
                     "[bold yellow]warning:[/] serving plain HTTP; personal data will cross the "
                     "network unencrypted unless a TLS-terminating proxy is in front"
                 )
-            scheme = "http" if insecure_http else "https"
-            err_console.print(f"serving on {scheme}://{host}:{port} (log lines are redacted)")
             run_server(cfg, host=host, port=port, insecure_http=insecure_http,
                        cert=cert, key=key)
 
