@@ -362,38 +362,50 @@ def update(
         row = _load(conn, record_id)
         op.subject_pseudonyms.append(subjects.by_id(conn, row.subject_id).pseudonym)
         authorise_purpose(vault, conn, row, purpose)
-        reg = vault.register
-        m = minimise(
-            row.kind, reg.kind(row.kind), reg.purpose(purpose), dict(changes),
-            max_bytes=vault.config.max_record_bytes, partial=True,
-        )
-        if m.dropped:
-            raise InvalidRecord(
-                f"{m.dropped} field(s) are not declared for this kind or not usable for "
-                f"purpose {purpose!r}"
-            )
-        key = vault.keys.get_key(row.subject_id)
-        data = decrypt_row(vault, row, key)
-        data.update(m.data)
-        for name, spec in reg.kind(row.kind).fields.items():
-            if spec.required and data.get(name) is None:
-                raise InvalidRecord(f"required field {name!r} cannot be removed")
-        summary = _scan(vault, row.kind, data)
-        now = vault.clock()
-        conn.execute(
-            sql_update(record_t)
-            .where(record_t.c.id == row.id)
-            .values(
-                ciphertext=aead.seal(key, _encode(data), aead.record_aad(row.id, row.subject_id,
-                                                                        row.kind)),
-                pii_summary=summary,
-                updated_at=now,
-            )
-        )
-        op.details["fields"] = sorted(m.data)
+        data, fields, summary, now = rewrite(vault, conn, row, changes, purpose)
+        op.details["fields"] = fields
     meta = _meta(row) | {"updated_at": now, "pii_summary": summary}
     view, withheld = _view(vault, grant, row.kind, purpose, data)
     return Record(**meta, data=view, withheld_fields=withheld)
+
+
+def rewrite(
+    vault: Vault, conn: Connection, row: Any, changes: Mapping[str, Any], purpose: str
+) -> tuple[dict[str, Any], list[str], dict[str, int], datetime]:
+    """Apply ``changes`` to a stored record and re-seal it under a fresh nonce.
+
+    Shared by updates and by rectification (Art. 16): the old ciphertext is overwritten, so the
+    old value is not kept. Returns the new data, the changed fields, the PII summary and the time.
+    """
+    reg = vault.register
+    m = minimise(
+        row.kind, reg.kind(row.kind), reg.purpose(purpose), dict(changes),
+        max_bytes=vault.config.max_record_bytes, partial=True,
+    )
+    if m.dropped:
+        raise InvalidRecord(
+            f"{m.dropped} field(s) are not declared for kind {row.kind!r} or not usable for "
+            f"purpose {purpose!r}"
+        )
+    key = vault.keys.get_key(row.subject_id)
+    data = decrypt_row(vault, row, key)
+    data.update(m.data)
+    for name, spec in reg.kind(row.kind).fields.items():
+        if spec.required and data.get(name) is None:
+            raise InvalidRecord(f"required field {name!r} cannot be removed")
+    summary = _scan(vault, row.kind, data)
+    now = vault.clock()
+    conn.execute(
+        sql_update(record_t)
+        .where(record_t.c.id == row.id)
+        .values(
+            ciphertext=aead.seal(key, _encode(data), aead.record_aad(row.id, row.subject_id,
+                                                                    row.kind)),
+            pii_summary=summary or None,
+            updated_at=now,
+        )
+    )
+    return data, sorted(m.data), summary, now
 
 
 def items_from(objs: Iterable[Mapping[str, Any]]) -> list[CollectItem]:

@@ -16,14 +16,12 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from confida import request as requests
 from confida import subject as subjects
-from confida.crypto import aead
 from confida.errors import InvalidRecord, NotFound
-from confida.minimisation import minimise
-from confida.record import _encode, _scan, decrypt_row
+from confida.record import rewrite
 from confida.rights.restriction import lock_subject
 from confida.store.engine import sqlite_checkpoint
 from confida.store.schema import record as record_t
@@ -66,34 +64,7 @@ def rectify(
         op.object_ids.append(f"request:{req.id}")
         if not req.is_open:
             return req
-        reg = vault.register
-        m = minimise(
-            row.kind, reg.kind(row.kind), reg.purpose(row.purpose), dict(changes),
-            max_bytes=vault.config.max_record_bytes, partial=True,
-        )
-        if m.dropped:
-            raise InvalidRecord(
-                f"{m.dropped} field(s) are not declared for kind {row.kind!r} or not kept for "
-                f"its purpose {row.purpose!r}"
-            )
-        key = vault.keys.get_key(s.id)
-        data = decrypt_row(vault, row, key)
-        data.update(m.data)
-        for name, spec in reg.kind(row.kind).fields.items():
-            if spec.required and data.get(name) is None:
-                raise InvalidRecord(f"required field {name!r} cannot be removed")
-        conn.execute(
-            update(record_t)
-            .where(record_t.c.id == row.id)
-            .values(
-                ciphertext=aead.seal(
-                    key, _encode(data), aead.record_aad(row.id, s.id, row.kind)
-                ),
-                pii_summary=_scan(vault, row.kind, data) or None,
-                updated_at=vault.clock(),
-            )
-        )
-        fields = sorted(m.data)
+        _data, fields, _summary, _now = rewrite(vault, conn, row, changes, row.purpose)
         op.details["fields"] = fields
         req = requests.set_status(
             vault, conn, req, requests.COMPLETED, details={"record": row.id, "fields": fields}
