@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -68,6 +69,27 @@ def vault(config: Config) -> Iterator[Vault]:
         yield v
     finally:
         v.close()
+
+
+def cli(data_dir: Path, *args: str, input: str | None = None) -> Any:
+    """Run the CLI in-process on ``data_dir``, as a user would with ``--data-dir``."""
+    from typer.testing import CliRunner
+
+    from confida.cli import app
+
+    return CliRunner().invoke(app, ["--data-dir", str(data_dir), *args], input=input)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, database_url: str) -> Path:
+    """A data dir made by ``confida init`` (on PostgreSQL when the suite runs there)."""
+    d = tmp_path / "data"
+    args = ["init"]
+    if database_url.startswith("postgresql"):
+        args += ["--database-url", database_url]
+    r = cli(d, *args)
+    assert r.exit_code == 0, r.output
+    return d
 
 
 @pytest.fixture

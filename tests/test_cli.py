@@ -7,27 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from confida.cli import app
 from confida.config import Config
-
-runner = CliRunner()
-
-
-def cli(data_dir: Path, *args: str, input: str | None = None):
-    return runner.invoke(app, ["--data-dir", str(data_dir), *args], input=input)
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, database_url: str) -> Path:
-    d = tmp_path / "data"
-    args = ["init"]
-    if database_url.startswith("postgresql"):
-        args += ["--database-url", database_url]
-    r = cli(d, *args)
-    assert r.exit_code == 0, r.output
-    return d
+from tests.conftest import cli
 
 
 def test_init_creates_private_keys_and_certificate(data_dir: Path) -> None:

@@ -6,25 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from confida.cli import app
-
-runner = CliRunner()
-
-
-def cli(data_dir: Path, *args: str):
-    return runner.invoke(app, ["--data-dir", str(data_dir), *args])
+from tests.conftest import cli
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path, database_url: str) -> Path:
-    d = tmp_path / "data"
-    args = ["init"]
-    if database_url.startswith("postgresql"):
-        args += ["--database-url", database_url]
-    r = cli(d, *args)
-    assert r.exit_code == 0, r.output
+def data_dir(data_dir: Path) -> Path:
+    """The initialised data dir, seeded for these tests."""
+    d = data_dir
     for who in ("ann", "ben"):
         assert cli(d, "consent", "grant", who, "model_training").exit_code == 0
         r = cli(d, "collect", who, "conversation_message", "--purpose", "service", "--data",

@@ -7,17 +7,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from confida.cli import app
+from tests.conftest import cli
 
-runner = CliRunner()
 V = ["--verified-by", "session:mfa"]
 MSG = json.dumps({"conversation_id": "c1", "text": "I live at 1 Quokka Lane"})
 
 
-def cli(data_dir: Path, *args: str):
-    return runner.invoke(app, ["--data-dir", str(data_dir), *args])
 
 
 def js(data_dir: Path, *args: str):
@@ -26,15 +22,6 @@ def js(data_dir: Path, *args: str):
     return json.loads(r.stdout)
 
 
-@pytest.fixture
-def data_dir(tmp_path: Path, database_url: str) -> Path:
-    d = tmp_path / "data"
-    args = ["init"]
-    if database_url.startswith("postgresql"):
-        args += ["--database-url", database_url]
-    r = cli(d, *args)
-    assert r.exit_code == 0, r.output
-    return d
 
 
 def collect(data_dir: Path, who: str, kind: str, purpose: str, data: str) -> str:

@@ -9,30 +9,19 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, Text, insert
-from typer.testing import CliRunner
 
-from confida.cli import app
 from confida.config import Config
 from confida.register import load_register
 from confida.store.engine import make_engine, transaction
 from confida.transparency.notice import notice_version
+from tests.conftest import cli
 from tests.test_notice_ropa import parse_html
-
-runner = CliRunner()
-
-
-def cli(data_dir: Path, *args: str):
-    return runner.invoke(app, ["--data-dir", str(data_dir), *args])
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path, database_url: str) -> Path:
-    d = tmp_path / "data"
-    args = ["init"]
-    if database_url.startswith("postgresql"):
-        args += ["--database-url", database_url]
-    r = cli(d, *args)
-    assert r.exit_code == 0, r.output
+def data_dir(data_dir: Path) -> Path:
+    """The initialised data dir, seeded for these tests."""
+    d = data_dir
     for subject, kind, purpose, data in (
         ("u-1", "account", "service", {"email": "jane@example.com", "display_name": "Jane"}),
         ("u-1", "conversation_message", "service", {"conversation_id": "c", "text": "hi"}),
