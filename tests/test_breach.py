@@ -7,31 +7,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from confida import breach
-from confida.clock import utcnow
 from confida.errors import BadInput, NotFound
 from confida.vault import Vault
 from tests.tr_support import Clock, ListSink
 
+pytest_plugins = ["tests.tr_support"]
+
 EMAIL = "jane.doe@example.com"
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(utcnow())
 
-
-@pytest.fixture
-def sink() -> ListSink:
-    return ListSink()
-
-
-@pytest.fixture
-def v(config, clock, sink):
-    vault = Vault.open(config, clock=clock, audit=sink)
-    try:
-        yield vault
-    finally:
-        vault.close()
 
 
 def seed(v: Vault, clock: Clock) -> None:

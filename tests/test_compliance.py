@@ -21,7 +21,6 @@ from sqlalchemy import (
 )
 
 from confida import consent
-from confida.clock import utcnow
 from confida.compliance.checks import FAIL, NA, PASS
 from confida.compliance.report import render
 from confida.compliance.run import run_checks, run_compliance
@@ -44,17 +43,11 @@ from tests.tr_support import (
     set_record,
 )
 
+pytest_plugins = ["tests.tr_support"]
+
 EMAIL = "jane.doe@example.com"
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(utcnow())  # the stores were initialised (KEK v1 created) at the real time
-
-
-@pytest.fixture
-def sink() -> ListSink:
-    return ListSink()
 
 
 @pytest.fixture

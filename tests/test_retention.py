@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import select
 
 from confida import consent
-from confida.clock import utcnow
 from confida.errors import NotFound
 from confida.retention import EXPIRED, run_retention
 from confida.server.retention_task import RetentionTask
@@ -17,24 +16,10 @@ from confida.store.schema import record, subject
 from confida.vault import Vault
 from tests.tr_support import Clock, ListSink, set_record
 
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(utcnow())
+pytest_plugins = ["tests.tr_support"]
 
 
-@pytest.fixture
-def sink() -> ListSink:
-    return ListSink()
 
-
-@pytest.fixture
-def v(config, clock, sink):
-    vault = Vault.open(config, clock=clock, audit=sink)
-    try:
-        yield vault
-    finally:
-        vault.close()
 
 
 def _subject(v: Vault, record_id: str):

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from sqlalchemy import Connection, insert, update
 
+from confida.clock import utcnow
 from confida.config import Config
 from confida.crypto import aead
 from confida.register import Register
@@ -85,3 +87,25 @@ def plant_record(vault: Vault, conn: Connection, *, kind: str, purpose: str,
 
 def set_record(conn: Connection, record_id: str, **values: Any) -> None:
     conn.execute(update(record).where(record.c.id == record_id).values(**values))
+
+
+# --- fixtures shared by the transparency tests (loaded with ``pytest_plugins``) ---------------
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(utcnow())  # the stores were initialised (KEK v1 created) at the real time
+
+
+@pytest.fixture
+def sink() -> ListSink:
+    return ListSink()
+
+
+@pytest.fixture
+def v(config: Config, clock: Clock, sink: ListSink) -> Iterator[Vault]:
+    vault = Vault.open(config, clock=clock, audit=sink)
+    try:
+        yield vault
+    finally:
+        vault.close()
