@@ -34,13 +34,13 @@ from sqlalchemy import (
     Table,
     create_engine,
     insert,
-    text,
 )
 
 from confida.config import Config
 from confida.record import CollectItem
 from confida.store.types import UTCDateTime
 from confida.vault import Vault, initialise_stores, no_scan
+from pgschema import pg_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 console = Console()
@@ -122,18 +122,6 @@ def bench_backend(name: str, url: str, data_dir: Path, n: int, n_single: int,
     return out
 
 
-def pg_schema_url(base: str) -> tuple[str, str]:
-    from sqlalchemy.engine import make_url
-
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    eng = create_engine(base, isolation_level="AUTOCOMMIT")
-    with eng.connect() as c:
-        c.execute(text(f'CREATE SCHEMA "{schema}"'))
-    eng.dispose()
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    return url.render_as_string(hide_password=False), schema
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--records", type=int, default=20_000)
@@ -151,16 +139,11 @@ def main() -> None:
                 "sqlite" + tag, f"sqlite:///{tmp / ('sqlite' + tag[1:]) / 'confida.db'}",
                 tmp / ("sqlite" + tag[1:]), args.records, args.single, args.batch, scan)
         if not args.sqlite_only:
-            url, schema = pg_schema_url(args.database_url)
-            try:
-                results["postgresql"] = bench_backend("postgresql", url, tmp / "pg",
-                                                      args.records, args.single, args.batch,
-                                                      True)
-            finally:
-                eng = create_engine(args.database_url, isolation_level="AUTOCOMMIT")
-                with eng.connect() as c:
-                    c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-                eng.dispose()
+            with pg_schema(args.database_url) as url:
+                if url:
+                    results["postgresql"] = bench_backend(
+                        "postgresql", url, tmp / "pg", args.records, args.single, args.batch,
+                        True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"\n~1 KB conversation messages, {args.records} batched (batch {args.batch}), "

@@ -30,12 +30,11 @@ import shutil
 import string
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import track
-from sqlalchemy import create_engine, delete, select, text
+from sqlalchemy import delete, select
 
 from confida import rights
 from confida.config import Config
@@ -43,6 +42,7 @@ from confida.record import CollectItem
 from confida.store.schema import record as record_t
 from confida.store.schema import subject as subject_t
 from confida.vault import Vault, initialise_stores
+from pgschema import pg_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 console = Console()
@@ -135,23 +135,6 @@ def bench_backend(label: str, url: str, data_dir: Path, n: int, n_export: int) -
     return out
 
 
-def pg_schema_url(base: str) -> tuple[str, str] | None:
-    from sqlalchemy.engine import make_url
-
-    try:
-        eng = create_engine(base, isolation_level="AUTOCOMMIT",
-                            connect_args={"connect_timeout": 3})
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        with eng.connect() as c:
-            c.execute(text(f'CREATE SCHEMA "{schema}"'))
-        eng.dispose()
-    except Exception as exc:  # no server: SQLite figures only
-        console.print(f"[yellow]PostgreSQL not reachable ({type(exc).__name__}); skipped[/]")
-        return None
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    return url.render_as_string(hide_password=False), schema
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--records", type=int, default=100_000)
@@ -164,17 +147,11 @@ def main() -> None:
     try:
         results["sqlite"] = bench_backend("sqlite", f"sqlite:///{tmp / 's' / 'confida.db'}",
                                           tmp / "s", args.records, args.export_records)
-        pg = None if args.sqlite_only else pg_schema_url(args.database_url)
-        if pg:
-            url, schema = pg
-            try:
-                results["postgresql"] = bench_backend("postgresql", url, tmp / "p",
-                                                      args.records, args.export_records)
-            finally:
-                eng = create_engine(args.database_url, isolation_level="AUTOCOMMIT")
-                with eng.connect() as c:
-                    c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-                eng.dispose()
+        if not args.sqlite_only:
+            with pg_schema(args.database_url) as url:
+                if url:
+                    results["postgresql"] = bench_backend("postgresql", url, tmp / "p",
+                                                          args.records, args.export_records)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
