@@ -305,14 +305,16 @@ def _check_witnessed(
     n = tree.size
     signed = 0
     newest: Checkpoint | None = None
+    opened: list[tuple[Checkpoint, str]] = []
     for w in witnessed:
-        label = f"witnessed checkpoint ({w.source})"
         try:
             text, _ = open_note(w.note, verifier)
-            cp = parse_checkpoint(text)
+            opened.append((parse_checkpoint(text), w.source))
         except NoteError as exc:
-            result.fail(f"{label}: {exc}")
-            continue
+            result.fail(f"witnessed checkpoint ({w.source}): {exc}")
+    floor = 0  # the largest witnessed size the log matches: nothing below it was rewritten
+    for cp, source in sorted(opened, key=lambda item: item[0].size):
+        label = f"witnessed checkpoint ({source})"
         signed += 1
         if origin is None:
             origin = cp.origin
@@ -321,13 +323,13 @@ def _check_witnessed(
             continue
         if cp.size > n:
             result.fail(
-                f"the log has {n} entries but a witnessed checkpoint covers {cp.size} ({w.source}):"
+                f"the log has {n} entries but a witnessed checkpoint covers {cp.size} ({source}):"
                 " entries were removed",
                 n,
             )
             continue
         if tree.root(cp.size) != cp.root:
-            bad, exact = locate_first_bad(cp.root, cp.size, tree, hints)
+            bad, exact = locate_first_bad(cp.root, cp.size, tree, hints, floor)
             result.fail(
                 f"{label}: the log's root at the witnessed size {cp.size} differs from the "
                 "witnessed root (the history was rewritten or forked)",
@@ -335,6 +337,7 @@ def _check_witnessed(
                 exact,
             )
             continue
+        floor = cp.size
         result.witnessed += 1
         result.verified_size = max(result.verified_size, cp.size)
         if newest is None or cp.size > newest.size:
