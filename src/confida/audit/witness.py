@@ -93,6 +93,8 @@ class WitnessFile:
         fd = os.open(self.path, flags | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)  # serialises the tail check with other processes
+            if os.fstat(fd).st_mode & 0o077:  # made by hand or restored with a wider mode
+                os.fchmod(fd, 0o600)
             last, torn = _tail(self.path)
             if last is not None and not torn and _record_note(last) == note:
                 return False
