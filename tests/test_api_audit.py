@@ -31,7 +31,8 @@ def test_checkpoint_and_proofs_verify(tmp_path: Path, database_url: str) -> None
         vault = app.state.ctx.vault()
         with transaction(vault.engine) as conn:
             vault.audit.log.checkpoint(conn, vault.audit.signer)
-        cp = c.get("/v1/audit/checkpoints/latest", headers=h).json()
+        cp = c.get("/v1/audit/checkpoints/latest",
+                   headers={**h, "Accept": "application/json"}).json()
         assert cp["tree_size"] >= 6 and cp["note"].startswith(cfg.audit_origin)
         n = cp["tree_size"]
         r = c.get("/v1/audit/proofs/inclusion", headers=h, params={"index": 3, "tree_size": n})

@@ -9,6 +9,8 @@ The data directory holds everything an embedded installation needs. Its layout::
       kek/v1.key          key-encryption key versions (file provider), 0600
       keystore.db         subject data keys, wrapped by the KEK; erasure deletes from here
       audit-ed25519.pem   the audit log's checkpoint signing key
+    audit/witness.jsonl   every signed checkpoint, appended outside the database
+                          (``audit_witness_path`` puts it elsewhere, e.g. on another volume)
     tls/cert.pem, key.pem the server certificate created by init
 """
 
@@ -77,6 +79,7 @@ class Config:
     audit_origin: str = "confida.local/audit"
     checkpoint_every_entries: int = 1000
     checkpoint_every_seconds: int = 300
+    audit_witness_path: str = ""  # default <data dir>/audit/witness.jsonl; relative: to data dir
     key_rotation_days: int = 365
     oidc: OidcSettings = field(default_factory=OidcSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
@@ -103,6 +106,13 @@ class Config:
     @property
     def audit_key_path(self) -> Path:
         return self.keys_dir / "audit-ed25519.pem"
+
+    @property
+    def audit_witness_file(self) -> Path:
+        """Where signed checkpoints are witnessed outside the database."""
+        if not self.audit_witness_path:
+            return self.data_dir / "audit" / "witness.jsonl"
+        return self.data_dir / Path(self.audit_witness_path).expanduser()
 
     @property
     def tls_cert(self) -> Path:

@@ -42,13 +42,23 @@ SYSTEM = Actor(id="system", role=None, source="system")
 
 
 class AuditSink(Protocol):
-    """Where audit entries go; the tamper-evident log implements it (``confida.audit``)."""
+    """Where audit entries go; the tamper-evident log implements it (``confida.audit``).
 
-    def append(self, conn: Connection, entry: Mapping[str, Any]) -> None: ...
+    ``append`` may return a checkpoint note it signed in the caller's transaction; the vault
+    hands it to ``committed`` only after that transaction committed, so a checkpoint of a
+    rolled-back tree is never witnessed outside the database.
+    """
+
+    def append(self, conn: Connection, entry: Mapping[str, Any]) -> str | None: ...
+
+    def committed(self, note: str) -> None: ...
 
 
 class NullAuditSink:
     def append(self, conn: Connection, entry: Mapping[str, Any]) -> None:
+        return None
+
+    def committed(self, note: str) -> None:
         return None
 
 
@@ -173,16 +183,23 @@ class Vault:
         try:
             with transaction(self.engine) as conn:
                 yield conn, op
-                self.audit.append(conn, self._entry(op, "allowed"))
+                signed = self.audit.append(conn, self._entry(op, "allowed"))
         except ConfidaError as exc:
             outcome = "denied" if exc.exit_code == 1 and exc.http_status < 500 else "failed"
             op.details["error"] = exc.code
             try:
                 with transaction(self.engine) as conn:
-                    self.audit.append(conn, self._entry(op, outcome))
+                    signed = self.audit.append(conn, self._entry(op, outcome))
+                self._witness(signed)
             except ConfidaError:
                 pass  # the store itself is down: the original error is the one to report
             raise
+        self._witness(signed)
+
+    def _witness(self, note: str | None) -> None:
+        """After commit: a checkpoint signed in the transaction goes to the witness file."""
+        if isinstance(note, str):
+            self.audit.committed(note)
 
     def _entry(self, op: Operation, outcome: str) -> dict[str, Any]:
         return {

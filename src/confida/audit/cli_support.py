@@ -1,7 +1,8 @@
 """What the audit commands need from the vault: its engine, its log and the signing key.
 
 The log lives in the record store (tables from ``confida.store.schema.audit_tables``, created by
-Alembic); the key is ``keys/audit-ed25519.pem`` in the data directory, beside its public ``.vkey``.
+Alembic); the key is ``keys/audit-ed25519.pem`` in the data directory, beside its public ``.vkey``;
+checkpoints are witnessed in ``Config.audit_witness_file`` (``audit/witness.jsonl`` by default).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class AuditContext:
     log: AuditLog
     key_path: Path
     key_name: str
+    witness_path: Path | None = None  # the installation's witness file (Config.audit_witness_file)
 
     def signer(self, create: bool = False) -> AuditSigner:
         """The signing key; created (mode 0600) only when ``create`` and absent."""
@@ -83,7 +85,11 @@ def open_log(ctx: typer.Context) -> AuditContext:
         _not_initialised(cfg.data_dir, bool(opts.get("json")))
     engine = make_engine(cfg.database_url)
     return AuditContext(
-        engine=engine, log=audit_log(cfg), key_path=cfg.audit_key_path, key_name=cfg.audit_origin
+        engine=engine,
+        log=audit_log(cfg),
+        key_path=cfg.audit_key_path,
+        key_name=cfg.audit_origin,
+        witness_path=cfg.audit_witness_file,
     )
 
 

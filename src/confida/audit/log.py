@@ -60,6 +60,7 @@ from confida.audit.merkle import (
 )
 from confida.audit.tables import AuditTables, define_tables
 from confida.audit.verify import VerifyResult, verify_log
+from confida.audit.witness import WitnessedNote, dedupe
 
 __all__ = [
     "AuditLog",
@@ -456,21 +457,24 @@ class AuditLog:
         conn: Connection,
         public_key: VerifierKey,
         *,
-        trusted_checkpoints: Sequence[str] = (),
+        trusted_checkpoints: Sequence[str | WitnessedNote] = (),
     ) -> VerifyResult:
         """Verify the live tables: entries, stored hashes, head, every checkpoint.
 
-        ``trusted_checkpoints`` are notes kept outside the database (published, witnessed): they
-        catch an attacker who deletes the stored checkpoints along with rewriting the log.
+        ``trusted_checkpoints`` are notes kept outside the database (the witness file, notes
+        published or fetched by external witnesses), in any order and of any age: the log must
+        extend each of them, which catches an attacker who deletes the stored checkpoints along
+        with truncating, wiping or rewriting the log.
         """
         result = verify_log(
             self._iter_entries(conn),
-            [*self.checkpoints(conn), *trusted_checkpoints],
+            self.checkpoints(conn),
             public_key,
             origin=self.origin,
             hints=self._nodes(conn),
             stored_nodes=self._iter_nodes(conn),
             head_size=self.size(conn),
+            witnessed=_as_witnessed(trusted_checkpoints),
         )
         # The tree_size and root columns are unsigned conveniences read by maybe_checkpoint
         # and the CLI; they must say what the signed note says.
@@ -514,7 +518,7 @@ def verify_export(
     public_key: VerifierKey | str,
     *,
     origin: str | None = None,
-    trusted_checkpoints: Sequence[str] = (),
+    trusted_checkpoints: Sequence[str | WitnessedNote] = (),
 ) -> VerifyResult:
     """Verify an export with nothing but its files and the public key (a vkey or VerifierKey).
 
@@ -534,10 +538,19 @@ def verify_export(
         hints = _load_hints(d / "tree-hashes.bin", int(manifest.get("size", 0)))
     return verify_log(
         _iter_export_entries(d / "entries.jsonl"),
-        [*notes, *trusted_checkpoints],
+        notes,
         key,
         origin=origin,
         hints=hints,
+        witnessed=_as_witnessed(trusted_checkpoints),
+    )
+
+
+def _as_witnessed(notes: Sequence[str | WitnessedNote]) -> list[WitnessedNote]:
+    """Plain notes get a label by position; identical notes are checked once."""
+    return dedupe(
+        n if isinstance(n, WitnessedNote) else WitnessedNote(n, f"trusted checkpoint {i}")
+        for i, n in enumerate(notes, start=1)
     )
 
 

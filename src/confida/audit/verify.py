@@ -1,6 +1,11 @@
 """The verifier: trusts nothing but the public key, recomputes the whole tree, checks every
 signed checkpoint and the consistency between consecutive ones, and names the first bad entry.
 
+Checkpoints kept outside the log (the witness file, notes fetched by external witnesses) are
+checked apart from the log's own: in any order and of any age, each must be signed by the key
+and be a prefix of the live tree. A log shorter than, or forked from, a witnessed checkpoint
+fails, whatever its own checkpoints say.
+
 The same procedure serves a live database and an export; the only difference is where entries,
 stored hashes and notes come from. Stored hashes are never trusted: they are used as *hints*
 to pinpoint a bad entry, and only along paths that authenticate against a signed root.
@@ -27,6 +32,7 @@ from confida.audit.merkle import (
     split_point,
     verify_consistency,
 )
+from confida.audit.witness import WitnessedNote
 
 __all__ = ["VerifyResult", "locate_first_bad", "verify_log"]
 
@@ -44,6 +50,8 @@ class VerifyResult:
     size: int = 0
     checkpoints: int = 0
     verified_size: int = 0
+    witnessed: int = 0
+    witnessed_size: int = 0
     first_bad_index: int | None = None
     exact: bool = True
     errors: list[str] = field(default_factory=list)
@@ -173,12 +181,14 @@ def verify_log(
     stored_nodes: Iterable[tuple[int, int, bytes]] | None = None,
     head_size: int | None = None,
     require_checkpoint: bool = True,
+    witnessed: Sequence[WitnessedNote] = (),
 ) -> VerifyResult:
     """Verify a log given as ``(index, canonical entry bytes, stored leaf hash or None)``.
 
-    ``notes`` are the signed checkpoints in the order they were issued. ``stored_nodes`` (live
-    database only) are compared with the recomputed tree so a tampered node table, which would
-    make every proof served from it wrong, is found too.
+    ``notes`` are the log's own signed checkpoints in the order they were issued. ``stored_nodes``
+    (live database only) are compared with the recomputed tree so a tampered node table, which
+    would make every proof served from it wrong, is found too. ``witnessed`` are checkpoints kept
+    outside the log, in any order: the log must extend every one of them.
     """
     result = VerifyResult()
 
@@ -261,6 +271,14 @@ def verify_log(
         result.checkpoints += 1
         result.verified_size = max(result.verified_size, cp.size)
 
+    # 4. Witnessed checkpoints: the log may not be shorter than, nor fork from, any of them.
+    signed += _check_witnessed(result, tree, witnessed, verifier, origin, hints)
+    if witnessed and result.ok and prev is not None and prev.size > result.witnessed_size:
+        result.warnings.append(
+            f"the log's checkpoint at size {prev.size} is not witnessed (newest witnessed: "
+            f"{result.witnessed_size}); if this persists, the witness file is not being written"
+        )
+
     if signed == 0 and n > 0 and require_checkpoint:
         result.fail("no valid signed checkpoint vouches for this log", 0, exact=False)
     elif result.verified_size < n:
@@ -268,3 +286,70 @@ def verify_log(
             f"entries {result.verified_size}..{n - 1} are not yet covered by a signed checkpoint"
         )
     return result
+
+
+def _check_witnessed(
+    result: VerifyResult,
+    tree: MemoryTree,
+    witnessed: Sequence[WitnessedNote],
+    verifier: VerifierKey,
+    origin: str | None,
+    hints: NodeSource | None,
+) -> int:
+    """Check each witnessed note against the recomputed tree; return how many are signed.
+
+    Unlike the log's own checkpoints, witnessed ones come in no particular order and an older
+    one is as good as a newer: each is checked on its own, so verifying an intact log with an
+    old published checkpoint passes, and a newer witnessed checkpoint than the log fails.
+    """
+    n = tree.size
+    signed = 0
+    newest: Checkpoint | None = None
+    opened: list[tuple[Checkpoint, str]] = []
+    for w in witnessed:
+        try:
+            text, _ = open_note(w.note, verifier)
+            opened.append((parse_checkpoint(text), w.source))
+        except NoteError as exc:
+            result.fail(f"witnessed checkpoint ({w.source}): {exc}")
+    floor = 0  # the largest witnessed size the log matches: nothing below it was rewritten
+    for cp, source in sorted(opened, key=lambda item: item[0].size):
+        label = f"witnessed checkpoint ({source})"
+        signed += 1
+        if origin is None:
+            origin = cp.origin
+        if cp.origin != origin:
+            result.fail(f"{label}: origin {cp.origin!r}, expected {origin!r}")
+            continue
+        if cp.size > n:
+            result.fail(
+                f"the log has {n} entries but a witnessed checkpoint covers {cp.size} ({source}):"
+                " entries were removed",
+                n,
+            )
+            continue
+        if tree.root(cp.size) != cp.root:
+            bad, exact = locate_first_bad(cp.root, cp.size, tree, hints, floor)
+            result.fail(
+                f"{label}: the log's root at the witnessed size {cp.size} differs from the "
+                "witnessed root (the history was rewritten or forked)",
+                bad,
+                exact,
+            )
+            continue
+        floor = cp.size
+        result.witnessed += 1
+        result.verified_size = max(result.verified_size, cp.size)
+        if newest is None or cp.size > newest.size:
+            newest = cp
+    if newest is not None and newest.size:
+        # The live tree extends the newest witnessed checkpoint: prove it as a client would.
+        try:
+            proof = consistency_proof(tree, newest.size, n)
+            verify_consistency(newest.size, n, newest.root, tree.root(n), proof)
+        except ProofError as exc:  # unreachable when the root matched; kept as the contract
+            result.fail(f"not consistent with the witnessed checkpoint {newest.size}: {exc}")
+            return signed
+    if newest is not None:
+        result.witnessed_size = newest.size
+    return signed

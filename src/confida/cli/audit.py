@@ -18,6 +18,7 @@ from confida.audit.checkpoint import KeyFileError, NoteError, VerifierKey
 from confida.audit.log import LogCorrupted, encode_proof, verify_export
 from confida.audit.merkle import ProofError
 from confida.audit.verify import VerifyResult
+from confida.audit.witness import WitnessedNote, WitnessFile, read_note_file
 
 app = typer.Typer(
     help="Tamper-evident audit log: verify it, sign checkpoints, prove entries, export it.",
@@ -79,6 +80,11 @@ def _report(result: VerifyResult, as_json: bool, notes: list[str]) -> None:
             if result.verified_size
             else f"OK: {result.size} entries"
         )
+        if result.witnessed:
+            human += (
+                f"; the log extends {result.witnessed} witnessed checkpoints, the newest at "
+                f"size {result.witnessed_size}"
+            )
     else:
         where = (
             "unknown"
@@ -92,6 +98,40 @@ def _report(result: VerifyResult, as_json: bool, notes: list[str]) -> None:
     raise typer.Exit(0 if result.ok else 1)
 
 
+def _witnessed(
+    files: list[Path], as_json: bool, notes: list[str], default: Path | None = None
+) -> list[WitnessedNote]:
+    """Notes from the installation's witness file (``default``) and the files given."""
+    found: list[WitnessedNote] = []
+    if default is not None:
+        if default.exists():
+            try:
+                read = WitnessFile(default).read()
+            except (OSError, ValueError) as exc:
+                _bad_input(as_json, f"cannot read witness file {default}: {exc}")
+            found += read.notes
+            notes += read.warnings
+            if not read.notes:
+                notes.append(f"the witness file {default} holds no checkpoint yet")
+        else:
+            notes.append(
+                f"no witness file at {default}: nothing outside the database vouches for the "
+                "log's length (pass --witness or --checkpoint with notes kept elsewhere)"
+            )
+    for path in files:
+        try:
+            read = read_note_file(path)
+        except OSError as exc:
+            _bad_input(as_json, f"cannot read {path}: {exc.strerror}")
+        except ValueError as exc:
+            _bad_input(as_json, str(exc))
+        if not read.notes:
+            _bad_input(as_json, f"{path} holds no signed checkpoint")
+        found += read.notes
+        notes += read.warnings
+    return found
+
+
 @app.command()
 def verify(
     ctx: typer.Context,
@@ -101,11 +141,25 @@ def verify(
     public_key: Path | None = typer.Option(
         None, "--public-key", help="Verifier key file (<name>+<hash>+<key>)."
     ),
+    witness: list[Path] = typer.Option(
+        [],
+        "--witness",
+        help="A witness file (JSON lines, as Confida writes it) kept elsewhere; repeatable. "
+        "The installation's own witness file is always read.",
+    ),
+    checkpoint_file: list[Path] = typer.Option(
+        [],
+        "--checkpoint",
+        help="Signed checkpoints kept by an external witness (one note, or several appended); "
+        "repeatable.",
+    ),
     json_out: bool = JsonOpt,
 ) -> None:
-    """Recompute the whole tree and check every signed checkpoint and their consistency."""
+    """Recompute the whole tree, check every signed checkpoint, and prove that the log extends
+    every witnessed checkpoint (a shorter, forked or wiped log fails)."""
     as_json = _json_wanted(ctx, json_out)
     notes: list[str] = []
+    extra = [*witness, *checkpoint_file]
     if from_export is not None:
         if not (from_export / "entries.jsonl").is_file():
             _bad_input(as_json, f"{from_export} is not an audit export (no entries.jsonl)")
@@ -116,8 +170,9 @@ def verify(
                 "obtained independently to rule out a replaced export"
             )
         key = _load_vkey(public_key, as_json)
+        trusted = _witnessed(extra, as_json, notes)
         try:
-            result = verify_export(from_export, key)
+            result = verify_export(from_export, key, trusted_checkpoints=trusted)
         except (OSError, ValueError) as exc:
             _bad_input(as_json, f"unreadable export: {exc}")
         _report(result, as_json, notes)
@@ -127,8 +182,9 @@ def verify(
             key = _load_vkey(public_key, as_json) if public_key else audit.verifier()
         except (KeyFileError, OSError, NoteError) as exc:
             _bad_input(as_json, str(exc))
+        trusted = _witnessed(extra, as_json, notes, audit.witness_path)
         with audit.engine.connect() as conn:
-            result = audit.log.verify_live(conn, key)
+            result = audit.log.verify_live(conn, key, trusted_checkpoints=trusted)
     finally:
         audit.close()
     _report(result, as_json, notes)
@@ -136,7 +192,8 @@ def verify(
 
 @app.command()
 def checkpoint(ctx: typer.Context, json_out: bool = JsonOpt) -> None:
-    """Sign a checkpoint of the log as it is now (creates the signing key on first use)."""
+    """Sign a checkpoint of the log as it is now and append it to the witness file (creates the
+    signing key on first use)."""
     as_json = _json_wanted(ctx, json_out)
     audit = cli_support.open_log(ctx)
     try:
@@ -152,12 +209,30 @@ def checkpoint(ctx: typer.Context, json_out: bool = JsonOpt) -> None:
             raise typer.Exit(1) from exc
     finally:
         audit.close()
+    # Committed: now witness it outside the database (again, if the server's write failed).
+    witness_error = None
+    if audit.witness_path is not None:
+        try:
+            WitnessFile(audit.witness_path).append(note)
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            witness_error = f"cannot append to the witness file {audit.witness_path}: {reason}"
     text = note.split("\n\n", 1)[0].split("\n")
-    _emit(
-        as_json,
-        {"ok": True, "origin": text[0], "tree_size": int(text[1]), "root": text[2], "note": note},
-        note.rstrip("\n"),
-    )
+    payload: dict[str, Any] = {
+        "ok": witness_error is None,
+        "origin": text[0],
+        "tree_size": int(text[1]),
+        "root": text[2],
+        "note": note,
+        "witnessed": witness_error is None,
+    }
+    human = note.rstrip("\n")
+    if witness_error is not None:
+        payload["error"] = witness_error
+        human += f"\nFAILED: checkpoint signed and stored, but NOT witnessed: {witness_error}"
+    _emit(as_json, payload, human)
+    if witness_error is not None:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -1,5 +1,9 @@
 """Audit log endpoints: the latest signed checkpoint and inclusion / consistency proofs.
 
+The latest checkpoint is served as the signed note itself (``text/plain``) for external
+witnesses, who keep every note they fetch: ``confida audit verify --checkpoint`` then proves the
+log still extends them, so a log shortened or rewritten in the database is caught.
+
 They let an auditor outside the installation check, with nothing but the public key, that an
 entry is in the log and that the log only ever grew. Reading them is itself an audited action
 (role action ``audit``). Entries themselves are not served: they name subjects by pseudonym,
@@ -14,7 +18,8 @@ import base64
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel
 
 from confida import access
@@ -79,21 +84,48 @@ def _run(vault: Vault, actor: Actor, action: str, fn: Any) -> Any:
             raise BadInput(f"no such proof: {exc}") from None
 
 
-@router.get("/checkpoints/latest", response_model=CheckpointOut)
-def latest_checkpoint(vault: VaultDep, actor: StaffDep) -> CheckpointOut:
-    """The newest signed checkpoint (a C2SP signed note over the tree size and root)."""
+def _wants_json(request: Request) -> bool:
+    """JSON only when the client lists ``application/json`` before (or without) ``text/plain``."""
+    accept = request.headers.get("accept", "").lower()
+    j, t = accept.find("application/json"), accept.find("text/plain")
+    return j >= 0 and (t < 0 or j < t)
 
-    def fn(conn: Any, log: AuditLog, op: Operation) -> CheckpointOut:
+
+@router.get(
+    "/checkpoints/latest",
+    response_class=PlainTextResponse,
+    responses={200: {
+        "description": "The signed note (text/plain), or with `Accept: application/json` the "
+        "note with its tree size and signing time.",
+        "content": {
+            "text/plain": {"schema": {"type": "string"}},
+            "application/json": {"schema": CheckpointOut.model_json_schema()},
+        },
+    }},
+)
+def latest_checkpoint(request: Request, vault: VaultDep, actor: StaffDep) -> Response:
+    """The newest signed checkpoint: a C2SP signed note over the tree size and root.
+
+    Served as the note itself (``text/plain``) so that external witnesses can keep it verbatim
+    and check it with nothing but the audit public key; ``confida audit verify --checkpoint``
+    takes such notes back.
+    """
+
+    def fn(conn: Any, log: AuditLog, op: Operation) -> tuple[int, str, datetime]:
         cp = log.latest_checkpoint(conn)
         if cp is None:
             raise NotFound("no checkpoint has been signed yet")
         op.details["tree_size"] = cp[0]
-        created = cp[2]
+        return cp
+
+    size, note, created = _run(vault, actor, "audit.checkpoint", fn)
+    headers = {"Cache-Control": "no-store"}
+    if _wants_json(request):
         if created.tzinfo is None:  # SQLite returns the log's UTC times without an offset
             created = created.replace(tzinfo=UTC)
-        return CheckpointOut(tree_size=cp[0], note=cp[1], created_at=created)
-
-    return _run(vault, actor, "audit.checkpoint", fn)  # type: ignore[no-any-return]
+        body = CheckpointOut(tree_size=size, note=note, created_at=created)
+        return JSONResponse(body.model_dump(mode="json"), headers=headers)
+    return PlainTextResponse(note, headers=headers)
 
 
 @router.get("/proofs/inclusion", response_model=InclusionOut)
