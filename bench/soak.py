@@ -115,6 +115,8 @@ class Stats:
     lock: threading.Lock = field(default_factory=threading.Lock)
     acks: list[Ack] = field(default_factory=list)
     erasures: dict[str, Erasure] = field(default_factory=dict)
+    unfinished: dict[str, float] = field(default_factory=dict)  # erasures never answered 200
+    resumed_at_end: list[str] = field(default_factory=list)  # "subject: status" of the retry
     ops: Counter[str] = field(default_factory=Counter)  # op -> completed (any answer)
     status: Counter[str] = field(default_factory=Counter)  # "op status" -> n
     five_xx: list[str] = field(default_factory=list)  # outside restart windows
@@ -351,7 +353,9 @@ def _api_op(op: str, c: httpx.Client, server: Server, load: Load, stats: Stats,
                 return
             asked = time.monotonic()
             ok = False
-            for _attempt in range(30):  # an erasure is retried until it completes (idempotent)
+            # An erasure is retried until it completes (it is resumable and idempotent); one
+            # still unfinished at the end is completed by final_checks.
+            while time.monotonic() - asked < 300:
                 t0 = time.monotonic()
                 try:
                     resp = c.post(server.url(f"/v1/subjects/{subj}/erasure"),
@@ -370,6 +374,9 @@ def _api_op(op: str, c: httpx.Client, server: Server, load: Load, stats: Stats,
                 kept = [k.get("record_id") or k.get("id") or "" for k in body.get("kept", [])]
                 with stats.lock:
                     stats.erasures[subj] = Erasure(subj, asked, time.monotonic(), kept)
+            else:
+                with stats.lock:
+                    stats.unfinished[subj] = asked
 
 
 def cli_writer(n: int, args: argparse.Namespace, data_dir: Path, load: Load, stats: Stats,
@@ -474,6 +481,15 @@ def final_checks(data_dir: Path, server: Server, admin_key: str, stats: Stats) -
     from confida.vault import Vault
 
     out: dict[str, Any] = {}
+    # Interrupted erasures must complete when asked again (after the final restart).
+    with httpx.Client(verify=server.ctx, timeout=60.0,
+                      headers={"Authorization": f"Bearer {admin_key}"}) as c:
+        for subj, asked in sorted(stats.unfinished.items()):
+            resp = c.post(server.url(f"/v1/subjects/{subj}/erasure"),
+                          json={"verified_by": "soak:test", "request_id": f"soak-erase-{subj}"})
+            stats.resumed_at_end.append(f"{subj}: {resp.status_code}")
+            if resp.status_code == 200:
+                stats.erasures[subj] = Erasure(subj, asked, time.monotonic(), [])
     erasures = stats.erasures
     expected: list[Ack] = []
     must_be_gone: list[Ack] = []
@@ -493,7 +509,9 @@ def final_checks(data_dir: Path, server: Server, admin_key: str, stats: Stats) -
                 readable_api += 1
     # through the core, from this (fresh) process
     cfg = Config.load(data_dir)
-    missing, wrong, readable_core = [], 0, 0
+    missing: list[Ack] = []
+    wrong: list[str] = []
+    readable_core = 0
     with Vault.open(cfg) as v, v.engine.connect() as conn:
         ids = [a.record_id for a in expected + must_be_gone]
         rows: dict[str, Any] = {}
@@ -507,9 +525,10 @@ def final_checks(data_dir: Path, server: Server, admin_key: str, stats: Stats) -
                 continue
             try:
                 if decrypt_row(v, row).get("text") != a.text:
-                    wrong += 1
-            except Exception:
-                wrong += 1
+                    wrong.append(f"{a.via} {a.record_id}: decrypts to other text")
+            except Exception as exc:
+                wrong.append(f"{a.via} {a.record_id} of {a.subject}: {type(exc).__name__}: "
+                             f"{exc}"[:200])
         for a in must_be_gone:
             row = rows.get(a.record_id)
             if row is None:
@@ -519,7 +538,8 @@ def final_checks(data_dir: Path, server: Server, admin_key: str, stats: Stats) -
                 readable_core += 1
             except Exception:
                 pass  # the row outlived its key: unreadable, as promised
-    out.update(expected=len(expected), present=len(expected) - len(missing), wrong=wrong,
+    out.update(expected=len(expected), present=len(expected) - len(missing), wrong=len(wrong),
+               wrong_list=wrong,
                missing=missing[:10], missing_n=len(missing), erased_records=len(must_be_gone),
                readable_api=readable_api, readable_core=readable_core)
     integrity = {}
@@ -630,6 +650,9 @@ def report(args: argparse.Namespace, stats: Stats, res: dict[str, Any], elapsed:
         ("erased subjects readable (API / core)",
          f"{res['readable_api']} / {res['readable_core']} of {res['erased_records']} records, "
          f"{len(stats.erasures)} subjects", res["readable_api"] == 0 and res["readable_core"] == 0),
+        ("interrupted erasures completed when asked again",
+         f"{sum(x.endswith(' 200') for x in stats.resumed_at_end)} / {len(stats.unfinished)}",
+         all(x.endswith(" 200") for x in stats.resumed_at_end)),
         ("HTTP 5xx outside restart windows", str(len(stats.five_xx)), not stats.five_xx),
         ("connection errors outside restart windows", str(len(stats.conn_err_outside)),
          not stats.conn_err_outside),
@@ -665,6 +688,7 @@ def report(args: argparse.Namespace, stats: Stats, res: dict[str, Any], elapsed:
     console.print(f"answers: {by_status}")
     missing = [f"{a.via} {a.record_id}" for a in res["missing"]]
     for title, items in (("missing acknowledged records", missing),
+                         ("acknowledged records that do not decrypt", res["wrong_list"]),
                          ("5xx outside restart windows", stats.five_xx),
                          ("connection errors outside restart windows", stats.conn_err_outside),
                          ("unexpected answers", stats.unexpected),
