@@ -357,3 +357,32 @@ def test_retention_run_is_all_or_nothing_after_sigkill(data_dir: Path, tmp_path:
         r = cli(data_dir, "--json", "retention", "run")
         assert r.exit_code == 0, f"{why}: rerun failed: {r.output}"
         _assert_retention_state(data_dir, due, kept, why + " after rerun", finished=True)
+
+
+KILL_IN_KEK_WRITE_CHILD = r"""
+import os, signal, sys
+real = os.write
+def write_then_die(fd, data):
+    if os.readlink(f"/proc/self/fd/{fd}").endswith(".key"):
+        os.kill(os.getpid(), signal.SIGKILL)  # the KEK file exists, its key is not written yet
+    return real(fd, data)
+os.write = write_then_die
+from confida.cli import app
+print("READY", flush=True)
+app(args=sys.argv[1:], prog_name="confida")
+"""
+
+
+def test_key_rotation_killed_while_creating_the_new_kek(data_dir: Path, tmp_path: Path) -> None:
+    """The new KEK file is created, then the process dies before the key is in it. Nothing can
+    have been wrapped under an empty file, so the rotation run again must complete."""
+    records = _seed_many_subjects(data_dir, 20, "k")
+    args = cli_child(data_dir, "--json", "keys", "rotate")
+    args[2] = KILL_IN_KEK_WRITE_CHILD
+    run = run_and_kill(args, None, tmp=tmp_path)
+    assert run.rc == -9, f"the injected kill did not happen: {run.tail()}"
+    r = cli(data_dir, "--json", "keys", "rotate")
+    assert r.exit_code == 0, f"rotation after a kill in the KEK write: {r.output}"
+    assert set(_kek_states(data_dir).values()) == {"active", "retired"}
+    _all_records_decrypt(data_dir, records, "killed while creating the KEK")
+    assert_store_sound(data_dir, "killed while creating the KEK")
