@@ -416,6 +416,7 @@ def console_compliance(server: Server, admin_key: str, stats: Stats, stop: threa
     import re
 
     token_re = re.compile(r'name="csrf" value="([^"]+)"')
+    fail_re = re.compile(r'<tr class="check-fail"><td>([^<]+)</td>')
     while not stop.wait(every):
         t0 = time.monotonic()
         try:
@@ -441,8 +442,9 @@ def console_compliance(server: Server, admin_key: str, stats: Stats, stop: threa
                     stats.unexpected.append(f"compliance: {err}")
             continue
         if _classify(stats, "compliance", t0, resp, err, {200}) and resp is not None:
-            verdict = ("pass" if "PASS" in resp.text.upper() and "FAIL" not in resp.text.upper()
-                       else "fail" if "FAIL" in resp.text.upper() else "ran")
+            failing = fail_re.findall(resp.text)
+            verdict = ("no report" if 'role="status"' not in resp.text
+                       else f"fail ({', '.join(sorted(set(failing)))})" if failing else "pass")
             with stats.lock:
                 stats.compliance[verdict] += 1
 
