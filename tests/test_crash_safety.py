@@ -150,7 +150,7 @@ def _kek_states(data_dir: Path) -> dict[str, str]:
 
 
 def test_key_rotation_resumes_after_sigkill(data_dir: Path, tmp_path: Path) -> None:
-    records = _seed_many_subjects(data_dir, 1500, "r")
+    records = _seed_many_subjects(data_dir, 800, "r")
     # One uninterrupted rotation measures how long the work takes; kills land inside it.
     calib = run_and_kill(cli_child(data_dir, "--json", "keys", "rotate"), None, tmp=tmp_path)
     assert calib.rc == 0, calib.tail()
