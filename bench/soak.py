@@ -116,6 +116,7 @@ class Stats:
     acks: list[Ack] = field(default_factory=list)
     erasures: dict[str, Erasure] = field(default_factory=dict)
     unfinished: dict[str, float] = field(default_factory=dict)  # erasures never answered 200
+    readable_live: list[str] = field(default_factory=list)  # read 200 just after the erasure
     resumed_at_end: list[str] = field(default_factory=list)  # "subject: status" of the retry
     ops: Counter[str] = field(default_factory=Counter)  # op -> completed (any answer)
     status: Counter[str] = field(default_factory=Counter)  # "op status" -> n
@@ -374,6 +375,18 @@ def _api_op(op: str, c: httpx.Client, server: Server, load: Load, stats: Stats,
                 kept = [k.get("record_id") or k.get("id") or "" for k in body.get("kept", [])]
                 with stats.lock:
                     stats.erasures[subj] = Erasure(subj, asked, time.monotonic(), kept)
+                with load.lock:
+                    gone = list(load.records.get(subj, []))
+                # Right after the erasure, through the live server (whatever it cached).
+                for rid in gone[-3:]:
+                    try:
+                        r = c.get(server.url(f"/v1/records/{rid}"),
+                                  headers={"Confida-Purpose": PURPOSE})
+                    except httpx.HTTPError:
+                        continue
+                    if r.status_code == 200:
+                        with stats.lock:
+                            stats.readable_live.append(rid)
             else:
                 with stats.lock:
                     stats.unfinished[subj] = asked
@@ -652,6 +665,8 @@ def report(args: argparse.Namespace, stats: Stats, res: dict[str, Any], elapsed:
         ("erased subjects readable (API / core)",
          f"{res['readable_api']} / {res['readable_core']} of {res['erased_records']} records, "
          f"{len(stats.erasures)} subjects", res["readable_api"] == 0 and res["readable_core"] == 0),
+        ("erased records readable through the live server right after erasure",
+         str(len(stats.readable_live)), not stats.readable_live),
         ("interrupted erasures completed when asked again",
          f"{sum(x.endswith(' 200') for x in stats.resumed_at_end)} / {len(stats.unfinished)}",
          all(x.endswith(" 200") for x in stats.resumed_at_end)),
