@@ -56,6 +56,16 @@ def write_private_file(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
+def _left_empty(path: Path) -> bool:
+    """An empty key file is what a creation killed before writing the key leaves behind. No
+    key was ever wrapped under it (wrapping refuses a file that holds no 256-bit key), so it is
+    not a version: a resumed rotation replaces it."""
+    try:
+        return path.stat().st_size == 0
+    except FileNotFoundError:
+        return False
+
+
 class FileKek:
     """KEK versions as 32-byte files ``<dir>/<version>.key`` with mode 0600."""
 
@@ -71,10 +81,13 @@ class FileKek:
         return self.directory / f"{version}.key"
 
     def has_version(self, version: str) -> bool:
-        return self._path(version).exists()
+        path = self._path(version)
+        return path.exists() and not _left_empty(path)
 
     def create_version(self, version: str) -> None:
         path = self._path(version)
+        if _left_empty(path):
+            path.unlink()
         try:
             write_private_file(path, aead.new_key())
         except FileExistsError:

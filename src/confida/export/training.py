@@ -17,6 +17,7 @@ is one audited operation.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import secrets
@@ -161,9 +162,34 @@ def _prepare_dir(out_dir: Path) -> Path:
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise BadInput(f"{out_dir} exists and is not an empty directory; choose a new one")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.with_name(f".{out_dir.name}.partial-{secrets.token_hex(4)}")
+    _clear_stale_partials(out_dir)
+    tmp = out_dir.with_name(f".{out_dir.name}.partial-{os.getpid()}-{secrets.token_hex(4)}")
     tmp.mkdir(mode=0o700)
     return tmp
+
+
+def _clear_stale_partials(out_dir: Path) -> None:
+    """Remove what an export to the same directory left when its process was killed.
+
+    The partial directory is named after the writing process; one whose process is gone will
+    never be finished, and it must not linger (anonymised or not, it is data meant to leave only
+    with its manifest). A live writer's directory is left alone.
+    """
+    for p in out_dir.parent.glob(f".{glob.escape(out_dir.name)}.partial-*"):
+        pid = p.name.rsplit(".partial-", 1)[1].split("-", 1)[0]
+        if pid.isdigit() and _process_alive(int(pid)):
+            continue
+        shutil.rmtree(p, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _columns(vault: Vault, kinds: Sequence[str], purpose: str) -> list[tuple[str, str]]:
@@ -361,10 +387,13 @@ def export_training(
                 "subject_count": len(included), "excluded": dict(sorted(excluded.items())),
                 "shards": len(writer.shards), "manifest_sha256": digest,
             })
-            if out_dir.exists():
-                out_dir.rmdir()
-            os.replace(tmp, out_dir)
-            moved = True
+        # Delivered only once recorded: a crash between the commit and the move leaves a dataset
+        # on record that was never delivered (the next export clears its partial directory),
+        # never a delivered dataset the vault cannot name in revocations and erasure notices.
+        if out_dir.exists():
+            out_dir.rmdir()
+        os.replace(tmp, out_dir)
+        moved = True
     except BaseException:
         shutil.rmtree(out_dir if moved else tmp, ignore_errors=True)
         raise
