@@ -69,6 +69,7 @@ class FileKek:
         self.directory = Path(directory)
         # version -> (identity of the file it was read from, key bytes)
         self._cache: dict[str, tuple[tuple[int, int, int, int], bytes]] = {}
+        self._paths: dict[str, str] = {}
 
     def _path(self, version: str) -> Path:
         if not _VERSION_RE.match(version):
@@ -76,7 +77,17 @@ class FileKek:
         return self.directory / f"{version}.key"
 
     def has_version(self, version: str) -> bool:
-        return self._path(version).exists()
+        """One ``stat``: asked on every use of a cached data key, so kept cheap."""
+        try:
+            os.stat(self._paths[version])
+        except KeyError:
+            if not _VERSION_RE.match(version):
+                raise BadInput(f"invalid KEK version {version!r}") from None
+            self._paths[version] = str(self._path(version))
+            return self.has_version(version)
+        except FileNotFoundError:
+            return False
+        return True
 
     def create_version(self, version: str) -> None:
         path = self._path(version)

@@ -17,14 +17,15 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, Row, delete, func, insert, select, update
+from sqlalchemy.exc import DBAPIError
 
 from confida.clock import utcnow
 from confida.crypto import aead
 from confida.crypto.kek import KekProvider
-from confida.errors import KeyUnavailable, NotFound, Refused
+from confida.errors import KeyUnavailable, NotFound, Refused, StoreUnavailable
 from confida.store.engine import require_checkpoint, transaction
 from confida.store.keyschema import data_key, kek_version
 
@@ -40,6 +41,22 @@ ROTATING, ACTIVE, RETIRED, DESTROYED = "rotating", "active", "retired", "destroy
 _KEY_ROWS = select(
     data_key.c.key_id, data_key.c.kek_version, data_key.c.wrapped, kek_version.c.state
 ).select_from(data_key.outerjoin(kek_version, kek_version.c.version == data_key.c.kek_version))
+
+
+# The same read for the hot path, straight to the driver (placeholder style per driver).
+_ONE_KEY_SQL = {
+    "qmark": "SELECT d.kek_version, d.wrapped, k.state FROM data_key d LEFT OUTER JOIN "
+             "kek_version k ON k.version = d.kek_version WHERE d.key_id = ?",
+    "format": "SELECT d.kek_version, d.wrapped, k.state FROM data_key d LEFT OUTER JOIN "
+              "kek_version k ON k.version = d.kek_version WHERE d.key_id = %s",
+}
+
+
+class _KeyRow(NamedTuple):
+    key_id: str
+    kek_version: str
+    wrapped: bytes
+    state: str | None
 
 
 class KeyRefused(Refused):
@@ -63,6 +80,7 @@ class KeyStore:
         # key_id -> (KEK version, wrapped blob, unwrapped key): the unwrap, never the key's state
         self._cache: OrderedDict[str, tuple[str, bytes, bytes]] = OrderedDict()
         self._cache_size = cache_size
+        self._one_sql = _ONE_KEY_SQL["qmark" if engine.dialect.paramstyle == "qmark" else "format"]
 
     # --- KEK versions -----------------------------------------------------------------------
 
@@ -151,7 +169,7 @@ class KeyStore:
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
-    def _open_row(self, row: Row[Any]) -> bytes:
+    def _open_row(self, row: _KeyRow | Row[Any], alive: dict[str, bool] | None = None) -> bytes:
         """The data key of one current key row: from the cache when the row still holds the
         blob the cached key came from and its KEK version still exists; else unwrapped."""
         version, wrapped = row.kek_version, row.wrapped
@@ -163,7 +181,10 @@ class KeyStore:
         hit = self._cache.get(row.key_id)
         if hit is not None and hit[0] == version and hit[1] == wrapped:
             # the provider is the truth for a KEK's existence, whatever a restored store says
-            if not self.kek.has_version(version):
+            memo = {} if alive is None else alive  # one provider check per version and call
+            if version not in memo:
+                memo[version] = self.kek.has_version(version)
+            if not memo[version]:
                 self._cache.pop(row.key_id, None)
                 raise KeyUnavailable(f"KEK version {version} is no longer in its provider")
             self._cache.move_to_end(row.key_id)
@@ -173,13 +194,28 @@ class KeyStore:
         return key
 
     def get_key(self, key_id: str) -> bytes:
-        """The data key, valid as of this call: one primary-key read of the key store per use."""
-        with self.engine.connect() as conn:
-            row = conn.execute(_KEY_ROWS.where(data_key.c.key_id == key_id)).first()
-        if row is None:
+        """The data key, valid as of this call: one primary-key read of the key store per use.
+
+        The read goes straight to the driver (a pooled connection, one prepared statement, no
+        transaction of its own on SQLite): through the full SQL layer it cost several times more.
+        """
+        dbapi = self.engine.dialect.loaded_dbapi
+        try:
+            raw = self.engine.raw_connection()
+            try:
+                cur = raw.cursor()
+                cur.execute(self._one_sql, (key_id,))
+                found = cur.fetchone()
+                cur.close()
+            finally:
+                raw.close()
+        except (dbapi.Error, DBAPIError) as exc:
+            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "error"
+            raise StoreUnavailable(f"key store unavailable: {reason}") from None
+        if found is None:
             self._cache.pop(key_id, None)
             raise NotFound("no data key: the subject was erased or never existed")
-        return self._open_row(row)
+        return self._open_row(_KeyRow(key_id, found[0], bytes(found[1]), found[2]))
 
     def get_keys(self, key_ids: Iterable[str]) -> dict[str, bytes]:
         """Many data keys in one query, each validated as ``get_key`` does; absent ids (erased
@@ -189,7 +225,8 @@ class KeyStore:
             return {}
         with self.engine.connect() as conn:
             rows = conn.execute(_KEY_ROWS.where(data_key.c.key_id.in_(ids))).all()
-        out = {r.key_id: self._open_row(r) for r in rows}
+        alive: dict[str, bool] = {}
+        out = {r.key_id: self._open_row(r, alive) for r in rows}
         for gone in ids - set(out):
             self._cache.pop(gone, None)
         return out
