@@ -384,3 +384,19 @@ def test_destroy_reports_a_log_it_could_not_truncate(
     assert vault.keys.destroy(sid) is False  # run again: nothing to delete, the log is folded
     wal = Path(db + "-wal")
     assert not wal.exists() or wal.stat().st_size == 0
+
+
+def test_breach_draft_says_what_rotation_and_retirement_do(vault: Vault) -> None:
+    from confida import breach
+
+    vault.collect("jane", "conversation_message", MSG, "service")
+    vault.keys.rotate()
+    kek_only = breach.register_breach(vault, title="kek", description="KEK file leaked",
+                                      kek_versions=["v1"])
+    text = breach.draft_notification(vault, kek_only)
+    assert "opens nothing" not in text
+    assert "confida keys retire" in text and "30 days" in text
+    assert "made before the rotation still can" in text
+    both = breach.register_breach(vault, title="both", description="KEK and key store leaked",
+                                  kek_versions=["v1"], key_store_exposed=True)
+    assert "rotation does not change the data keys" in breach.draft_notification(vault, both)
