@@ -17,6 +17,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -41,8 +42,10 @@ from confida.store.schema import record as record_t
 from confida.store.schema import subject as subject_t
 from confida.vault import Vault
 from tests.apihelp import auth, setup
-from tests.conftest import cli, database
+from tests.conftest import cli, database, make_config
 from tests.keys_support import found_in_file
+from tests.test_pkcs11 import MODULE as HSM_MODULE
+from tests.test_pkcs11 import softhsm, token  # noqa: F401 (fixtures)
 
 SECRET = "MARMOT-TELESCOPE-4471"
 MSG = {"conversation_id": "c1", "text": f"my code word is {SECRET}"}
@@ -400,3 +403,25 @@ def test_breach_draft_says_what_rotation_and_retirement_do(vault: Vault) -> None
     both = breach.register_breach(vault, title="both", description="KEK and key store leaked",
                                   kek_versions=["v1"], key_store_exposed=True)
     assert "rotation does not change the data keys" in breach.draft_notification(vault, both)
+
+
+@pytest.mark.skipif(not (Path(HSM_MODULE).exists() and shutil.which("softhsm2-util")),
+                    reason="SoftHSM2 not installed (.ci/run installs it)")
+def test_retire_destroys_the_hsm_object(
+    token: Any, tmp_path: Path, database_url: str  # noqa: F811 (the fixture)
+) -> None:
+    from confida.errors import KeyUnavailable
+
+    cfg = make_config(tmp_path / "data", database_url, kek_provider="pkcs11", pkcs11=token)
+    with Vault.open(cfg) as a, Vault.open(cfg) as b:
+        rid = a.collect("u", "conversation_message", MSG, "service").record_id
+        assert a.read(rid, "service").data == MSG  # A holds the key unwrapped under v1
+        sid = next(k for k in _key_ids(cfg) if not k.startswith("system:"))
+        old = _key_row(cfg, sid)
+        b.keys.rotate()
+        assert b.keys.retire(lambda _since: True)["destroyed"] == ["v1"]
+        assert not b.keys.kek.has_version("v1") and b.keys.kek.has_version("v2")
+        assert a.read(rid, "service").data == MSG  # under v2
+        _set_key_row(cfg, sid, "v1", old.wrapped, version_state="active")
+        with pytest.raises(KeyUnavailable):
+            a.read(rid, "service")
