@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -164,10 +165,12 @@ class KeyStore:
     def _remember(self, key_id: str, version: str, wrapped: bytes, key: bytes) -> None:
         if self._cache_size <= 0:
             return
+        # server threads share this cache: a concurrent pop must not turn into an error here
         self._cache[key_id] = (version, wrapped, key)
-        self._cache.move_to_end(key_id)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        with suppress(KeyError):
+            self._cache.move_to_end(key_id)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
 
     def _open_row(self, row: _KeyRow | Row[Any], alive: dict[str, bool] | None = None) -> bytes:
         """The data key of one current key row: from the cache when the row still holds the
@@ -187,7 +190,8 @@ class KeyStore:
             if not memo[version]:
                 self._cache.pop(row.key_id, None)
                 raise KeyUnavailable(f"KEK version {version} is no longer in its provider")
-            self._cache.move_to_end(row.key_id)
+            with suppress(KeyError):
+                self._cache.move_to_end(row.key_id)
             return hit[2]
         key = self.kek.unwrap(version, wrapped, self._aad(row.key_id, version))
         self._remember(row.key_id, version, wrapped, key)
