@@ -283,8 +283,21 @@ def draft_notification(vault: Vault, b: Breach, now: datetime | None = None) -> 
         "wrapped by a key-encryption key in a separate key store.",
     ]
     if b.kek_versions:
-        measures.append("Rotate the key-encryption key (`confida keys rotate`), which re-wraps "
-                        "every data key so the compromised KEK version opens nothing.")
+        measures.append(
+            "Rotate the key-encryption key (`confida keys rotate`): every data key is re-wrapped "
+            "under a new KEK version, so the live key store, and key-store backups made after "
+            "the rotation, cannot be opened with the compromised version. Copies of the key "
+            "store made before the rotation still can, with any copy of that version: they are "
+            "to be destroyed; Confida destroys its own copy of the retired version with "
+            f"`confida keys retire` once the retire window ({vault.config.kek_retire_after}) "
+            "has passed."
+        )
+        if b.key_store_exposed:
+            measures.append(
+                "The key store was exposed together with the KEK version: rotation does not "
+                "change the data keys it held, so the data is treated as readable by the "
+                "unauthorised party."
+            )
     if b.measures:
         measures.append(b.measures)
     late = b.authority_notified_at is None and now > b.deadline

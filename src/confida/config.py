@@ -81,6 +81,9 @@ class Config:
     checkpoint_every_seconds: int = 300
     audit_witness_path: str = ""  # default <data dir>/audit/witness.jsonl; relative: to data dir
     key_rotation_days: int = 365
+    # how long a retired KEK version is kept before ``keys retire`` may destroy it: the bound on
+    # how old a key-store backup can be and still open anything (duration, e.g. "30 days")
+    kek_retire_after: str = "30 days"
     oidc: OidcSettings = field(default_factory=OidcSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
 
@@ -90,6 +93,16 @@ class Config:
             object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'confida.db'}")
         if not self.keystore_url:
             object.__setattr__(self, "keystore_url", f"sqlite:///{self.keys_dir / 'keystore.db'}")
+
+    @property
+    def kek_retire_window(self) -> Any:
+        """``kek_retire_after`` parsed (a register ``Duration``); bad text is bad input."""
+        from confida.register.duration import Duration
+
+        try:
+            return Duration.parse(self.kek_retire_after)
+        except ValueError as exc:
+            raise BadInput(f"kek_retire_after: {exc}") from None
 
     @property
     def keys_dir(self) -> Path:

@@ -1,13 +1,16 @@
-"""``confida keys``: key-encryption key rotation and status."""
+"""``confida keys``: key-encryption key rotation, retirement and status."""
 
 from __future__ import annotations
+
+from typing import Annotated, Any
 
 import typer
 from rich.progress import Progress
 
 from confida.cli.output import console, emit, guard, state
+from confida.errors import BadInput
 
-app = typer.Typer(help="Key-encryption key: rotate, status.", no_args_is_help=True)
+app = typer.Typer(help="Key-encryption key: rotate, retire, status.", no_args_is_help=True)
 
 
 @app.command()
@@ -43,14 +46,74 @@ def _audit_rotation(v: object, st: object, res: dict[str, object]) -> None:
         pass
 
 
+def _window(text: str | None, default: Any) -> Any:
+    from confida.register.duration import Duration
+
+    if text is None:
+        return default
+    try:
+        return Duration.parse(text)
+    except ValueError as exc:
+        raise BadInput(f"--older-than: {exc}") from None
+
+
 @app.command()
-def status(ctx: typer.Context) -> None:
-    """KEK versions and their state."""
+def retire(
+    ctx: typer.Context,
+    older_than: Annotated[
+        str | None,
+        typer.Option("--older-than", help="Destroy versions retired longer ago than this "
+                     "(e.g. 30d, '6 months', P30D); default: kek_retire_after in confida.toml."),
+    ] = None,
+) -> None:
+    """Destroy KEK versions retired longer ago than the window (key file or HSM object).
+
+    After this, a key-store backup from before their rotation opens nothing. Refused while a
+    retired version still wraps a data key (finish `confida keys rotate` first); the active and
+    rotating versions are never destroyed.
+    """
+    from confida.vault import Operation
+
     st = state(ctx)
     with guard(st), st.vault() as v:
+        window = _window(older_than, v.config.kek_retire_window)
+        now = v.keys.clock()
+        op = Operation("keys.retire", st.actor(), details={"older_than": str(window)})
+        with v.operation(op):
+            res = v.keys.retire(lambda since: window.after(since) <= now)
+            op.details.update({"destroyed": res["destroyed"], "kept": res["kept"]})
+    res["older_than"] = str(window)
+    emit(st, res, lambda: console.print(
+        f"destroyed KEK version(s) {', '.join(res['destroyed'])}"  # type: ignore[arg-type]
+        if res["destroyed"] else
+        f"no KEK version has been retired for longer than {window}; nothing destroyed"
+    ))
+
+
+@app.command()
+def status(ctx: typer.Context) -> None:
+    """KEK versions, their state, and when each retired one may be destroyed."""
+    st = state(ctx)
+    with guard(st), st.vault() as v:
+        window = v.config.kek_retire_window
+        since = v.keys.retired_since()
         versions = v.keys.versions()
+    for r in versions:
+        ver = str(r["version"])
+        r["retired_since"] = since.get(ver)
+        r["destroyable_at"] = (window.after(since[ver])
+                               if r["state"] == "retired" and ver in since else None)
+
     def human() -> None:
         for r in versions:
-            console.print(f"{r['version']}  {r['state']:<9} {r['provider']}  {r['created_at']}")
+            note = ""
+            if r["destroyable_at"] is not None:
+                note = f"  destroyable from {r['destroyable_at']:%Y-%m-%d %H:%M} UTC"
+            elif r["state"] == "destroyed" and r.get("destroyed_at"):
+                note = f"  destroyed {r['destroyed_at']:%Y-%m-%d %H:%M} UTC"
+            console.print(f"{r['version']}  {r['state']:<9} {r['provider']}  "
+                          f"{r['created_at']:%Y-%m-%d %H:%M} UTC{note}")
+        console.print(f"retired versions are destroyable {window} after retirement "
+                      "(kek_retire_after); run `confida keys retire`")
 
     emit(st, versions, human)

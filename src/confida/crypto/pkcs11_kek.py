@@ -88,6 +88,24 @@ class Pkcs11Kek:
             template={pkcs11.Attribute.EXTRACTABLE: False, pkcs11.Attribute.SENSITIVE: True},
         )
 
+    def destroy_version(self, version: str) -> bool:
+        """Destroy the token object (C_DestroyObject): the HSM no longer holds this KEK."""
+        import pkcs11
+
+        destroyed = False
+        while True:
+            try:
+                self._key(version).destroy()
+            except _NoSuchKey:
+                return destroyed
+            except pkcs11.MultipleObjectsReturned:
+                for obj in self._open().get_objects(
+                    {pkcs11.Attribute.CLASS: pkcs11.ObjectClass.SECRET_KEY,
+                     pkcs11.Attribute.LABEL: self._label(version)}
+                ):
+                    obj.destroy()
+            destroyed = True
+
     def wrap(self, version: str, key: bytes, aad: bytes) -> bytes:
         import pkcs11
         from pkcs11.mechanisms import Mechanism

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -101,3 +102,46 @@ def sqlite_checkpoint(engine: Engine) -> None:
         cur.close()
     finally:
         raw.close()
+
+
+#: How long one checkpoint attempt waits for readers and writers, and how often it is tried.
+CHECKPOINT_WAIT_MS = 2000
+CHECKPOINT_ATTEMPTS = 3
+
+
+def require_checkpoint(engine: Engine) -> None:
+    """A TRUNCATE checkpoint that must complete, for deletions that must leave no copy behind.
+
+    ``PRAGMA wal_checkpoint(TRUNCATE)`` answers ``(busy, log, checkpointed)`` and gives up
+    silently (``busy`` = 1, or frames left uncopied) while another connection reads an older
+    snapshot or writes; the log then still holds the page as it was before the deletion.
+    Tried a bounded number of times, each waiting for the others; if it still cannot complete
+    it raises, so the caller (an erasure) reports it and a re-run finishes the job.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    result: tuple[int, int, int] | None = None
+    for attempt in range(CHECKPOINT_ATTEMPTS):
+        raw = engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            cur.execute(f"PRAGMA busy_timeout={int(CHECKPOINT_WAIT_MS)}")
+            cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            result = tuple(cur.fetchone())  # type: ignore[assignment]
+            cur.execute("PRAGMA busy_timeout=5000")
+            cur.close()
+        except OperationalError as exc:
+            raise StoreUnavailable(f"checkpoint failed: {describe_db_error(exc)}") from None
+        except DBAPIError as exc:
+            raise StoreUnavailable(f"checkpoint failed: {describe_db_error(exc)}") from None
+        finally:
+            raw.close()
+        busy, log, done = result  # type: ignore[misc]
+        if busy == 0 and log in (0, -1) and done in (0, -1):
+            return  # the log was copied back and truncated to zero bytes
+        time.sleep(0.05 * (attempt + 1))
+    raise StoreUnavailable(
+        "the key store's write-ahead log could not be truncated (another connection held it "
+        f"for {CHECKPOINT_ATTEMPTS} attempts, checkpoint answered {result}); the deletion is "
+        "committed but an old copy of the page may remain on disk: run the operation again"
+    )

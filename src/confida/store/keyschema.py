@@ -18,8 +18,11 @@ kek_version = Table(
     key_metadata,
     Column("version", String(32), primary_key=True),
     Column("provider", String(32), nullable=False),
-    Column("state", String(16), nullable=False),  # rotating | active | retired
+    Column("state", String(16), nullable=False),  # rotating | active | retired | destroyed
     Column("created_at", UTCDateTime(), nullable=False),
+    # when a rotation finished and left it unused; ``keys retire`` destroys it a window later
+    Column("retired_at", UTCDateTime(), nullable=True),
+    Column("destroyed_at", UTCDateTime(), nullable=True),
 )
 
 data_key = Table(
