@@ -22,6 +22,7 @@ from confida.errors import (
     SubjectErased,
     SubjectRestricted,
 )
+from confida.store.conflict import insert_for
 from confida.store.schema import subject as subject_t
 from confida.vault import Vault
 
@@ -137,12 +138,8 @@ def _insert_new(conn: Connection, new: dict[str, Subject]) -> set[str]:
     One statement, in ref order: on PostgreSQL a conflicting row another transaction has not
     committed yet makes this one wait for it, then skip it; nothing raises IntegrityError.
     """
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
     stmt = (
-        dialect_insert(subject_t)
+        insert_for(conn, subject_t)
         .values(
             [
                 {"id": s.id, "ref": r, "pseudonym": s.pseudonym, "status": s.status,
