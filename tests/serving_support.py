@@ -87,14 +87,15 @@ def call(conn: http.client.HTTPSConnection, method: str, path: str, body: Any = 
 
 @contextmanager
 def serve(data_dir: Path, *args: str, cert: Path, ready_timeout: float = 30,
-          env: dict[str, str] | None = None) -> Iterator[Served]:
-    """``confida serve`` on a free port, HTTPS with ``cert``; killed if still running after."""
+          env: dict[str, str] | None = None,
+          entry: str = "from confida.cli import main; main()") -> Iterator[Served]:
+    """``confida serve`` on a free port, HTTPS with ``cert``; killed if still running after.
+    ``entry`` is the Python that runs the CLI (a test may wrap it)."""
     port = free_port()
     log_path = data_dir.parent / f"server-{port}.log"
     log = log_path.open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from confida.cli import main; main()", "serve",
-         "--port", str(port), *args],
+        [sys.executable, "-c", entry, "serve", "--port", str(port), *args],
         env=env or env_for(data_dir), stdout=log, stderr=subprocess.STDOUT,
     )
     served = Served(proc, port, cert, log_path)
@@ -168,6 +169,28 @@ def _worker_collect(data_dir: str, start_at: float, threads: int, subjects: list
     run_threads(threads, work)
     vault.close()
     print(json.dumps({"ids": ids, "errors": errors}))
+
+
+
+
+def serve_with_duplicate_subjects() -> None:
+    """``confida serve`` whose subject lookup never finds an existing row and inserts without
+    ``ON CONFLICT``: the second collect for a person raises a real ``IntegrityError`` on
+    ``uq_subject_ref`` (its SQL parameters hold the subject's ref and id). For the log test."""
+    from sqlalchemy import insert
+
+    import confida.subject as subject_mod
+    from confida.cli import main
+
+    def plain_insert(conn: Any, new: dict[str, Any]) -> set[str]:
+        conn.execute(insert(subject_mod.subject_t), [
+            {"id": s.id, "ref": r, "pseudonym": s.pseudonym, "status": s.status,
+             "created_at": s.created_at} for r, s in new.items()])
+        return set(new)
+
+    subject_mod._locked = lambda conn, refs: {}  # type: ignore[assignment]
+    subject_mod._insert_new = plain_insert  # type: ignore[assignment]
+    main()
 
 
 if __name__ == "__main__":
