@@ -185,6 +185,7 @@ def test_ready_when_healthy_and_health_is_only_liveness(
 
 def test_not_ready_without_the_kek(app_client: tuple[TestClient, Any], config: Config) -> None:
     client, _ = app_client
+    assert _ready(client)[0] == 200  # the KEK was read once: the next probe must not trust that
     kek_file = config.kek_dir / "v1.key"
     aside = kek_file.with_name("v1.key.aside")
     kek_file.rename(aside)
