@@ -2,8 +2,8 @@
 HTTPS clients pinned to its certificate, and a worker process that collects for given subjects.
 
 The worker (``python -m tests.serving_support collect ...``) opens its own vault the way the CLI
-does, waits for a shared start time so that several processes really collide, and prints one
-JSON line: the record ids it stored and the errors it met (type names only).
+does, says it is ready and waits for a shared "go" file so that several processes really
+collide, and prints one JSON line: the record ids it stored and the errors it met (type names).
 """
 
 from __future__ import annotations
@@ -144,12 +144,16 @@ def run_threads(n: int, target: Any) -> list[BaseException]:
 
 # --- the worker process ----------------------------------------------------------------------
 
-def _worker_collect(data_dir: str, start_at: float, threads: int, subjects: list[str]) -> None:
+def _worker_collect(data_dir: str, go_file: str, threads: int, subjects: list[str]) -> None:
     from confida.config import Config
     from confida.vault import Vault
 
     cfg = Config.load(data_dir)
     vault = Vault.open(cfg)
+    vault.subject_ref("warm-up")  # index key loaded: the race is about subjects, not start-up
+    Path(go_file + f".{os.getpid()}.ready").touch()
+    while not Path(go_file).exists():  # every worker starts at the same moment
+        time.sleep(0.005)
     ids: list[str] = []
     errors: list[str] = []
     lock = threading.Lock()
@@ -165,7 +169,6 @@ def _worker_collect(data_dir: str, start_at: float, threads: int, subjects: list
                 with lock:
                     errors.append(type(exc).__name__)
 
-    time.sleep(max(0.0, start_at - time.time()))
     run_threads(threads, work)
     vault.close()
     print(json.dumps({"ids": ids, "errors": errors}))
@@ -195,4 +198,4 @@ def serve_with_duplicate_subjects() -> None:
 
 if __name__ == "__main__":
     if sys.argv[1] == "collect":
-        _worker_collect(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), sys.argv[5:])
+        _worker_collect(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5:])

@@ -91,15 +91,20 @@ def test_a_batch_and_single_collects_race_for_the_same_people(vault: Vault) -> N
 
 def test_two_processes_create_the_same_new_subjects(config: Config) -> None:
     people = [f"proc-person-{i}" for i in range(6)]
-    start_at = time.time() + 2.5  # both processes have imported and opened their vault by then
+    go = config.data_dir.parent / "go"
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "tests.serving_support", "collect", str(config.data_dir),
-             str(start_at), "4", *people],
+             str(go), "4", *people],
             env=env_for(config.data_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
         for _ in range(2)
     ]
+    deadline = time.monotonic() + 60
+    while len(list(go.parent.glob("go.*.ready"))) < 2:
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs)
+        time.sleep(0.02)
+    go.touch()
     results = []
     for p in procs:
         out, err = p.communicate(timeout=120)
@@ -154,7 +159,7 @@ def test_https_collects_for_the_same_new_people_never_answer_5xx(tmp_path: Path)
         from confida.tls import create_self_signed
 
         create_self_signed(cfg.tls_cert, cfg.tls_key)
-        people = [f"https-person-{i}@example.com" for i in range(10)]
+        people = [f"https-person-{i}@example.com" for i in range(5)]
         statuses: list[int] = []
         ids: list[str] = []
         lock = threading.Lock()
@@ -180,7 +185,7 @@ def test_https_collects_for_the_same_new_people_never_answer_5xx(tmp_path: Path)
                              "purpose": "service", "data": MSG},
                             auth(keys["service"]))
 
-            errors = run_threads(16, work)
+            errors = run_threads(12, work)
             log = srv.log_text()
         assert not errors, [type(e).__name__ for e in errors][:5]
         assert sorted(set(statuses)) == [201], {s: statuses.count(s) for s in set(statuses)}
