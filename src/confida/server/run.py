@@ -103,7 +103,7 @@ class BoundedServer(uvicorn.Server):
 
 
 def check_shutdown_timeout(seconds: float) -> float:
-    if not isinstance(seconds, int | float) or not 0 < seconds <= 3600:
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds <= 3600:
         raise BadInput("the shutdown timeout is a number of seconds, more than 0 and at most "
                        "3600")
     return float(seconds)
