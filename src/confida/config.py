@@ -66,6 +66,9 @@ class ApiSettings:
     rate_burst: int = 200
     request_timeout_seconds: float = 30.0
     subject_token_minutes: int = 15
+    # On SIGTERM/SIGINT: how long requests in flight may take to finish before they are cut
+    # off and the process exits (``confida serve --shutdown-timeout`` overrides it).
+    shutdown_timeout_seconds: float = 10.0
 
 
 @dataclass(frozen=True)

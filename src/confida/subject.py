@@ -13,9 +13,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 
-from confida.errors import NotFound, SubjectErased, SubjectRestricted
+from confida.errors import (
+    ConfidaError,
+    NotFound,
+    StoreUnavailable,
+    SubjectErased,
+    SubjectRestricted,
+)
+from confida.store.conflict import insert_for
 from confida.store.schema import subject as subject_t
 from confida.vault import Vault
 
@@ -62,42 +69,101 @@ def get_or_create_many(
 
     The key is created (and committed in the key store) before the subject row: a crash in
     between leaves an unused key, never a subject whose data could not be encrypted.
+
+    Race-free: new rows go in with ``INSERT ... ON CONFLICT (ref) DO NOTHING``, so when two
+    transactions create the same person at once, one row wins and the other transaction uses
+    it (the row's ``id`` names the data key, so everyone encrypts under the winner's key). The
+    loser's freshly made keys name ids no row will ever hold; they are destroyed at once.
     """
     ids = list(dict.fromkeys(external_ids))
     refs = {vault.subject_ref(x): x for x in ids}
     out: dict[str, Subject] = {}
     ref_list = sorted(refs)
-    for i in range(0, len(ref_list), 500):
-        chunk = ref_list[i : i + 500]
-        # FOR UPDATE (PostgreSQL; SQLite's write lock already serialises): a concurrent
-        # erasure waits for this transaction, or this one sees its status and is refused.
-        # Rows are locked in ref order, so two batches never wait on each other in a cycle.
-        q = (
-            select(subject_t)
-            .where(subject_t.c.ref.in_(chunk))
-            .order_by(subject_t.c.ref)
-            .with_for_update()
-        )
-        for row in conn.execute(q):
-            out[refs[row.ref]] = _from_row(row)
-    missing = [r for r, x in refs.items() if x not in out]
-    if missing:
+    for i in range(0, len(ref_list), _CHUNK):
+        for s_ref, s in _locked(conn, ref_list[i : i + _CHUNK]).items():
+            out[refs[s_ref]] = s
+    missing = sorted(r for r, x in refs.items() if x not in out)
+    for _attempt in range(_ATTEMPTS):
+        if not missing:
+            return out
         now = vault.clock()
         new = {
             r: Subject(str(uuid.uuid4()), secrets.token_hex(16), ACTIVE, now) for r in missing
         }
         vault.keys.create_keys(s.id for s in new.values())
-        conn.execute(
-            insert(subject_t),
-            [
-                {"id": s.id, "ref": r, "pseudonym": s.pseudonym, "status": ACTIVE,
-                 "created_at": now}
-                for r, s in new.items()
-            ],
-        )
-        for r, s in new.items():
-            out[refs[r]] = s
+        won: set[str] = set()
+        for i in range(0, len(missing), _CHUNK):
+            won |= _insert_new(conn, {r: new[r] for r in missing[i : i + _CHUNK]})
+        for r in won:
+            out[refs[r]] = new[r]
+        lost = [r for r in missing if r not in won]
+        if lost:
+            _discard_keys(vault, [new[r].id for r in lost])
+            # Created by a concurrent transaction that has committed by now: use its row,
+            # locked like the others. One that is already gone again (erased in between)
+            # is created afresh on the next attempt.
+            for i in range(0, len(lost), _CHUNK):
+                for s_ref, s in _locked(conn, lost[i : i + _CHUNK]).items():
+                    out[refs[s_ref]] = s
+        missing = [r for r in lost if refs[r] not in out]
+    if missing:
+        raise StoreUnavailable("a new subject kept being created and erased concurrently; "
+                               "retry the request")
     return out
+
+
+_CHUNK = 500
+_ATTEMPTS = 3
+
+
+def _locked(conn: Connection, refs: list[str]) -> dict[str, Subject]:
+    """The subjects with these refs, row-locked until the transaction ends.
+
+    FOR UPDATE (PostgreSQL; SQLite's write lock already serialises): a concurrent erasure
+    waits for this transaction, or this one sees its status and is refused. Rows are locked
+    in ref order, so two batches never wait on each other in a cycle.
+    """
+    q = (
+        select(subject_t)
+        .where(subject_t.c.ref.in_(refs))
+        .order_by(subject_t.c.ref)
+        .with_for_update()
+    )
+    return {row.ref: _from_row(row) for row in conn.execute(q)}
+
+
+def _insert_new(conn: Connection, new: dict[str, Subject]) -> set[str]:
+    """Insert the rows no other transaction inserted first; the refs this one won.
+
+    One statement, in ref order: on PostgreSQL a conflicting row another transaction has not
+    committed yet makes this one wait for it, then skip it; nothing raises IntegrityError.
+    """
+    stmt = (
+        insert_for(conn, subject_t)
+        .values(
+            [
+                {"id": s.id, "ref": r, "pseudonym": s.pseudonym, "status": s.status,
+                 "created_at": s.created_at}
+                for r, s in sorted(new.items())
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=[subject_t.c.ref])
+        .returning(subject_t.c.ref)
+    )
+    return set(conn.execute(stmt).scalars())
+
+
+def _discard_keys(vault: Vault, key_ids: list[str]) -> None:
+    """Destroy data keys made for subject rows that lost the race.
+
+    Harmless if this fails: nothing was ever sealed under them and no row names their ids,
+    so they open nothing; removing them only keeps the key store tidy.
+    """
+    for key_id in key_ids:
+        try:
+            vault.keys.destroy(key_id)
+        except ConfidaError:
+            return
 
 
 def by_id(conn: Connection, subject_id: str) -> Subject:

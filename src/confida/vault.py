@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 from confida.clock import utcnow
 from confida.config import Config
@@ -162,7 +163,7 @@ class Vault:
         except NotFound:
             try:
                 return self.keys.create_key(key_id)
-            except StoreUnavailable:
+            except (StoreUnavailable, IntegrityError):
                 return self.keys.get_key(key_id)  # created concurrently by another process
 
     def notice_version(self) -> str:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select
 
 from confida.errors import BadInput, PrivacyBudgetExceeded
+from confida.store.conflict import insert_for
 from confida.store.schema import privacy_budget, privacy_spend
 from confida.vault import SYSTEM, Actor, Operation, Vault
 
@@ -57,13 +58,14 @@ def set_budget(
     _check_epsilon(epsilon, "the budget")
     with vault.operation(Operation("analytics.budget.set", actor, "analytics")) as (conn, op):
         now = vault.clock()
-        key = (privacy_budget.c.analyst == analyst) & (privacy_budget.c.dataset == dataset)
-        if conn.execute(select(privacy_budget.c.analyst).where(key)).first():
-            conn.execute(update(privacy_budget).where(key).values(
-                epsilon_limit=epsilon, updated_at=now))
-        else:
-            conn.execute(insert(privacy_budget).values(
-                analyst=analyst, dataset=dataset, epsilon_limit=epsilon, updated_at=now))
+        # One statement, so two concurrent settings of the same budget never conflict: the
+        # later one wins, as it would one after the other.
+        stmt = insert_for(conn, privacy_budget).values(
+            analyst=analyst, dataset=dataset, epsilon_limit=epsilon, updated_at=now)
+        conn.execute(stmt.on_conflict_do_update(
+            index_elements=[privacy_budget.c.analyst, privacy_budget.c.dataset],
+            set_={"epsilon_limit": stmt.excluded.epsilon_limit,
+                  "updated_at": stmt.excluded.updated_at}))
         op.details.update({"analyst": analyst, "dataset": dataset, "epsilon_limit": epsilon})
         return _budget(conn, analyst, dataset)
 

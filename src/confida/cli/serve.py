@@ -22,6 +22,13 @@ def register(app: typer.Typer) -> None:
         ] = False,
         cert: Annotated[str | None, typer.Option(help="TLS certificate (PEM).")] = None,
         key: Annotated[str | None, typer.Option(help="TLS private key (PEM).")] = None,
+        shutdown_timeout: Annotated[
+            float | None,
+            typer.Option("--shutdown-timeout", metavar="SECONDS",
+                         help="On SIGTERM/SIGINT, how long requests in flight may take to "
+                         "finish before the server exits anyway (default 10, or [api] "
+                         "shutdown_timeout_seconds in confida.toml)."),
+        ] = None,
     ) -> None:
         """Serve the API, privacy center and console over HTTPS (TLS 1.2+)."""
         from confida.server.run import run_server
@@ -36,6 +43,6 @@ def register(app: typer.Typer) -> None:
                     "network unencrypted unless a TLS-terminating proxy is in front"
                 )
             run_server(cfg, host=host, port=port, insecure_http=insecure_http,
-                       cert=cert, key=key)
+                       cert=cert, key=key, shutdown_timeout=shutdown_timeout)
 
     _ = serve

@@ -22,6 +22,7 @@ from confida import subject as subjects
 from confida.consent import SOURCES, WITHDRAW
 from confida.errors import BadInput, ObjectionRecorded
 from confida.register.models import LegalBasis
+from confida.store.conflict import insert_for
 from confida.store.schema import consent_event, objection
 from confida.vault import SYSTEM, Actor, Operation, Vault
 
@@ -95,17 +96,14 @@ def object_to(
             effect = "consent_withdrawn"
             op.details["consent_event"] = int(res.inserted_primary_key[0])
         else:
-            exists = conn.execute(
-                select(objection.c.id).where(
-                    objection.c.subject_id == s.id, objection.c.purpose == purpose
-                )
-            ).first()
-            if exists is None:
-                conn.execute(
-                    insert(objection).values(
-                        subject_id=s.id, purpose=purpose, at=now, request_id=req.id
-                    )
-                )
+            # One objection per subject and purpose; a concurrent one for the same purpose
+            # (another request id) may have recorded it first, which is the same outcome.
+            conn.execute(
+                insert_for(conn, objection)
+                .values(subject_id=s.id, purpose=purpose, at=now, request_id=req.id)
+                .on_conflict_do_nothing(index_elements=[objection.c.subject_id,
+                                                        objection.c.purpose])
+            )
             effect = "objection_recorded"
         op.details["effect"] = effect
         return requests.set_status(

@@ -12,12 +12,19 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from confida import __version__
 from confida.config import Config
-from confida.server import api, audit_api, problems, rights_api
+from confida.server import api, audit_api, problems, readiness, rights_api
 from confida.server.deps import ServerContext
 from confida.server.security import BodyLimit, SecurityHeaders, Timeout
+
+
+class ReadyOut(BaseModel):
+    status: str
+    checks: dict[str, str]
 
 _ERROR_STATUSES = {
     "400": "Bad input (e.g. no Confida-Purpose header on a read)",
@@ -87,6 +94,20 @@ def create_app(config: Config) -> FastAPI:
     def health() -> dict[str, str]:
         """Liveness: the process answers. No personal data, no authentication needed."""
         return {"status": "ok", "version": __version__}
+
+    @app.get("/ready", tags=["meta"], response_model=ReadyOut, responses={
+        503: {"description": "Not ready: a check failed (named in `detail` and `checks`)",
+              "content": {problems.MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/"
+                                                                   "Problem"}}}}})
+    def ready() -> Any:
+        """Readiness: the record store and key store answer on a fresh connection, the KEK
+        opens the key store's index key, and every background job (retention) is alive and
+        its last run succeeded. 503 names the failing checks; no authentication needed."""
+        result = ctx.readiness.run()
+        if result.ready:
+            return ReadyOut(status="ready", checks=result.checks)
+        return JSONResponse(readiness.problem_body(result), status_code=503,
+                            media_type=problems.MEDIA_TYPE)
 
     app.include_router(api.router)
     app.include_router(audit_api.router)

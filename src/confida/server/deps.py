@@ -17,6 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from confida import credential, oidc, subject_token
 from confida.config import Config
 from confida.errors import AccessDenied, ConfidaError, PurposeRequired, Unauthenticated
+from confida.server.readiness import BackgroundJob, ReadinessProbe
 from confida.server.security import RateLimiter, client_host
 from confida.vault import Actor, Operation, Vault
 
@@ -30,13 +31,18 @@ ANONYMOUS = Actor(id="anonymous", role=None, source="api")
 
 
 class ServerContext:
-    """What the app holds for its lifetime: one vault, the OIDC verifier, the limiters."""
+    """What the app holds for its lifetime: one vault, the OIDC verifier, the limiters, the
+    background jobs and the readiness probe."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
         self._vault: Vault | None = None
         self._oidc: oidc.OidcVerifier | None = None
         self._lock = threading.Lock()
+        # Background jobs the server runs (``run_server`` adds periodic retention); /ready
+        # reports each one's health.
+        self.jobs: list[BackgroundJob] = []
+        self.readiness = ReadinessProbe(config, lambda: tuple(self.jobs))
         api = config.api
         self.limiter = RateLimiter(api.rate_per_second, api.rate_burst)
         # failed authentications per client address: slows down guessing, costs callers nothing

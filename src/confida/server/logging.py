@@ -4,7 +4,9 @@ Request paths name subjects (``/v1/subjects/{id}/...``), and access logs carry c
 addresses; both are personal data. :class:`RedactingFilter` rewrites each record's message before
 any handler formats it: with ``confida.pii`` installed, through its detector (everything found is
 replaced by its label); in any case through a conservative built-in masker for e-mail addresses,
-IP addresses, long digit runs and the subject segment of API paths.
+IP addresses, long digit runs and the subject segment of API paths. An exception attached to
+a record is reduced to what :mod:`confida.server.error_detail` keeps: its type, the database
+constraint it broke and where in Confida it was raised.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable
+
+from confida.server.error_detail import describe
 
 _EMAIL = re.compile(r"[^\s@/\"'<>()]+@[^\s@/\"'<>()]+\.[A-Za-z]{2,}")
 _IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
@@ -74,8 +78,11 @@ class RedactingFilter(logging.Filter):
             message = str(record.msg)
         record.msg = self.redact(message)
         record.args = None
-        if record.exc_info:  # tracebacks can quote values: keep the type only
-            record.msg += f" [{record.exc_info[0].__name__ if record.exc_info[0] else 'error'}]"
+        if record.exc_info:
+            # Tracebacks and exception texts can quote values: keep the type, the constraint
+            # and the place in Confida's code, which are names, never data.
+            exc = record.exc_info[1]
+            record.msg += f" [{describe(exc) if exc is not None else 'error'}]"
             record.exc_info = None
             record.exc_text = None
         return True

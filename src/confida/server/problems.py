@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from confida.errors import ConfidaError, RateLimited, Unauthenticated
+from confida.server.error_detail import describe
 
 PROBLEM_BASE = "https://confida.dev/problems/"
 MEDIA_TYPE = "application/problem+json"
@@ -95,5 +96,5 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        log.error("unexpected %s while handling a request", type(exc).__name__)
+        log.error("unexpected %s while handling a request", describe(exc))
         return problem(500, "internal-error", "an unexpected error occurred; it has been logged")

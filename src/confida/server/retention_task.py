@@ -4,7 +4,9 @@ Integration (one line, for whoever owns the server start-up): wrap the server's 
 ``with retention_task(config):`` (``confida.server.run.run_server`` does). The task runs in a
 daemon thread with its own vault, so it never shares a connection with request handlers, and
 stops at the next tick when the server stops. A failed run is reported on stderr without
-personal data and retried at the next tick; it never stops the server.
+personal data (its type, constraint and place in the code) and retried at the next tick; it
+never stops the server. ``health()`` tells ``/ready`` whether the thread is alive and whether
+its last run succeeded, so a crashed or failing job shows instead of going quiet.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ ACTOR = Actor(id="system:retention", role=None, source="system")
 
 
 class RetentionTask:
+    name = "retention"  # its key in /ready's checks
+
     def __init__(self, config: Config, every_seconds: float = DEFAULT_EVERY_SECONDS,
                  open_vault: Callable[[Config], Vault] | None = None) -> None:
         if every_seconds <= 0:
@@ -35,14 +39,34 @@ class RetentionTask:
                                         daemon=True)
         self.runs = 0
         self.errors = 0
+        self.last_error: str | None = None  # exception type of the last run, if it failed
+        self.crashed: str | None = None  # exception type that ended the thread, if any
 
     def start(self) -> RetentionTask:
         self._thread.start()
         return self
 
     def stop(self, timeout: float = 10) -> None:
+        """Ask the thread to end and wait up to ``timeout`` s. A run still going after that
+        is abandoned with the process (a daemon thread): its transaction rolls back."""
         self._stop.set()
-        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._thread.join(max(0.0, timeout))
+            if self._thread.is_alive():
+                sys.stderr.write("retention run still in progress at shutdown; it is "
+                                 "abandoned and its transaction rolls back\n")
+
+    def health(self) -> tuple[bool, str]:
+        """(healthy, status) for ``/ready``: names and exception types, never values."""
+        if self.crashed is not None or (self._thread.ident is not None
+                                        and not self._thread.is_alive()
+                                        and not self._stop.is_set()):
+            return False, f"stopped ({self.crashed or 'thread ended'})"
+        if self._thread.ident is None:
+            return False, "not started"
+        if self.last_error is not None:
+            return False, f"failing ({self.last_error})"
+        return True, "ok"
 
     def run_once(self) -> None:
         from confida.retention import run_retention
@@ -51,16 +75,30 @@ class RetentionTask:
             with self._open(self.config) as vault:
                 run_retention(vault, actor=ACTOR)
             self.runs += 1
+            self.last_error = None
         except ConfidaError as exc:
             self.errors += 1
+            self.last_error = type(exc).__name__
             sys.stderr.write(f"retention run failed: {exc.code}\n")
+        except Exception as exc:  # noqa: BLE001 - a bug must not end the job silently
+            from confida.server.error_detail import describe
+
+            self.errors += 1
+            self.last_error = type(exc).__name__
+            sys.stderr.write(f"retention run failed: {describe(exc)}\n")
 
     def _loop(self) -> None:
         # Once at start (a server that was down catches up at once), then every ``every`` s.
-        while True:
-            self.run_once()
-            if self._stop.wait(self.every):
-                return
+        try:
+            while True:
+                self.run_once()
+                if self._stop.wait(self.every):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - recorded for /ready, never a traceback
+            from confida.server.error_detail import describe
+
+            self.crashed = type(exc).__name__
+            sys.stderr.write(f"retention thread stopped: {describe(exc)}\n")
 
 
 def _open_vault(config: Config) -> Vault:
