@@ -10,6 +10,8 @@ The data directory holds everything an embedded installation needs. Its layout::
       keystore.db         subject data keys, wrapped by the KEK; erasure deletes from here
       audit-ed25519.pem   the audit log's checkpoint signing key
     tls/cert.pem, key.pem the server certificate created by init
+    journal/erasures.jsonl the erasure journal (``erasure_journal_path`` moves it, e.g. to
+                          another volume, so that it outlives a restore of the stores)
 """
 
 from __future__ import annotations
@@ -78,6 +80,9 @@ class Config:
     checkpoint_every_entries: int = 1000
     checkpoint_every_seconds: int = 300
     key_rotation_days: int = 365
+    # The append-only erasure journal (confida.erasure_journal); relative paths are taken from
+    # the data dir. Put it on another volume than the stores: it is what a restore replays.
+    erasure_journal_path: str = ""
     oidc: OidcSettings = field(default_factory=OidcSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
 
@@ -95,6 +100,17 @@ class Config:
     @property
     def kek_dir(self) -> Path:
         return self.keys_dir / "kek"
+
+    @property
+    def erasure_journal(self) -> Path:
+        if not self.erasure_journal_path:
+            return self.data_dir / "journal" / "erasures.jsonl"
+        p = Path(self.erasure_journal_path).expanduser()
+        return p if p.is_absolute() else self.data_dir / p
+
+    @property
+    def erasure_journal_is_default(self) -> bool:
+        return not self.erasure_journal_path
 
     @property
     def register_path(self) -> Path:
