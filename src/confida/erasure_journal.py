@@ -325,11 +325,12 @@ def _insert_store_row(conn: Connection, e: Entry) -> None:
     ))
 
 
-def record_elsewhere(vault: Vault, e: Entry) -> None:
+def record_elsewhere(vault: Vault, e: Entry, *, to_file: bool = True) -> None:
     """The key-store and file copies; called after the record-store copy committed and before
     the key is destroyed (a crash in between is repaired by the next replay)."""
     _key_store_insert(vault, [e])
-    JournalFile.of(vault.config).append([begin_line(e)])
+    if to_file:
+        JournalFile.of(vault.config).append([begin_line(e)])
 
 
 def complete_in(conn: Connection, e: Entry) -> None:
@@ -447,15 +448,15 @@ def replay(vault: Vault, *, actor: Actor = SYSTEM) -> ReplayReport:
     with vault.engine.connect() as conn:
         status: dict[str, str] = {}
         for chunk in _chunks(ids):
-            status.update(conn.execute(
+            status.update((r.id, r.status) for r in conn.execute(
                 select(subject_t.c.id, subject_t.c.status).where(subject_t.c.id.in_(chunk))
-            ).tuples().all())
+            ))
         reqs: dict[str, str] = {}
         for chunk in _chunks([e.request for e in merged.values()]):
-            reqs.update(conn.execute(
+            reqs.update((r.id, r.status) for r in conn.execute(
                 select(subject_request.c.id, subject_request.c.status)
                 .where(subject_request.c.id.in_(chunk))
-            ).tuples().all())
+            ))
         noticed = _existing(conn, erasure_notice.c.request_id, [e.request for e in merged.values()])
         in_store = _existing(conn, store_journal.c.subject_id, ids)
     with vault.key_engine.connect() as conn:
@@ -468,7 +469,11 @@ def replay(vault: Vault, *, actor: Actor = SYSTEM) -> ReplayReport:
             if e.notice_id is not None and e.request not in noticed:
                 with transaction(vault.engine) as conn:
                     report.notices_restored += _restore_notice(conn, e)
-            res = erasure.resume_journaled(vault, e, actor=actor)
+            in_file = frozenset(ev for ev, seen in ((BEGIN, file_begin), (DONE, file_done))
+                                if e.subject in seen)
+            erasure.resume_journaled(vault, e, actor=actor, in_file=in_file)
+            file_begin.add(e.subject)
+            file_done.add(e.subject)
             report.erasures_completed += 1
             if reqs.get(e.request) != "completed":
                 report.requests_restored += 1
@@ -479,7 +484,6 @@ def replay(vault: Vault, *, actor: Actor = SYSTEM) -> ReplayReport:
                 if e.completed_at is not None:  # it was answered then, not now
                     _set_closed_at(conn, e.request, e.completed_at)
                 merged[e.subject] = completion(conn, e)
-            _ = res
         elif (st is None or e.request not in noticed or reqs.get(e.request) != "completed"
               or e.subject not in in_store):
             with vault.operation(Operation("rights.erase.replay", actor)) as (conn, op):
@@ -512,6 +516,7 @@ def replay(vault: Vault, *, actor: Actor = SYSTEM) -> ReplayReport:
 
     # write back what each journal lacks
     with transaction(vault.engine) as conn:
+        in_store = _existing(conn, store_journal.c.subject_id, ids)  # the erasure steps add rows
         missing = [e for e in merged.values() if e.subject not in in_store]
         for e in missing:
             _insert_store_row(conn, e)
@@ -613,3 +618,9 @@ def _restore_notice(conn: Connection, e: Entry, default_at: datetime | None = No
             "(SELECT max(id) FROM erasure_notice))"
         ))
     return 1
+
+
+def replay_config(config: Config) -> ReplayReport:
+    """Replay with a vault of its own (``confida serve`` calls it before serving)."""
+    with Vault.open(config) as v:
+        return replay(v)

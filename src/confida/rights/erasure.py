@@ -160,10 +160,11 @@ def erase(
 
 def resume_journaled(
     vault: Vault, entry: erasure_journal.Entry, *, actor: Actor = SYSTEM,
-    progress: Progress | None = None,
+    progress: Progress | None = None, in_file: frozenset[str] = frozenset(),
 ) -> Erasure:
     """Run a journaled erasure again on a store that lacks it (restored from a backup, or left
-    ``erasing`` by a crash): the same steps as :func:`erase`, starting from the internal id."""
+    ``erasing`` by a crash): the same steps as :func:`erase`, starting from the internal id.
+    ``in_file`` names the journal-file events already there (they are not written twice)."""
     step = progress or (lambda _name: None)
     with vault.operation(Operation("rights.erase.begin", actor,
                                    details={"replay": True})) as (conn, op):
@@ -184,9 +185,10 @@ def resume_journaled(
             op.details["retained"] = _retain(vault, conn, s, op)
         stored = erasure_journal.begin_in(vault, conn, s.id, s.pseudonym, req.id)
         entry = entry.merge(stored)
-    erasure_journal.record_elsewhere(vault, entry)
+    erasure_journal.record_elsewhere(vault, entry, to_file=erasure_journal.BEGIN not in in_file)
     step("begin")
-    return _shred_and_finish(vault, s, req, entry, actor=actor, step=step, resumed=True)
+    return _shred_and_finish(vault, s, req, entry, actor=actor, step=step, resumed=True,
+                             done_to_file=erasure_journal.DONE not in in_file)
 
 
 def _shred_and_finish(
@@ -198,6 +200,7 @@ def _shred_and_finish(
     actor: Actor,
     step: Progress,
     resumed: bool,
+    done_to_file: bool = True,
 ) -> Erasure:
     # shred: from here on nothing of the subject is readable
     with vault.operation(Operation("rights.erase.shred", actor,
@@ -248,7 +251,8 @@ def _shred_and_finish(
         op.details.update({"kept": len(kept), "notice": notice_id})
         entry = erasure_journal.completion(conn, entry)
         erasure_journal.complete_in(conn, entry)
-    erasure_journal.record_done(vault, entry)
+    if done_to_file:
+        erasure_journal.record_done(vault, entry)
     if not kept:
         vault.keys.destroy(retained_key_id(s.id))  # created, then rolled back: nothing kept
     sqlite_checkpoint(vault.engine)
