@@ -241,3 +241,22 @@ def test_backup_contents_and_refusals(data_dir: Path, tmp_path: Path, backend: s
     assert r.exit_code == 1 and "hash" in r.output
     assert cli(data_dir, "restore", str(tmp_path)).exit_code == 2  # not a backup
     assert cli(data_dir, "restore").exit_code == 2
+
+
+def test_privacy_notice_states_the_backup_guarantee(data_dir: Path) -> None:
+    from types import SimpleNamespace
+
+    from confida.register import load_register
+    from confida.transparency.notice import backup_days, render_notice
+
+    assert backup_days(Config.load(data_dir)) == 30  # the default KEK retirement window
+    assert backup_days(SimpleNamespace(kek_retire_after="45d")) == 45
+    assert backup_days(SimpleNamespace(kek_retire_after=14)) == 14
+    reg = load_register(data_dir / "register.yaml")
+    en = render_notice(reg, "md", "en", 45)
+    assert "unreadable in every backup after 45 days at most" in en.text
+    de = render_notice(reg, "html", "de", 45)
+    assert "nach höchstens 45 Tagen" in de.text and de.version == en.version
+    assert render_notice(reg, "md", "en").version != en.version  # the promise is versioned
+    r = cli(data_dir, "register", "notice")
+    assert r.exit_code == 0 and "every backup after 30 days" in r.output
