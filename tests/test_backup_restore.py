@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, select
 
-from confida import erasure_journal
+from confida import erasure_journal, rights
 from confida.backup import data_dir_lock, sqlite_restore
 from confida.config import Config
 from confida.store.keyschema import erasure_journal as key_journal
@@ -92,8 +92,7 @@ def test_restore_keeps_erased_subject_erased(
     with open_vault(data_dir) as v:
         assert_erased(v, a, "alice", res.request.id, res.notice_id)
         assert_intact(v, "bob")
-        feed = {n.id: n.references for n in __import__("confida.rights", fromlist=["x"])
-                .erasure_feed(v)}
+        feed = {n.id: n.references for n in rights.erasure_feed(v)}
         assert feed[res.notice_id] == [{"system": "dataset:train-1", "reference": "ds-ecila"}]
         # a retry of the host's request finds the completed request
         again = erase(v, "alice", "del-A")
@@ -152,7 +151,8 @@ def test_serve_replays_before_serving(data_dir: Path, tmp_path: Path, backend: s
         r = cli(data_dir, "serve", "--insecure-http")
     finally:
         run.run_server = orig
-    assert r.exit_code == 0, r.output and called
+    assert r.exit_code == 0, r.output
+    assert called  # and the server started after the replay
     with open_vault(data_dir) as v:
         assert_erased(v, a, "alice", res.request.id, res.notice_id)
 
