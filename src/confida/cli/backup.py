@@ -68,11 +68,11 @@ def register(app: typer.Typer) -> None:
                 console.print(f"[yellow]not restored:[/] {line}")
             r = res["replay"]
             console.print(
-                f"erasure journal replayed: {r['journaled']} erasures journaled; "
-                f"{r['erasures_completed']} erased again, {r['keys_destroyed']} keys destroyed, "
-                f"{r['requests_restored']} requests and {r['notices_restored']} feed notices "
-                "restored"
-                + (f"; {r['damaged_lines']} damaged journal lines skipped"
+                f"erasure journal replayed. journaled erasures: {r['journaled']}; erased "
+                f"again: {r['erasures_completed']}; keys destroyed: {r['keys_destroyed']}; "
+                f"requests restored: {r['requests_restored']}; feed notices restored: "
+                f"{r['notices_restored']}"
+                + (f"; damaged journal lines skipped: {r['damaged_lines']}"
                    if r["damaged_lines"] else "")
             )
 
