@@ -12,6 +12,8 @@ The data directory holds everything an embedded installation needs. Its layout::
     audit/witness.jsonl   every signed checkpoint, appended outside the database
                           (``audit_witness_path`` puts it elsewhere, e.g. on another volume)
     tls/cert.pem, key.pem the server certificate created by init
+    journal/erasures.jsonl the erasure journal (``erasure_journal_path`` moves it, e.g. to
+                          another volume, so that it outlives a restore of the stores)
 """
 
 from __future__ import annotations
@@ -87,6 +89,9 @@ class Config:
     # how long a retired KEK version is kept before ``keys retire`` may destroy it: the bound on
     # how old a key-store backup can be and still open anything (duration, e.g. "30 days")
     kek_retire_after: str = "30 days"
+    # The append-only erasure journal (confida.erasure_journal); relative paths are taken from
+    # the data dir. Put it on another volume than the stores: it is what a restore replays.
+    erasure_journal_path: str = ""
     oidc: OidcSettings = field(default_factory=OidcSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
 
@@ -114,6 +119,17 @@ class Config:
     @property
     def kek_dir(self) -> Path:
         return self.keys_dir / "kek"
+
+    @property
+    def erasure_journal(self) -> Path:
+        if not self.erasure_journal_path:
+            return self.data_dir / "journal" / "erasures.jsonl"
+        p = Path(self.erasure_journal_path).expanduser()
+        return p if p.is_absolute() else self.data_dir / p
+
+    @property
+    def erasure_journal_is_default(self) -> bool:
+        return not self.erasure_journal_path
 
     @property
     def register_path(self) -> Path:

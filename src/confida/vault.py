@@ -169,10 +169,10 @@ class Vault:
     def notice_version(self) -> str:
         """The version of the privacy notice consents are recorded against."""
         try:
-            from confida.transparency.notice import notice_version
+            from confida.transparency.notice import backup_days, notice_version
         except ImportError:
             return self.register.content_hash()[:16]
-        return notice_version(self.register)
+        return notice_version(self.register, backup_days(self.config))
 
     @contextmanager
     def operation(self, op: Operation) -> Iterator[tuple[Connection, Operation]]:

@@ -53,6 +53,7 @@ for _name in (
     "confida.cli.consent", "confida.cli.keys", "confida.cli.serve", "confida.cli.scan",
     "confida.cli.audit", "confida.cli.rights", "confida.cli.requests", "confida.cli.transparency",
     "confida.cli.export", "confida.cli.analytics", "confida.cli.apikey", "confida.cli.demo",
+    "confida.cli.backup",
 ):
     try:
         _mod = importlib.import_module(_name)

@@ -42,7 +42,15 @@ def register(app: typer.Typer) -> None:
                     "[bold yellow]warning:[/] serving plain HTTP; personal data will cross the "
                     "network unencrypted unless a TLS-terminating proxy is in front"
                 )
-            run_server(cfg, host=host, port=port, insecure_http=insecure_http,
-                       cert=cert, key=key, shutdown_timeout=shutdown_timeout)
+            from confida.backup import data_dir_lock
+            from confida.erasure_journal import replay_config
+
+            # held while serving: `confida restore` refuses to run under a live server
+            with data_dir_lock(cfg, exclusive=False):
+                replayed = replay_config(cfg)  # no erased person is served again after a restore
+                if replayed.repaired:
+                    err_console.print(f"erasure journal replayed: {replayed.repaired} repairs")
+                run_server(cfg, host=host, port=port, insecure_http=insecure_http,
+                           cert=cert, key=key, shutdown_timeout=shutdown_timeout)
 
     _ = serve

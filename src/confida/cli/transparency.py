@@ -71,11 +71,12 @@ def notice(
     out: Out = None,
 ) -> None:
     """The privacy notice (Art. 13) from the register; its version is what consents record."""
-    from confida.transparency.notice import render_notice
+    from confida.transparency.notice import backup_days, render_notice
 
     st = state(ctx)
     with guard(st):
-        n = render_notice(load_register(file or st.config().register_path), fmt, lang)
+        cfg = st.config()
+        n = render_notice(load_register(file or cfg.register_path), fmt, lang, backup_days(cfg))
         if st.json:
             emit(st, {"version": n.version, "format": fmt, "lang": lang, "text": n.text})
         else:

@@ -24,6 +24,11 @@ are the progress markers; every step is idempotent):
    which records were kept, on which ground (kind, purpose, basis; never values).
 
 The retained key is destroyed when the last kept record leaves (``purge_retained``).
+
+Every erasure is journaled (``confida.erasure_journal``): in the record store within the begin
+step's transaction, then in the key store and an append-only file before the shred step, and
+marked done in the finish step. A store restored from before the erasure, or an erasure cut off
+by a crash, is completed by the journal's replay (``resume_journaled`` runs these same steps).
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, exists, insert, select, update
 
-from confida import downstream
+from confida import downstream, erasure_journal
 from confida import request as requests
 from confida import subject as subjects
 from confida.crypto import aead
@@ -145,8 +150,58 @@ def erase(
         # in the same transaction, so "erasing" and "kept records are safe" commit together
         if vault.keys.has_key(s.id):
             op.details["retained"] = _retain(vault, conn, s, op)
+        # journaled with the "erasing" status, so a restore or a crash cannot lose it
+        entry = erasure_journal.begin_in(vault, conn, s.id, s.pseudonym, req.id)
+    # the key store's and the file's copies, before the key is destroyed
+    erasure_journal.record_elsewhere(vault, entry)
     step("begin")
+    return _shred_and_finish(vault, s, req, entry, actor=actor, step=step, resumed=resumed)
 
+
+def resume_journaled(
+    vault: Vault, entry: erasure_journal.Entry, *, actor: Actor = SYSTEM,
+    progress: Progress | None = None, in_file: frozenset[str] = frozenset(),
+) -> Erasure:
+    """Run a journaled erasure again on a store that lacks it (restored from a backup, or left
+    ``erasing`` by a crash): the same steps as :func:`erase`, starting from the internal id.
+    ``in_file`` names the journal-file events already there (they are not written twice)."""
+    step = progress or (lambda _name: None)
+    with vault.operation(Operation("rights.erase.begin", actor,
+                                   details={"replay": True})) as (conn, op):
+        s = lock_subject(conn, entry.subject)
+        op.subject_pseudonyms.append(s.pseudonym)
+        erasure_journal.ensure_request(vault, conn, entry, completed=False)
+        req = requests.load(vault, conn, entry.request)
+        op.object_ids.append(f"request:{req.id}")
+        if s.status != subjects.ERASING:
+            conn.execute(
+                update(subject_t)
+                .where(subject_t.c.id == s.id)
+                .values(status=subjects.ERASING, status_changed_at=vault.clock())
+            )
+        if req.status == requests.RECEIVED:
+            req = requests.set_status(vault, conn, req, requests.IN_PROGRESS)
+        if vault.keys.has_key(s.id):
+            op.details["retained"] = _retain(vault, conn, s, op)
+        stored = erasure_journal.begin_in(vault, conn, s.id, s.pseudonym, req.id)
+        entry = entry.merge(stored)
+    erasure_journal.record_elsewhere(vault, entry, to_file=erasure_journal.BEGIN not in in_file)
+    step("begin")
+    return _shred_and_finish(vault, s, req, entry, actor=actor, step=step, resumed=True,
+                             done_to_file=erasure_journal.DONE not in in_file)
+
+
+def _shred_and_finish(
+    vault: Vault,
+    s: subjects.Subject,
+    req: requests.Request,
+    entry: erasure_journal.Entry,
+    *,
+    actor: Actor,
+    step: Progress,
+    resumed: bool,
+    done_to_file: bool = True,
+) -> Erasure:
     # shred: from here on nothing of the subject is readable
     with vault.operation(Operation("rights.erase.shred", actor,
                                    subject_pseudonyms=[s.pseudonym])) as (_conn, op):
@@ -194,6 +249,10 @@ def erase(
                                   details={"kept": kept, "notice": notice_id})
         op.object_ids.append(f"request:{req.id}")
         op.details.update({"kept": len(kept), "notice": notice_id})
+        entry = erasure_journal.completion(conn, entry)
+        erasure_journal.complete_in(conn, entry)
+    if done_to_file:
+        erasure_journal.record_done(vault, entry)
     if not kept:
         vault.keys.destroy(retained_key_id(s.id))  # created, then rolled back: nothing kept
     sqlite_checkpoint(vault.engine)

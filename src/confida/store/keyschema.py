@@ -33,3 +33,13 @@ data_key = Table(
     Column("wrapped", LargeBinary, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
 )
+
+# The erasure journal's copy in the key store: which subjects were erased, and by which request.
+# A record store restored from before an erasure is repaired from it (confida.erasure_journal).
+erasure_journal = Table(
+    "erasure_journal",
+    key_metadata,
+    Column("subject_id", String(36), primary_key=True),
+    Column("request_id", String(36), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+)

@@ -279,3 +279,24 @@ notice_prompt = Table(
     Column("notice_version", String(64), nullable=False),
     Column("asked_at", UTCDateTime(), nullable=False),
 )
+
+# --- erasure journal ---
+# One row per erased subject, written in the erasure's first transaction (before its key is
+# destroyed) and completed in its last. The same entries are kept in the key store and in an
+# append-only file (confida.erasure_journal): a restore replays whatever a store lacks. Only the
+# internal subject id, its pseudonym, the request and its non-personal details; never the host's id.
+erasure_journal = Table(
+    "erasure_journal",
+    metadata,
+    Column("subject_id", String(36), primary_key=True),  # no FK: it must outlive any restore
+    Column("request_id", String(36), nullable=False),
+    Column("pseudonym", String(32), nullable=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("verified_by", String(200), nullable=True),
+    Column("received_at", UTCDateTime(), nullable=True),
+    Column("due_at", UTCDateTime(), nullable=True),
+    Column("host_request", String(128), nullable=True),
+    Column("completed_at", UTCDateTime(), nullable=True),
+    Column("notice_id", BigInteger, nullable=True),
+    Column("refs", JSON(none_as_null=True), nullable=True),
+)

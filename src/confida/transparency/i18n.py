@@ -76,6 +76,9 @@ _EN: dict[str, str] = {
     "right_erasure": "Erasure",
     "right_erasure_text": "You may have your data erased; we erase by destroying the key it is "
                           "encrypted under, which also reaches backups.",
+    "erasure_backups": "An erased person's data is unreadable in every backup after {days} "
+                       "days at most, and a restored backup never brings an erased person "
+                       "back: every erasure is journaled and replayed before a restore serves.",
     "right_restriction": "Restriction",
     "right_restriction_text": "You may have processing restricted: your data is then only "
                               "stored.",
@@ -163,6 +166,10 @@ _DE: dict[str, str] = {
     "right_erasure_text": "Sie können Ihre Daten löschen lassen; wir löschen, indem wir den "
                           "Schlüssel vernichten, mit dem sie verschlüsselt sind – das erreicht "
                           "auch Sicherungskopien.",
+    "erasure_backups": "Die Daten einer gelöschten Person sind nach höchstens {days} Tagen "
+                       "in keiner Sicherungskopie mehr lesbar, und eine wiederhergestellte "
+                       "Sicherung bringt keine gelöschte Person zurück: Jede Löschung wird "
+                       "protokolliert und vor dem Wiederanlauf erneut angewandt.",
     "right_restriction": "Einschränkung",
     "right_restriction_text": "Sie können die Verarbeitung einschränken lassen: Ihre Daten "
                               "werden dann nur noch gespeichert.",

@@ -22,6 +22,29 @@ from confida.transparency.i18n import LANGUAGES, article, period, strings
 
 FORMATS = ("md", "html")
 CANONICAL = ("md", "en")
+# How long a backup can still open an erased person's data: the KEK retirement window
+# (``kek_retire_after``; retired KEK versions are destroyed after it). 30 days unless configured.
+DEFAULT_BACKUP_DAYS = 30
+
+
+def backup_days(config: Any) -> int:
+    """The KEK retirement window of ``config`` in whole days (``kek_retire_after``, read
+    defensively: a number of days, a duration such as ``30d`` or ``P30D``; default 30)."""
+    from confida.register.duration import Duration
+
+    value = getattr(config, "kek_retire_after", None)
+    if value is None or value == "":
+        return DEFAULT_BACKUP_DAYS
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return max(1, int(value))
+    if hasattr(value, "approx_days"):
+        return max(1, round(value.approx_days()))
+    if hasattr(value, "total_seconds"):
+        return max(1, round(value.total_seconds() / 86400))
+    try:
+        return max(1, round(Duration.parse(str(value)).approx_days()))
+    except ValueError:
+        return DEFAULT_BACKUP_DAYS
 
 
 @functools.cache
@@ -61,7 +84,9 @@ def _basis_key(basis: LegalBasis) -> str:
     return f"basis_{basis.value}"
 
 
-def notice_context(register: Register, lang: str = "en") -> dict[str, Any]:
+def notice_context(
+    register: Register, lang: str = "en", backup_days: int = DEFAULT_BACKUP_DAYS
+) -> dict[str, Any]:
     """Everything the notice says, as plain data (also used by tests field by field)."""
     t = strings(lang)
     c = register.controller
@@ -117,7 +142,9 @@ def notice_context(register: Register, lang: str = "en") -> dict[str, Any]:
         "any_consent": any(pp["consent"] for pp in purposes),
         "any_automated": any(pp["automated"] for pp in purposes),
         "rights": [
-            {"key": k, "title": t[f"right_{k}"], "article": a, "text": t[f"right_{k}_text"]}
+            {"key": k, "title": t[f"right_{k}"], "article": a,
+             "text": t[f"right_{k}_text"] + (
+                 " " + t["erasure_backups"].format(days=backup_days) if k == "erasure" else "")}
             for k, a in (
                 ("access", "Art. 15"), ("rectification", "Art. 16"), ("erasure", "Art. 17"),
                 ("restriction", "Art. 18"), ("portability", "Art. 20"), ("object", "Art. 21"),
@@ -128,24 +155,28 @@ def notice_context(register: Register, lang: str = "en") -> dict[str, Any]:
     }
 
 
-def _render(register: Register, fmt: str, lang: str, version: str | None) -> str:
+def _render(register: Register, fmt: str, lang: str, version: str | None,
+            backup_days: int = DEFAULT_BACKUP_DAYS) -> str:
     if fmt not in FORMATS:
         raise BadInput(f"notice format must be one of {', '.join(FORMATS)}")
     if lang not in LANGUAGES:
         raise BadInput(f"notice language must be one of {', '.join(LANGUAGES)}")
-    ctx = notice_context(register, lang)
+    ctx = notice_context(register, lang, backup_days)
     return _env().get_template(f"notice.{fmt}.j2").render(**ctx, version=version)
 
 
-def notice_version(register: Register) -> str:
+def notice_version(register: Register, backup_days: int = DEFAULT_BACKUP_DAYS) -> str:
     """Content hash of the canonical notice (English Markdown, without its version line)."""
-    body = _render(register, *CANONICAL, version=None)
+    body = _render(register, *CANONICAL, version=None, backup_days=backup_days)
     return hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
 
 
-def render_notice(register: Register, fmt: str = "md", lang: str = "en") -> Notice:
-    version = notice_version(register)
-    return Notice(_render(register, fmt, lang, version), version, fmt, lang)
+def render_notice(
+    register: Register, fmt: str = "md", lang: str = "en",
+    backup_days: int = DEFAULT_BACKUP_DAYS,
+) -> Notice:
+    version = notice_version(register, backup_days)
+    return Notice(_render(register, fmt, lang, version, backup_days), version, fmt, lang)
 
 
 def record_prompt(vault: Any, external_id: str, purpose: str, *, actor: Any = None) -> str:

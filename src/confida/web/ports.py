@@ -237,9 +237,10 @@ def notice_html(vault: Vault, lang: str) -> tuple[str, str]:
     """
     import re
 
-    from confida.transparency.notice import render_notice
+    from confida.transparency.notice import backup_days, render_notice
 
-    n = render_notice(vault.register, "html", lang if lang in ("en", "de") else "en")
+    n = render_notice(vault.register, "html", lang if lang in ("en", "de") else "en",
+                      backup_days(vault.config))
     m = re.search(r"<body[^>]*>(.*)</body>", n.text, flags=re.S)
     body = m.group(1) if m else ""
     body = re.sub(r"<style.*?</style>", "", body, flags=re.S)

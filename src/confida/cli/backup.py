@@ -1,0 +1,81 @@
+"""``confida backup`` and ``confida restore``: snapshots that a restore cannot turn into a
+resurrection of erased people (the erasure journal is replayed before anything serves)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from confida.cli.output import console, emit, guard, state
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def backup(
+        ctx: typer.Context,
+        out: Annotated[Path, typer.Option("--out", help="New backup directory.")],
+        force: Annotated[
+            bool, typer.Option("--force", help="Replace a non-empty --out directory.")
+        ] = False,
+    ) -> None:
+        """Online, consistent backup: record store, key store, erasure journal, audit public
+        key, configuration. The KEK is not included (keep it apart). For PostgreSQL, a note
+        says to use pg_dump."""
+        from confida.backup import backup as run_backup
+
+        st = state(ctx)
+        with guard(st):
+            res = run_backup(st.config(), out, force=force)
+        emit(st, res, lambda: console.print(
+            f"Backup written to {res['out']} (record store: {res['record_store']}, key store: "
+            f"{res['key_store']}, {res['journal_entries']} journaled erasures)"
+            + ("; the PostgreSQL store needs pg_dump, see the note in the backup"
+               if "postgresql" in (res["record_store"], res["key_store"]) else "")
+        ))
+
+    @app.command()
+    def restore(
+        ctx: typer.Context,
+        backup_dir: Annotated[
+            Path | None, typer.Argument(help="Backup directory written by `confida backup`.")
+        ] = None,
+        force: Annotated[
+            bool, typer.Option("--force", help="Replace the data dir's existing stores.")
+        ] = False,
+        replay_only: Annotated[
+            bool,
+            typer.Option("--replay-only",
+                         help="Only replay the erasure journal (required after pg_restore)."),
+        ] = False,
+    ) -> None:
+        """Restore the SQLite stores from a backup, then replay the erasure journal so that no
+        erased person comes back. Stop the server first (it is refused while one runs)."""
+        from confida.backup import restore as run_restore
+        from confida.errors import BadInput
+
+        st = state(ctx)
+        with guard(st):
+            if replay_only and backup_dir is not None:
+                raise BadInput("--replay-only takes no backup directory")
+            res = run_restore(st.config(), backup_dir, force=force, replay_only=replay_only)
+
+        def human() -> None:
+            for what in res["restored"]:
+                console.print(f"restored the {what.replace('_', ' ')}")
+            for line in res["not_restored"]:
+                console.print(f"[yellow]not restored:[/] {line}")
+            r = res["replay"]
+            console.print(
+                f"erasure journal replayed. journaled erasures: {r['journaled']}; erased "
+                f"again: {r['erasures_completed']}; keys destroyed: {r['keys_destroyed']}; "
+                f"requests restored: {r['requests_restored']}; feed notices restored: "
+                f"{r['notices_restored']}"
+                + (f"; damaged journal lines skipped: {r['damaged_lines']}"
+                   if r["damaged_lines"] else "")
+            )
+
+        emit(st, res, human)
+
+    _ = backup, restore
