@@ -1,7 +1,7 @@
 """erasure journal (key store copy)
 
 Revision ID: k_journal_0001
-Revises: k0001
+Revises: keys_0001
 """
 
 import sqlalchemy as sa
