@@ -18,7 +18,6 @@ is one audited operation.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
 import uuid
@@ -40,6 +39,7 @@ from confida.export.manifest import Manifest, Shard, shard_of, write_manifest
 from confida.pii import Policy
 from confida.record import decrypt_row, purpose_view
 from confida.register.models import LegalBasis
+from confida.safe_files import OutputDir
 from confida.store.schema import consent_event, downstream_ref, training_dataset
 from confida.store.schema import record as record_t
 from confida.store.schema import subject as subject_t
@@ -157,15 +157,6 @@ def _eligible_subjects(
     return out
 
 
-def _prepare_dir(out_dir: Path) -> Path:
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise BadInput(f"{out_dir} exists and is not an empty directory; choose a new one")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.with_name(f".{out_dir.name}.partial-{secrets.token_hex(4)}")
-    tmp.mkdir(mode=0o700)
-    return tmp
-
-
 def _columns(vault: Vault, kinds: Sequence[str], purpose: str) -> list[tuple[str, str]]:
     """(column, field type) for the union of the exported fields, in register order."""
     allowed = set(vault.register.purpose(purpose).categories)
@@ -251,12 +242,15 @@ def export_training(
     dataset_key: bytes | None = None,
     anonymiser: Anonymiser | None = None,
     batch_size: int = 5_000,
+    force: bool = False,
 ) -> ExportResult:
     """Select, decrypt, anonymise and write a training dataset; record it and its pseudonyms.
 
     ``dataset_key`` (random by default, and then never stored) keys the dataset's pseudonyms;
     pass one only to reproduce an export byte for byte, as the benchmark does to compare the
-    local and Ray anonymisers. ``anonymiser`` defaults to this process.
+    local and Ray anonymisers. ``anonymiser`` defaults to this process. The dataset is written
+    under a temporary name beside ``out_dir`` and renamed into place; a non-empty ``out_dir`` is
+    replaced only with ``force`` (``confida.safe_files``).
     """
     sel = selection or Selection()
     fmts = list(dict.fromkeys(formats))
@@ -285,7 +279,8 @@ def export_training(
         "formats": fmts,
     }
     op = Operation("export.training", actor, sel.purpose, object_ids=[SYSTEM_PREFIX + dataset_id])
-    tmp = _prepare_dir(out_dir)
+    output = OutputDir(out_dir, force=force)
+    tmp = output.path
     moved = False
     try:
         with vault.operation(op) as (conn, op):
@@ -361,9 +356,7 @@ def export_training(
                 "subject_count": len(included), "excluded": dict(sorted(excluded.items())),
                 "shards": len(writer.shards), "manifest_sha256": digest,
             })
-            if out_dir.exists():
-                out_dir.rmdir()
-            os.replace(tmp, out_dir)
+            output.publish()
             moved = True
     except BaseException:
         shutil.rmtree(out_dir if moved else tmp, ignore_errors=True)
