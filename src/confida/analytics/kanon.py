@@ -197,8 +197,8 @@ def kanon_export(
             raise BadInput(f"kind {kind!r} has no field {f!r}")
         if spec.fields[f].category not in allowed:
             raise PurposeNotAllowed(f"field {f!r} is not usable for purpose {purpose!r}")
-    if out is not None and Path(out).exists():
-        raise BadInput(f"{out} exists; choose a new file")
+    if out is not None:
+        safe_files.check_target(out, force=force)
     with vault.operation(Operation("analytics.kanon", actor, purpose)) as (conn, op):
         from collections import Counter
 

@@ -165,7 +165,7 @@ def _fail(exc: Exception, as_json: bool) -> typer.Exit:
     if as_json:
         typer.echo(json.dumps({"error": str(exc)}))
     else:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
+        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
     return typer.Exit(EXIT_BAD_INPUT)
 
 
