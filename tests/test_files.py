@@ -108,7 +108,12 @@ def test_owner_mismatch_is_refused(data_dir: Path) -> None:
     assert cli(data_dir, "records", "list", "u").exit_code == 0
 
 
-def test_serve_refuses_before_listening(data_dir: Path, tmp_path: Path) -> None:
+def test_serve_refuses_before_listening(data_dir: Path, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import confida.server.run
+
+    started: list[bool] = []
+    monkeypatch.setattr(confida.server.run, "run_server", lambda *a, **k: started.append(True))
     os.chmod(data_dir / "keys" / "kek" / "v1.key", 0o644)
     r = cli(data_dir, "serve", "--port", "1")
     assert r.exit_code == 1 and "chmod 600" in _one_error_line(r)
@@ -120,6 +125,7 @@ def test_serve_refuses_before_listening(data_dir: Path, tmp_path: Path) -> None:
     r = cli(data_dir, "serve", "--port", "1", "--cert", str(data_dir / "tls" / "cert.pem"),
             "--key", str(key))
     assert r.exit_code == 1 and str(key) in _one_error_line(r)
+    assert not started
 
 
 def test_init_refuses_an_existing_dir_open_to_others(tmp_path: Path) -> None:
