@@ -105,8 +105,7 @@ def secret_files(config: Config, extra: list[Path] | None = None) -> list[Path]:
         if db is not None:
             files += [db, *(db.with_name(db.name + s) for s in ("-wal", "-shm", "-journal"))]
     files += list(extra or [])
-    seen: set[Path] = set()
-    return [p for p in files if not (p in seen or seen.add(p))]  # type: ignore[func-returns-value]
+    return list(dict.fromkeys(files))  # once each, in order
 
 
 def _inspect(path: Path, kind: str, uid: int, password: bool = False) -> PathCheck | None:
