@@ -26,6 +26,30 @@ _PY_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+MAX_DEPTH = 64  # nesting levels of a record's JSON (the object itself is level 1)
+
+
+def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether ``value`` nests objects/arrays more than ``limit`` levels.
+
+    Iterative, so a document built to exhaust the stack (100000 nested lists) is measured
+    without recursion; every later step (size, encryption, scanning) may then recurse safely.
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        children = v.values() if isinstance(v, dict) else v
+        if depth > limit:
+            return True
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list | tuple))
+    return False
+
+
+def require_depth(value: Any, what: str = "record") -> None:
+    if isinstance(value, dict | list | tuple) and too_deep(value):
+        raise InvalidRecord(f"{what} is nested deeper than {MAX_DEPTH} levels")
+
+
 @dataclass(frozen=True)
 class Minimised:
     data: dict[str, Any]
@@ -94,6 +118,7 @@ def minimise(
     """
     if not isinstance(data, dict):
         raise InvalidRecord(f"a {kind_name} record must be a JSON object")
+    require_depth(data)
     if _upper_bound_size(data) > max_bytes:
         try:
             size = len(json.dumps(data, ensure_ascii=False, default=str).encode("utf-8"))

@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from confida import safe_files
 from confida.errors import BadInput, PurposeNotAllowed
 from confida.record import decrypt_row, purpose_view
 from confida.store.schema import record as record_t
@@ -175,9 +176,10 @@ def anonymise_table(
 def kanon_export(
     vault: Vault, kind: str, k: int, *, l: int | None = None,  # noqa: E741
     sensitive: str | None = None, purpose: str = "analytics", out: str | Path | None = None,
-    max_suppression: float = 0.05, actor: Actor = SYSTEM,
+    max_suppression: float = 0.05, actor: Actor = SYSTEM, force: bool = False,
 ) -> tuple[list[dict[str, Any]], Report]:
-    """The kind's records as a k-anonymous table for ``purpose``; written to ``out`` if given.
+    """The kind's records as a k-anonymous table for ``purpose``; written to ``out`` if given
+    (atomically, 0600; an existing file is replaced only with ``force``).
 
     Only what the purpose may use is read: active, non-objecting (or consenting) subjects,
     records within retention, fields of the purpose's categories.
@@ -195,8 +197,8 @@ def kanon_export(
             raise BadInput(f"kind {kind!r} has no field {f!r}")
         if spec.fields[f].category not in allowed:
             raise PurposeNotAllowed(f"field {f!r} is not usable for purpose {purpose!r}")
-    if out is not None and Path(out).exists():
-        raise BadInput(f"{out} exists; choose a new file")
+    if out is not None:
+        safe_files.check_target(out, force=force)
     with vault.operation(Operation("analytics.kanon", actor, purpose)) as (conn, op):
         from collections import Counter
 
@@ -221,7 +223,7 @@ def kanon_export(
         table, report = anonymise_table(rows, qis, k, l=l, sensitive=sensitive,
                                         max_suppression=max_suppression)
         if out is not None:
-            _write(Path(out), table, [*qis, *([sensitive] if sensitive else [])])
+            _write(Path(out), table, [*qis, *([sensitive] if sensitive else [])], force)
         op.details.update({
             "kind": kind, "k": k, "l": l, "quasi_identifiers": qis, "sensitive": sensitive,
             "rows_in": report.rows_in, "rows_out": report.rows_out,
@@ -231,13 +233,12 @@ def kanon_export(
     return table, report
 
 
-def _write(path: Path, table: list[dict[str, Any]], columns: list[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".csv":
-        with path.open("w", newline="", encoding="utf-8") as f:
+def _write(path: Path, table: list[dict[str, Any]], columns: list[str],
+           force: bool = False) -> None:
+    with safe_files.open_output(path, force=force, text=True, newline="") as f:
+        if path.suffix == ".csv":
             w = csv.DictWriter(f, fieldnames=columns)
             w.writeheader()
             w.writerows(table)
-    else:
-        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in table),
-                        "utf-8")
+        else:
+            f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in table))

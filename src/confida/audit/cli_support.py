@@ -83,6 +83,8 @@ def open_log(ctx: typer.Context) -> AuditContext:
     cfg = Config.load(opts.get("data_dir"), database_url=opts.get("database_url"))
     if not cfg.is_initialised and not opts.get("database_url"):
         _not_initialised(cfg.data_dir, bool(opts.get("json")))
+    if cfg.is_initialised:
+        _require_safe(cfg, bool(opts.get("json")))
     engine = make_engine(cfg.database_url)
     return AuditContext(
         engine=engine,
@@ -97,3 +99,15 @@ def _not_initialised(data_dir: Path, as_json: bool) -> None:
     msg = f"{data_dir} is not a Confida data directory; run `confida init` or pass --data-dir"
     typer.echo(json.dumps({"ok": False, "error": msg}) if as_json else f"error: {msg}", err=True)
     raise typer.Exit(2)
+
+
+def _require_safe(cfg: Any, as_json: bool) -> None:
+    """The same refusal as every other opener of the vault (``confida.permissions``)."""
+    from confida.permissions import UnsafePermissions, require_safe
+
+    try:
+        require_safe(cfg)
+    except UnsafePermissions as exc:
+        typer.echo(json.dumps({"ok": False, "error": exc.message}) if as_json
+                   else f"error: {exc.message}", err=True)
+        raise typer.Exit(exc.exit_code) from None

@@ -172,14 +172,20 @@ def kanon(
     = None,
     max_suppression: Annotated[float, typer.Option(
         "--max-suppression", help="Fraction of rows that may be suppressed.")] = 0.05,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out file.")]
+    = False,
 ) -> None:
     """Check and reach k-anonymity (and l-diversity) for a tabular export of a kind."""
     from confida.analytics.kanon import kanon_export
+    from confida.safe_files import check_target
 
     st = state(ctx)
+    with guard(st):
+        if out is not None:
+            check_target(out, force=force)
     with guard(st), st.vault() as v:
         _, rep = kanon_export(v, kind, k, l=l_div, sensitive=sensitive, out=out,
-                              max_suppression=max_suppression, actor=st.actor())
+                              max_suppression=max_suppression, actor=st.actor(), force=force)
 
     def human() -> None:
         console.print(f"quasi-identifiers: {', '.join(rep.quasi_identifiers)}")

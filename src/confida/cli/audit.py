@@ -285,22 +285,33 @@ def proof(
 def export(
     ctx: typer.Context,
     out: Path = typer.Option(..., "--out", help="Directory to write the export to."),
+    force: bool = typer.Option(False, "--force", help="Replace a non-empty --out directory."),
     json_out: bool = JsonOpt,
 ) -> None:
     """Write entries, checkpoints, public key and stored hashes for offline verification."""
+    from confida.errors import BadInput
+    from confida.safe_files import OutputDir
+
     as_json = _json_wanted(ctx, json_out)
-    if out.exists() and any(out.iterdir()):
-        _bad_input(as_json, f"{out} exists and is not empty")
-    audit = cli_support.open_log(ctx)
+    output: OutputDir | None = None
     try:
+        output = OutputDir(out, force=force)  # written beside it, renamed into place when whole
+        audit = cli_support.open_log(ctx)
         try:
-            key = audit.verifier()
-        except (KeyFileError, OSError) as exc:
-            _bad_input(as_json, f"no audit key to export ({exc})")
-        with audit.engine.connect() as conn:
-            audit.log.export(conn, out, key)
-            size = audit.log.size(conn)
+            try:
+                key = audit.verifier()
+            except (KeyFileError, OSError) as exc:
+                _bad_input(as_json, f"no audit key to export ({exc})")
+            with audit.engine.connect() as conn:
+                audit.log.export(conn, output.path, key)
+                size = audit.log.size(conn)
+            output.publish()
+        finally:
+            audit.close()
+    except BadInput as exc:
+        _bad_input(as_json, exc.message)
     finally:
-        audit.close()
+        if output is not None:
+            output.discard()
     _emit(as_json, {"ok": True, "out": str(out), "size": size}, f"exported {size} entries to {out}")
 

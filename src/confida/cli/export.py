@@ -43,12 +43,17 @@ def training(
         str, typer.Option("--engine", help="local, or ray to anonymise on a Ray cluster.")
     ] = "local",
     workers: Annotated[int, typer.Option("--workers", help="Ray: parallel tasks.")] = 2,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a non-empty --out directory.")
+    ] = False,
 ) -> None:
     """Export a training dataset: selected by consent and register, anonymised, with manifest."""
     from confida.export.training import Selection, export_training
+    from confida.safe_files import check_target
 
     st = state(ctx)
     with guard(st):
+        check_target(out, force=force, directory=True)
         formats = ["jsonl", "parquet"] if fmt == "both" else [fmt]
         sel = Selection(purpose=purpose, kinds=tuple(kind) if kind else None,
                         since=_when(since, "--since"), until=_when(until, "--until"))
@@ -61,7 +66,7 @@ def training(
             anonymiser = ray_anonymiser(workers=workers)
         with st.vault() as v:
             res = export_training(v, out, selection=sel, formats=formats, shard_size=shard_size,
-                                  actor=st.actor(), anonymiser=anonymiser)
+                                  actor=st.actor(), anonymiser=anonymiser, force=force)
     emit(st, res, lambda: console.print(
         f"dataset {res.dataset_id}: {res.record_count} record(s) of {res.subject_count} "
         f"subject(s) in {len(res.shards)} shard(s) under {res.directory}; excluded: "

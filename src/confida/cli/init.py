@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +12,7 @@ import typer
 from confida.cli.output import console, emit, guard, state
 from confida.config import CONFIG_FILE
 from confida.errors import BadInput
+from confida.permissions import require_safe
 from confida.register import load_register
 from confida.tls import create_self_signed
 from confida.vault import initialise_stores
@@ -18,6 +20,12 @@ from confida.vault import initialise_stores
 
 def sample_register_text() -> str:
     return resources.files("confida").joinpath("data/sample-register.yaml").read_text("utf-8")
+
+
+def _write_private_text(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 def register(app: typer.Typer) -> None:
@@ -45,6 +53,7 @@ def register(app: typer.Typer) -> None:
         with guard(st):
             cfg = st.config()
             created = not cfg.is_initialised
+            require_safe(cfg)  # an existing dir open to others is not made into a vault
             if created:
                 if register_file is not None:
                     load_register(register_file)  # validate before writing anything
@@ -70,7 +79,9 @@ def register(app: typer.Typer) -> None:
                 create_self_signed(cfg.tls_cert, cfg.tls_key)
             if created:
                 # Written last: its presence marks a complete installation.
-                (cfg.data_dir / CONFIG_FILE).write_text("\n".join(lines) + "\n", "utf-8")
+                # 0600: it may hold a database password.
+                _write_private_text(cfg.data_dir / CONFIG_FILE, "\n".join(lines) + "\n")
+            require_safe(cfg)
         result = {"data_dir": str(cfg.data_dir), "created": created}
         emit(st, result, lambda: console.print(
             f"{'Initialised' if created else 'Already initialised; schemas up to date:'} "

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from confida.config import Config
 from confida.errors import BadInput, ConfidaError
+from confida.minimisation import MAX_DEPTH, too_deep
 from confida.store.engine import describe_db_error
 from confida.vault import Actor, Vault
 
@@ -104,7 +105,13 @@ def read_json_arg(value: str, what: str = "--data") -> Any:
             raise BadInput(f"{what}: {src} is not valid UTF-8 (byte {exc.start})") from None
     else:
         text = value
+    deep = BadInput(f"{what}: nested deeper than {MAX_DEPTH} levels")
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BadInput(f"{what}: invalid JSON at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:  # the parser's own stack: far deeper than we accept anyway
+        raise deep from None
+    if too_deep(value):
+        raise deep
+    return value

@@ -13,6 +13,7 @@ from rich.table import Table
 from confida import rights as core
 from confida.cli.output import console, emit, guard, read_json_arg, state
 from confida.request import Request
+from confida.safe_files import check_target
 
 app = typer.Typer(help="Data subject rights: access, rectify, restrict, object, erase, feed.",
                   no_args_is_help=True)
@@ -44,13 +45,16 @@ def access(
     portability: Annotated[
         bool, typer.Option("--portability", help="Record it as an Art. 20 portability request.")
     ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Access and portability export (Art. 15, 20): records as JSON and CSV plus a manifest."""
     st = state(ctx)
+    with guard(st):
+        check_target(out, force=force)  # before the request is opened
     with guard(st), st.vault() as v:
         res = core.access_export(v, subject, out, verified_by=verified_by,
                                  request_id=request_id, portability=portability,
-                                 actor=st.actor())
+                                 actor=st.actor(), force=force)
     emit(st, {"request": res.request, "out": str(out), "records": res.records,
               "files": res.files, "sha256": res.sha256},
          lambda: console.print(f"wrote {out}: {res.records} records in {len(res.files)} files; "

@@ -10,6 +10,7 @@ Exit codes: 0 success, 2 bad input or usage (missing file, invalid JSONL line, b
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -26,7 +27,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from confida.errors import BadInput as CoreBadInput
 from confida.pii import Policy, anonymize, detect, summarize
+from confida.safe_files import OutputDir, check_target, open_output
 
 EXIT_BAD_INPUT = 2
 _BLANK = re.compile(r"\n[ \t]*\n")
@@ -157,12 +160,12 @@ def _is_jsonl(path: str, field: str | None, jsonl: bool) -> bool:
     return jsonl or field is not None or path.endswith((".jsonl", ".ndjson"))
 
 
-def _fail(exc: BadInput, as_json: bool) -> typer.Exit:
+def _fail(exc: Exception, as_json: bool) -> typer.Exit:
     """Report a bad-input error the way the caller asked for, and give exit code 2."""
     if as_json:
         typer.echo(json.dumps({"error": str(exc)}))
     else:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
+        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
     return typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -240,6 +243,8 @@ def redact(
     key_file: Annotated[Path | None, typer.Option(
         "--key-file", help="key for keyed operators (hash): hex text or 32+ raw bytes; "
         "the same key gives the same output on every engine")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="overwrite an existing --out file (or replace a --out directory)")] = False,
 ) -> None:
     """Anonymise a text or JSONL file by a policy (default: replace values by type tags)."""
     as_json = as_json or _global_json(ctx)
@@ -258,7 +263,7 @@ def redact(
         if engine not in ("local", "ray"):
             raise BadInput("--engine: choose local or ray")
         if engine == "ray":
-            _redact_ray(path, out, pol, field, key_hex, workers, as_json)
+            _redact_ray(path, out, pol, field, key_hex, workers, as_json, force)
             return
         if "hash" in ops:
             try:
@@ -268,12 +273,16 @@ def redact(
             if not hash_key or len(hash_key) < 16:
                 raise BadInput("the 'hash' operator needs a key: set CONFIDA_HASH_KEY to at least "
                                "32 hex digits")
+        if out is not None:
+            check_target(out, force=force)
         stream, size = _open(path)
         mode = _is_jsonl(path, field, jsonl)
-        target: TextIO = (out.open("w", encoding="utf-8", errors="surrogateescape", newline="")
-                          if out else sys.stdout)
         chunks: list[str] = []
-        try:
+        with contextlib.ExitStack() as stack:
+            # written whole or not at all, never over a file without --force (safe_files)
+            target: TextIO = (stack.enter_context(open_output(
+                out, force=force, text=True, errors="surrogateescape", newline=""))
+                if out else sys.stdout)
             show = not (as_json and out is None)
             with _progress(show, size, "redacting") as bar:
                 task = bar.add_task("redact", total=size or 0)
@@ -294,10 +303,7 @@ def redact(
                         chunks.append(piece)
                     else:
                         target.write(piece)
-        finally:
-            if out:
-                target.close()
-    except BadInput as exc:
+    except (BadInput, CoreBadInput) as exc:
         raise _fail(exc, as_json) from None
     except OSError as exc:
         raise _fail(BadInput(f"cannot write {out}: {exc.strerror}"), as_json) from None
@@ -329,7 +335,7 @@ def _read_key_file(path: Path) -> str:
 
 
 def _redact_ray(path: str, out: Path | None, pol: Policy, field: str | None, key_hex: str,
-                workers: int, as_json: bool) -> None:
+                workers: int, as_json: bool, force: bool = False) -> None:
     """``--engine ray``: the same redaction, over JSONL or Parquet, on a Ray cluster."""
     from confida.export.ray_redact import redact_dataset
 
@@ -337,8 +343,6 @@ def _redact_ray(path: str, out: Path | None, pol: Policy, field: str | None, key
         raise BadInput("--engine ray writes a directory: give --out DIR")
     if path == "-":
         raise BadInput("--engine ray reads files or directories, not stdin")
-    from confida.errors import BadInput as CoreBadInput
-
     hash_key: bytes | None = None
     ops = {pol.default.op, *(s.op for s in pol.rules.values())}
     if "hash" in ops:
@@ -347,8 +351,10 @@ def _redact_ray(path: str, out: Path | None, pol: Policy, field: str | None, key
             raise BadInput("the 'hash' operator needs a key of at least 16 bytes: "
                            "--key-file or CONFIDA_HASH_KEY")
     try:
-        report = redact_dataset([path], str(out), pol, field=field or "text",
-                                hash_key=hash_key, workers=workers)
+        with OutputDir(out, force=force) as tmp:
+            report = redact_dataset([path], str(tmp), pol, field=field or "text",
+                                    hash_key=hash_key, workers=workers)
+        report["out"] = str(out)
     except CoreBadInput as exc:
         raise BadInput(exc.message) from None
     if as_json:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from confida.cli.output import err_console, guard, state
+from confida.permissions import require_safe
 
 
 def register(app: typer.Typer) -> None:
@@ -37,6 +39,8 @@ def register(app: typer.Typer) -> None:
         with guard(st):
             cfg = st.config()
             cfg.require_initialised()
+            if key and not insecure_http:  # the operator's own TLS key: same rule as ours
+                require_safe(cfg, extra_secrets=[Path(key)])
             if insecure_http:
                 err_console.print(
                     "[bold yellow]warning:[/] serving plain HTTP; personal data will cross the "

@@ -19,6 +19,7 @@ from confida.cli.output import console, emit, guard, state
 from confida.cli.register_cmd import app as register_app
 from confida.errors import BadInput
 from confida.register import load_register
+from confida.safe_files import check_target, write_text
 
 compliance_app = typer.Typer(help="The regular audit of the live system against the register.",
                              no_args_is_help=True)
@@ -33,14 +34,20 @@ RegisterFile = Annotated[
 ]
 
 
-def _write(text: str, out: Path | None) -> None:
+Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing --out file.")]
+
+
+def _precheck(out: Path | None, force: bool) -> None:
+    """Refuse a bad --out before any work (and any audited operation) is done."""
+    if out is not None:
+        check_target(out, force=force)
+
+
+def _write(text: str, out: Path | None, force: bool = False, private: bool = False) -> None:
     if out is None:
         sys.stdout.write(text)
         return
-    try:
-        out.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise BadInput(f"cannot write {out}: {exc.strerror}") from None
+    write_text(out, text, force=force, private=private)
 
 
 def _when(value: str | None, what: str) -> datetime | None:
@@ -69,18 +76,20 @@ def notice(
     fmt: Annotated[str, typer.Option("--format", "-f", help="md or html.")] = "md",
     lang: Annotated[str, typer.Option("--lang", help="en or de.")] = "en",
     out: Out = None,
+    force: Force = False,
 ) -> None:
     """The privacy notice (Art. 13) from the register; its version is what consents record."""
     from confida.transparency.notice import backup_days, render_notice
 
     st = state(ctx)
     with guard(st):
+        _precheck(out, force)
         cfg = st.config()
         n = render_notice(load_register(file or cfg.register_path), fmt, lang, backup_days(cfg))
         if st.json:
             emit(st, {"version": n.version, "format": fmt, "lang": lang, "text": n.text})
         else:
-            _write(n.text, out)
+            _write(n.text, out, force)
 
 
 @register_app.command()
@@ -89,16 +98,18 @@ def ropa(
     file: RegisterFile = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="csv, json or md.")] = "md",
     out: Out = None,
+    force: Force = False,
 ) -> None:
     """The record of processing activities (Art. 30(1)(a)-(g))."""
     from confida.transparency.ropa import render_ropa
 
     st = state(ctx)
     with guard(st):
+        _precheck(out, force)
         cfg = st.config()
         text = render_ropa(load_register(file or cfg.register_path),
                            "json" if st.json else fmt, cfg)
-        _write(text, out)
+        _write(text, out, force)
 
 
 # --- compliance ------------------------------------------------------------------------------
@@ -111,15 +122,18 @@ def check(
     only: Annotated[list[str] | None, typer.Option("--only", help="Run only this check.")]
     = None,
     out: Out = None,
+    force: Force = False,
 ) -> None:
     """Audit the live system; exit 1 when any check fails (for cron and CI). Logged."""
     from confida.compliance.report import render
     from confida.compliance.run import run_compliance
 
     st = state(ctx)
+    with guard(st):
+        _precheck(out, force)
     with guard(st), st.vault() as v:
         report = run_compliance(v, actor=st.actor(), only=only)
-        _write(render(report, "json" if st.json else fmt), out)
+        _write(render(report, "json" if st.json else fmt), out, force)
     if out is not None and not st.json:
         console.print(f"{'PASS' if report.passed else 'FAIL'}: report written to {out}")
     if not report.passed:
@@ -243,17 +257,19 @@ def breach_show(ctx: typer.Context, breach_id: Annotated[str, typer.Argument()])
 
 @breach_app.command("draft")
 def breach_draft(ctx: typer.Context, breach_id: Annotated[str, typer.Argument()],
-                 out: Out = None) -> None:
+                 out: Out = None, force: Force = False) -> None:
     """The Art. 33(3) notification draft for the supervisory authority (Markdown)."""
     from confida import breach as core
 
     st = state(ctx)
+    with guard(st):
+        _precheck(out, force)
     with guard(st), st.vault() as v:
         text = core.draft_notification(v, core.get_breach(v, breach_id))
         if st.json:
             emit(st, {"id": breach_id, "draft": text})
         else:
-            _write(text, out)
+            _write(text, out, force, private=True)  # incident details stay with the owner
 
 
 @breach_app.command("notify")

@@ -725,3 +725,12 @@ CHECKS: list[tuple[str, Callable[[Ctx], CheckResult]]] = [
     ("notice-current", check_notice_current),
     ("breach-deadlines", check_breaches),
 ]
+
+
+def _file_permissions(ctx: Ctx) -> CheckResult:  # lives in confida.compliance.files
+    from confida.compliance.files import check_file_permissions
+
+    return check_file_permissions(ctx)
+
+
+CHECKS.append(("file-permissions", _file_permissions))

@@ -17,9 +17,7 @@ is one audited operation.
 
 from __future__ import annotations
 
-import glob
 import json
-import os
 import secrets
 import shutil
 import uuid
@@ -41,6 +39,7 @@ from confida.export.manifest import Manifest, Shard, shard_of, write_manifest
 from confida.pii import Policy
 from confida.record import decrypt_row, purpose_view
 from confida.register.models import LegalBasis
+from confida.safe_files import OutputDir
 from confida.store.schema import consent_event, downstream_ref, training_dataset
 from confida.store.schema import record as record_t
 from confida.store.schema import subject as subject_t
@@ -158,40 +157,6 @@ def _eligible_subjects(
     return out
 
 
-def _prepare_dir(out_dir: Path) -> Path:
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise BadInput(f"{out_dir} exists and is not an empty directory; choose a new one")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    _clear_stale_partials(out_dir)
-    tmp = out_dir.with_name(f".{out_dir.name}.partial-{os.getpid()}-{secrets.token_hex(4)}")
-    tmp.mkdir(mode=0o700)
-    return tmp
-
-
-def _clear_stale_partials(out_dir: Path) -> None:
-    """Remove what an export to the same directory left when its process was killed.
-
-    The partial directory is named after the writing process; one whose process is gone will
-    never be finished, and it must not linger (anonymised or not, it is data meant to leave only
-    with its manifest). A live writer's directory is left alone.
-    """
-    for p in out_dir.parent.glob(f".{glob.escape(out_dir.name)}.partial-*"):
-        pid = p.name.rsplit(".partial-", 1)[1].split("-", 1)[0]
-        if pid.isdigit() and _process_alive(int(pid)):
-            continue
-        shutil.rmtree(p, ignore_errors=True)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _columns(vault: Vault, kinds: Sequence[str], purpose: str) -> list[tuple[str, str]]:
     """(column, field type) for the union of the exported fields, in register order."""
     allowed = set(vault.register.purpose(purpose).categories)
@@ -277,12 +242,15 @@ def export_training(
     dataset_key: bytes | None = None,
     anonymiser: Anonymiser | None = None,
     batch_size: int = 5_000,
+    force: bool = False,
 ) -> ExportResult:
     """Select, decrypt, anonymise and write a training dataset; record it and its pseudonyms.
 
     ``dataset_key`` (random by default, and then never stored) keys the dataset's pseudonyms;
     pass one only to reproduce an export byte for byte, as the benchmark does to compare the
-    local and Ray anonymisers. ``anonymiser`` defaults to this process.
+    local and Ray anonymisers. ``anonymiser`` defaults to this process. The dataset is written
+    under a temporary name beside ``out_dir`` and renamed into place; a non-empty ``out_dir`` is
+    replaced only with ``force`` (``confida.safe_files``).
     """
     sel = selection or Selection()
     fmts = list(dict.fromkeys(formats))
@@ -311,7 +279,8 @@ def export_training(
         "formats": fmts,
     }
     op = Operation("export.training", actor, sel.purpose, object_ids=[SYSTEM_PREFIX + dataset_id])
-    tmp = _prepare_dir(out_dir)
+    output = OutputDir(out_dir, force=force)
+    tmp = output.path
     moved = False
     try:
         with vault.operation(op) as (conn, op):
@@ -390,9 +359,7 @@ def export_training(
         # Delivered only once recorded: a crash between the commit and the move leaves a dataset
         # on record that was never delivered (the next export clears its partial directory),
         # never a delivered dataset the vault cannot name in revocations and erasure notices.
-        if out_dir.exists():
-            out_dir.rmdir()
-        os.replace(tmp, out_dir)
+        output.publish()
         moved = True
     except BaseException:
         shutil.rmtree(out_dir if moved else tmp, ignore_errors=True)

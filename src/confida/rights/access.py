@@ -27,7 +27,6 @@ import csv
 import hashlib
 import io
 import json
-import os
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from typing import IO, Any
 from sqlalchemy import select
 
 from confida import request as requests
+from confida import safe_files
 from confida import subject as subjects
 from confida.consent import GRANT
 from confida.crypto import aead
@@ -238,7 +238,7 @@ def _manifest(
     }
 
 
-def _write(out: Path | IO[bytes], entries: list[tuple[str, bytes]]) -> str:
+def _write(out: Path | IO[bytes], entries: list[tuple[str, bytes]], force: bool = False) -> str:
     """Write the zip (0600 when it is a file: it holds personal data); return its sha256."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as z:
@@ -246,15 +246,7 @@ def _write(out: Path | IO[bytes], entries: list[tuple[str, bytes]]) -> str:
             z.writestr(name, data)  # member mode 0600; the archive's compression level (1)
     blob = buf.getvalue()
     if isinstance(out, str | Path):
-        path = Path(out)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, blob)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+        safe_files.write_bytes(out, blob, force=force, private=True)
     else:
         out.write(blob)
     return hashlib.sha256(blob).hexdigest()
@@ -269,8 +261,15 @@ def access_export(
     request_id: str | None = None,
     portability: bool = False,
     actor: Actor = SYSTEM,
+    force: bool = False,
 ) -> AccessExport:
-    """Write the subject's access/portability export to ``out``; completes the request."""
+    """Write the subject's access/portability export to ``out``; completes the request.
+
+    A file ``out`` is written atomically with mode 0600, and replaces an existing file only
+    with ``force`` (``confida.safe_files``).
+    """
+    if isinstance(out, str | Path):
+        safe_files.check_target(out, force=force)
     type_ = requests.PORTABILITY if portability else requests.ACCESS
     with vault.operation(Operation(f"rights.{type_}", actor)) as (conn, op):
         s = subjects.require(vault, conn, external_id)
@@ -318,7 +317,7 @@ def access_export(
         manifest = _manifest(vault, s, req, by_kind, consents, objections, history, files)
         entries.insert(0, ("manifest.json",
                            json.dumps(manifest, ensure_ascii=False, indent=2).encode()))
-        digest = _write(out, entries)
+        digest = _write(out, entries, force)
         op.details.update({"records": len(rows), "files": len(files)})
     return AccessExport(req, len(rows), ["manifest.json", *(f["path"] for f in files)], digest)
 

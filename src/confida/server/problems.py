@@ -92,6 +92,10 @@ def install(app: FastAPI) -> None:
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http-error")
         detail = exc.detail if isinstance(exc.detail, str) else None
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
+            # FastAPI's answer to any parse failure, a document nested past the parser's stack
+            # included (the core refuses more than 64 levels as invalid-record)
+            code, detail = "invalid-json", "the body is not valid JSON or is nested too deeply"
         return problem(exc.status_code, code, detail, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
