@@ -254,12 +254,14 @@ def test_training_export_is_whole_or_absent_after_sigkill(data_dir: Path, tmp_pa
 KILL_AFTER_MOVE_CHILD = r"""
 import os, signal, sys
 out = sys.argv[-5]
-real = os.replace
-def replace_then_die(src, dst, *a, **k):
-    real(src, dst, *a, **k)
-    if os.fspath(dst) == out:
-        os.kill(os.getpid(), signal.SIGKILL)
-os.replace = replace_then_die
+def then_die(real):
+    def move(src, dst, *a, **k):
+        real(src, dst, *a, **k)
+        if os.fspath(dst) == out:
+            os.kill(os.getpid(), signal.SIGKILL)
+    return move
+os.replace = then_die(os.replace)
+os.rename = then_die(os.rename)
 from confida.cli import app
 print("READY", flush=True)
 app(args=sys.argv[1:], prog_name="confida")
