@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import make_url
 
 from confida import __version__, erasure_journal
+from confida.audit.log import LogCorrupted
 from confida.config import CONFIG_FILE, Config
 from confida.errors import BadInput, ConfidaError
 from confida.store import migrate
@@ -80,6 +81,13 @@ class BackupInvalid(ConfidaError):
     """A backup directory whose manifest or files do not check out (exit 1)."""
 
     code = "backup-invalid"
+    exit_code = 1
+
+
+class RestoreNotAcknowledged(ConfidaError):
+    """The stores are back and the journal replayed, but the audit trail does not say so."""
+
+    code = "restore-not-acknowledged"
     exit_code = 1
 
 
@@ -342,8 +350,7 @@ def restore(
     if replay_only:
         config.require_initialised()
         with data_dir_lock(config, exclusive=True), Vault.open(config) as v:
-            result["audit"] = acknowledge_restore(v, None)
-            report = erasure_journal.replay(v)
+            report = _acknowledge_then_replay(v, None, result)
         return {**result, "replay": _report(report)}
     if src is None:
         raise BadInput("give the backup directory, or --replay-only")
@@ -383,8 +390,7 @@ def restore(
             finally:
                 engine.dispose()
         with Vault.open(cfg) as v:
-            result["audit"] = acknowledge_restore(v, "sha256:" + _sha256(src / MANIFEST))
-            report = erasure_journal.replay(v)
+            report = _acknowledge_then_replay(v, "sha256:" + _sha256(src / MANIFEST), result)
     result["replay"] = _report(report)
     result["backup_created_at"] = manifest.get("created_at")
     return result
@@ -397,6 +403,28 @@ def _report(r: erasure_journal.ReplayReport) -> dict[str, Any]:
         "notices_restored": r.notices_restored, "keys_destroyed": r.keys_destroyed,
         "written": dict(r.written), "damaged_lines": r.damaged_lines,
     }
+
+
+def _acknowledge_then_replay(
+    v: Vault, backup: str | None, result: dict[str, Any]
+) -> erasure_journal.ReplayReport:
+    """Acknowledge the restore in the audit trail, then replay the journal. The replay runs even
+    if the acknowledgement fails (no erased person may come back); that failure is raised after
+    it, and ``audit verify`` keeps failing on the shortened log until a restore is acknowledged."""
+    failed: Exception | None = None
+    try:
+        result["audit"] = acknowledge_restore(v, backup)
+    except (ConfidaError, LogCorrupted, OSError, ValueError) as exc:
+        failed = exc
+    report = erasure_journal.replay(v)
+    if failed is not None:
+        reason = failed.strerror if isinstance(failed, OSError) and failed.strerror else failed
+        raise RestoreNotAcknowledged(
+            f"stores restored and erasure journal replayed, but the restore could not be "
+            f"acknowledged in the audit trail ({reason}); fix it and run `confida restore "
+            "--replay-only`"
+        ) from None
+    return report
 
 
 def acknowledge_restore(v: Vault, backup: str | None) -> dict[str, Any]:
