@@ -20,6 +20,11 @@ live journal file and adds to it what only the backup's copy has (the live file,
 volume, knows the erasures made after the backup), then replays the journal
 (``confida.erasure_journal.replay``) before anything can serve the restored data. After a
 PostgreSQL restore (``pg_restore``), ``restore --replay-only`` is the required last step.
+
+Both also acknowledge the restore in the audit trail (``acknowledge_restore``): a restored log is
+shorter than what the witness file vouches for, so a signed restore record goes to the witness
+file, a ``backup.restore`` entry to the log, and a fresh checkpoint is signed and witnessed.
+``audit verify`` then passes and names the witnessed entries the restore lost.
 """
 
 from __future__ import annotations
@@ -34,15 +39,19 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import make_url
 
 from confida import __version__, erasure_journal
+from confida.audit.log import LogCorrupted
 from confida.config import CONFIG_FILE, Config
 from confida.errors import BadInput, ConfidaError
 from confida.store import migrate
 from confida.store.engine import make_engine
+
+if TYPE_CHECKING:
+    from confida.vault import Vault
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -72,6 +81,13 @@ class BackupInvalid(ConfidaError):
     """A backup directory whose manifest or files do not check out (exit 1)."""
 
     code = "backup-invalid"
+    exit_code = 1
+
+
+class RestoreNotAcknowledged(ConfidaError):
+    """The stores are back and the journal replayed, but the audit trail does not say so."""
+
+    code = "restore-not-acknowledged"
     exit_code = 1
 
 
@@ -334,7 +350,7 @@ def restore(
     if replay_only:
         config.require_initialised()
         with data_dir_lock(config, exclusive=True), Vault.open(config) as v:
-            report = erasure_journal.replay(v)
+            report = _acknowledge_then_replay(v, None, result)
         return {**result, "replay": _report(report)}
     if src is None:
         raise BadInput("give the backup directory, or --replay-only")
@@ -374,7 +390,7 @@ def restore(
             finally:
                 engine.dispose()
         with Vault.open(cfg) as v:
-            report = erasure_journal.replay(v)
+            report = _acknowledge_then_replay(v, "sha256:" + _sha256(src / MANIFEST), result)
     result["replay"] = _report(report)
     result["backup_created_at"] = manifest.get("created_at")
     return result
@@ -387,3 +403,74 @@ def _report(r: erasure_journal.ReplayReport) -> dict[str, Any]:
         "notices_restored": r.notices_restored, "keys_destroyed": r.keys_destroyed,
         "written": dict(r.written), "damaged_lines": r.damaged_lines,
     }
+
+
+def _acknowledge_then_replay(
+    v: Vault, backup: str | None, result: dict[str, Any]
+) -> erasure_journal.ReplayReport:
+    """Acknowledge the restore in the audit trail, then replay the journal. The replay runs even
+    if the acknowledgement fails (no erased person may come back); that failure is raised after
+    it, and ``audit verify`` keeps failing on the shortened log until a restore is acknowledged."""
+    failed: Exception | None = None
+    try:
+        result["audit"] = acknowledge_restore(v, backup)
+    except (ConfidaError, LogCorrupted, OSError, ValueError) as exc:
+        failed = exc
+    report = erasure_journal.replay(v)
+    if failed is not None:
+        reason = failed.strerror if isinstance(failed, OSError) and failed.strerror else failed
+        raise RestoreNotAcknowledged(
+            f"stores restored and erasure journal replayed, but the restore could not be "
+            f"acknowledged in the audit trail ({reason}); fix it and run `confida restore "
+            "--replay-only`"
+        ) from None
+    return report
+
+
+def acknowledge_restore(v: Vault, backup: str | None) -> dict[str, Any]:
+    """Say in the audit trail that the log was put back: a signed restore record in the witness
+    file, a ``backup.restore`` entry, then a fresh checkpoint, signed and witnessed.
+
+    Runs before the journal replay, so the record names the log exactly as restored. The
+    "witnessed before" size is the newest witnessed checkpoint since the previous restore record.
+    """
+    from confida.audit.checkpoint import NoteError, open_note, parse_checkpoint
+    from confida.audit.restore_record import RestoreRecord, now_text, sign_restore
+    from confida.audit.witness import WitnessFile
+    from confida.vault import SYSTEM, Operation
+
+    signer = v.audit.signer
+    witness = WitnessFile(v.config.audit_witness_file)
+    read = witness.read()
+    since = max((r.order[1] for r in read.restores if r.order), default=0)
+    before = None
+    for w in read.notes:
+        if w.order and w.order[1] < since:
+            continue
+        try:
+            cp = parse_checkpoint(open_note(w.note, signer.verifier)[0])
+        except NoteError:
+            continue  # a foreign or damaged line: `audit verify` reports it
+        if before is None or cp.size > before.size:
+            before = cp
+    log = v.audit.log
+    with v.engine.connect() as conn:
+        size = log.size(conn)
+        root = log.root(conn, size)
+    record = RestoreRecord(
+        origin=log.origin, restored_at=now_text(), before_size=before.size if before else 0,
+        before_root=before.root if before else None, restored_size=size, restored_root=root,
+        backup=backup,
+    )
+    witness.append_restore(
+        sign_restore(record, signer),
+        {"restored_at": record.restored_at, "witnessed_before": record.before_size,
+         "restored_size": size},
+    )
+    details = {k: val for k, val in record.to_dict().items() if k != "restored_at"}
+    with v.operation(Operation("backup.restore", SYSTEM, details=details)):
+        pass
+    with v.engine.begin() as conn:
+        note = log.checkpoint(conn, signer)
+    witness.append(note)
+    return {**record.to_dict(), "message": record.describe()}

@@ -60,7 +60,7 @@ from confida.audit.merkle import (
 )
 from confida.audit.tables import AuditTables, define_tables
 from confida.audit.verify import VerifyResult, verify_log
-from confida.audit.witness import WitnessedNote, dedupe
+from confida.audit.witness import WitnessedNote, WitnessedRestore, dedupe
 
 __all__ = [
     "AuditLog",
@@ -457,7 +457,7 @@ class AuditLog:
         conn: Connection,
         public_key: VerifierKey,
         *,
-        trusted_checkpoints: Sequence[str | WitnessedNote] = (),
+        trusted_checkpoints: Sequence[str | WitnessedNote | WitnessedRestore] = (),
     ) -> VerifyResult:
         """Verify the live tables: entries, stored hashes, head, every checkpoint.
 
@@ -518,7 +518,7 @@ def verify_export(
     public_key: VerifierKey | str,
     *,
     origin: str | None = None,
-    trusted_checkpoints: Sequence[str | WitnessedNote] = (),
+    trusted_checkpoints: Sequence[str | WitnessedNote | WitnessedRestore] = (),
 ) -> VerifyResult:
     """Verify an export with nothing but its files and the public key (a vkey or VerifierKey).
 
@@ -546,10 +546,13 @@ def verify_export(
     )
 
 
-def _as_witnessed(notes: Sequence[str | WitnessedNote]) -> list[WitnessedNote]:
-    """Plain notes get a label by position; identical notes are checked once."""
+def _as_witnessed(
+    notes: Sequence[str | WitnessedNote | WitnessedRestore],
+) -> list[WitnessedNote | WitnessedRestore]:
+    """Plain notes get a label by position; identical notes are checked once. Restore records
+    (``WitnessRead.trusted()``) pass through to the verifier."""
     return dedupe(
-        n if isinstance(n, WitnessedNote) else WitnessedNote(n, f"trusted checkpoint {i}")
+        n if not isinstance(n, str) else WitnessedNote(n, f"trusted checkpoint {i}")
         for i, n in enumerate(notes, start=1)
     )
 

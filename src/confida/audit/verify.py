@@ -6,6 +6,11 @@ checked apart from the log's own: in any order and of any age, each must be sign
 and be a prefix of the live tree. A log shorter than, or forked from, a witnessed checkpoint
 fails, whatever its own checkpoints say.
 
+A signed restore record in the witness file (``confida.audit.restore_record``) explains the
+witnessed checkpoints before it that a log restored from a backup no longer reaches: those are
+reported as lost, not failed, provided the log extends the restored state. Without a valid
+record, a shortened log fails as before.
+
 The same procedure serves a live database and an export; the only difference is where entries,
 stored hashes and notes come from. Stored hashes are never trusted: they are used as *hints*
 to pinpoint a bad entry, and only along paths that authenticate against a signed root.
@@ -32,7 +37,8 @@ from confida.audit.merkle import (
     split_point,
     verify_consistency,
 )
-from confida.audit.witness import WitnessedNote
+from confida.audit.restore_record import RestoreRecord, open_restore
+from confida.audit.witness import WitnessedNote, WitnessedRestore
 
 __all__ = ["VerifyResult", "locate_first_bad", "verify_log"]
 
@@ -56,6 +62,9 @@ class VerifyResult:
     exact: bool = True
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    restore: dict[str, object] | None = None  # the latest restore record, when there is one
+    restore_message: str | None = None
+    lost_witnessed: int = 0  # witnessed checkpoints a restore explains (not in this log)
 
     def fail(self, message: str, index: int | None = None, exact: bool = True) -> None:
         """Record an error; keep the smallest bad index (exact wins a tie)."""
@@ -181,14 +190,15 @@ def verify_log(
     stored_nodes: Iterable[tuple[int, int, bytes]] | None = None,
     head_size: int | None = None,
     require_checkpoint: bool = True,
-    witnessed: Sequence[WitnessedNote] = (),
+    witnessed: Sequence[WitnessedNote | WitnessedRestore] = (),
 ) -> VerifyResult:
     """Verify a log given as ``(index, canonical entry bytes, stored leaf hash or None)``.
 
     ``notes`` are the log's own signed checkpoints in the order they were issued. ``stored_nodes``
     (live database only) are compared with the recomputed tree so a tampered node table, which
     would make every proof served from it wrong, is found too. ``witnessed`` are checkpoints kept
-    outside the log, in any order: the log must extend every one of them.
+    outside the log, in any order: the log must extend every one of them, unless a signed
+    restore record (also passed in ``witnessed``) that follows it covers its size.
     """
     result = VerifyResult()
 
@@ -272,7 +282,11 @@ def verify_log(
         result.verified_size = max(result.verified_size, cp.size)
 
     # 4. Witnessed checkpoints: the log may not be shorter than, nor fork from, any of them.
-    signed += _check_witnessed(result, tree, witnessed, verifier, origin, hints)
+    restores = _check_restores(
+        result, tree, [w for w in witnessed if isinstance(w, WitnessedRestore)], verifier, origin
+    )
+    checkpoints = [w for w in witnessed if not isinstance(w, WitnessedRestore)]
+    signed += _check_witnessed(result, tree, checkpoints, verifier, origin, hints, restores)
     if witnessed and result.ok and prev is not None and prev.size > result.witnessed_size:
         result.warnings.append(
             f"the log's checkpoint at size {prev.size} is not witnessed (newest witnessed: "
@@ -288,6 +302,63 @@ def verify_log(
     return result
 
 
+def _check_restores(
+    result: VerifyResult,
+    tree: MemoryTree,
+    records: Sequence[WitnessedRestore],
+    verifier: VerifierKey,
+    origin: str | None,
+) -> list[tuple[RestoreRecord, WitnessedRestore]]:
+    """Open every restore record (a bad signature fails the log: a forged restore explains
+    nothing); the log must extend the state the latest one restored."""
+    valid: list[tuple[RestoreRecord, WitnessedRestore]] = []
+    for w in records:
+        try:
+            rec = open_restore(w.note, verifier)
+        except NoteError as exc:
+            result.fail(f"restore record ({w.source}): {exc}")
+            continue
+        if origin is not None and rec.origin != origin:
+            result.fail(f"restore record ({w.source}): origin {rec.origin!r}, expected {origin!r}")
+            continue
+        valid.append((rec, w))
+    if not valid:
+        return valid
+    latest, w = max(valid, key=lambda item: (item[0].restored_at, item[1].order or ("", 0)))
+    n = tree.size
+    if latest.restored_size > n:
+        result.fail(
+            f"the log has {n} entries but the restore of {latest.restored_at} left "
+            f"{latest.restored_size} ({w.source}): entries were removed after the restore",
+            n,
+        )
+    elif tree.root(latest.restored_size) != latest.restored_root:
+        result.fail(
+            f"the log's first {latest.restored_size} entries differ from the state restored at "
+            f"{latest.restored_at} ({w.source})",
+            0,
+            exact=False,
+        )
+    result.restore = latest.to_dict()
+    result.restore_message = latest.describe()
+    return valid
+
+
+def _explained(
+    cp: Checkpoint, w: WitnessedNote, restores: Sequence[tuple[RestoreRecord, WitnessedRestore]]
+) -> RestoreRecord | None:
+    """A valid restore record that accounts for the log not reaching witnessed ``cp``: it comes
+    after ``cp`` in the same witness file (or either has no position), and ``cp`` lies in the
+    range it says was lost."""
+    for rec, r in restores:
+        if not rec.restored_size < cp.size <= rec.before_size:
+            continue
+        if w.order and r.order and w.order[0] == r.order[0] and w.order[1] > r.order[1]:
+            continue  # witnessed after this restore: the log must extend it
+        return rec
+    return None
+
+
 def _check_witnessed(
     result: VerifyResult,
     tree: MemoryTree,
@@ -295,6 +366,7 @@ def _check_witnessed(
     verifier: VerifierKey,
     origin: str | None,
     hints: NodeSource | None,
+    restores: Sequence[tuple[RestoreRecord, WitnessedRestore]] = (),
 ) -> int:
     """Check each witnessed note against the recomputed tree; return how many are signed.
 
@@ -305,21 +377,25 @@ def _check_witnessed(
     n = tree.size
     signed = 0
     newest: Checkpoint | None = None
-    opened: list[tuple[Checkpoint, str]] = []
+    opened: list[tuple[Checkpoint, WitnessedNote]] = []
     for w in witnessed:
         try:
             text, _ = open_note(w.note, verifier)
-            opened.append((parse_checkpoint(text), w.source))
+            opened.append((parse_checkpoint(text), w))
         except NoteError as exc:
             result.fail(f"witnessed checkpoint ({w.source}): {exc}")
     floor = 0  # the largest witnessed size the log matches: nothing below it was rewritten
-    for cp, source in sorted(opened, key=lambda item: item[0].size):
+    for cp, w in sorted(opened, key=lambda item: item[0].size):
+        source = w.source
         label = f"witnessed checkpoint ({source})"
         signed += 1
         if origin is None:
             origin = cp.origin
         if cp.origin != origin:
             result.fail(f"{label}: origin {cp.origin!r}, expected {origin!r}")
+            continue
+        if (cp.size > n or tree.root(cp.size) != cp.root) and _explained(cp, w, restores):
+            result.lost_witnessed += 1  # witnessed before a restore that says it was lost
             continue
         if cp.size > n:
             result.fail(

@@ -12,8 +12,18 @@ The witness file is append-only JSON lines, one record per checkpoint::
     {"note": "<the signed note>", "tree_size": 40, "witnessed_at": "2026-11-29T20:00:00Z"}
 
 Only ``note`` is trusted (its signature is checked); the other fields are for people reading the
-file. Appends are single ``write`` calls on an ``O_APPEND`` descriptor under ``flock``, followed
-by ``fsync``; a crash can at worst leave the last line torn, which readers skip with a warning.
+file. A restore from a backup (``confida restore``) appends a signed restore record instead::
+
+    {"restore": "<the signed restore note>", "restored_at": "...", "witnessed_before": 40,
+     "restored_size": 20}
+
+It says, under the same key, that the log was put back to an older state on purpose, and which
+witnessed entries that lost (``confida.audit.restore_record``); ``audit verify`` then accepts
+the witnessed checkpoints *before* that record which the restored log no longer reaches, and
+reports the loss.
+
+Appends are single ``write`` calls on an ``O_APPEND`` descriptor under ``flock``, followed by
+``fsync``; a crash can at worst leave the last line torn, which readers skip with a warning.
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ from confida.audit.checkpoint import SIG_PREFIX, NoteError, parse_checkpoint
 
 __all__ = [
     "WitnessFile",
+    "WitnessedRestore",
     "WitnessRead",
     "WitnessedNote",
     "dedupe",
@@ -48,6 +59,16 @@ class WitnessedNote:
 
     note: str
     source: str
+    order: tuple[str, int] | None = None  # (witness file, line): what came before a restore
+
+
+@dataclass(frozen=True)
+class WitnessedRestore:
+    """A signed restore record from a witness file (``confida.audit.restore_record``)."""
+
+    note: str
+    source: str
+    order: tuple[str, int] | None = None
 
 
 @dataclass
@@ -56,6 +77,11 @@ class WitnessRead:
 
     notes: list[WitnessedNote] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    restores: list[WitnessedRestore] = field(default_factory=list)
+
+    def trusted(self) -> list[WitnessedNote | WitnessedRestore]:
+        """Checkpoints and restore records, as ``verify_live(trusted_checkpoints=...)`` takes."""
+        return [*self.notes, *self.restores]
 
 
 def _note_size(note: str) -> int:
@@ -98,17 +124,30 @@ class WitnessFile:
             last, torn = _tail(self.path)
             if last is not None and not torn and _record_note(last) == note:
                 return False
-            data = ("\n" if torn else "") + record + "\n"  # end a torn line, never extend it
-            view = memoryview(data.encode("utf-8"))
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
+            _write_line(fd, record, torn)
         finally:
             os.close(fd)  # also releases the flock
         if new_dir:
             _fsync_dir(self.path.parent)
         return True
+
+    def append_restore(self, note: str, fields: dict[str, object]) -> None:
+        """Append a signed restore record (``fields`` are readable copies, never trusted)."""
+        record = json.dumps({**fields, "restore": note}, ensure_ascii=False, sort_keys=True)
+        new_dir = not self.path.parent.exists()
+        if new_dir:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(self.path, flags | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if os.fstat(fd).st_mode & 0o077:
+                os.fchmod(fd, 0o600)
+            _write_line(fd, record, _tail(self.path)[1])
+        finally:
+            os.close(fd)
+        if new_dir:
+            _fsync_dir(self.path.parent)
 
     def read(self) -> WitnessRead:
         """Every witnessed note; a missing file reads as empty (the caller reports that)."""
@@ -126,26 +165,44 @@ class WitnessFile:
             out.warnings.append(
                 f"{self.path}: the last line is incomplete (torn write), ignored"
             )
+        where = str(self.path.resolve())
         for number, line in enumerate(lines, start=1):
             note = _record_note(line)
+            restore = None if note is not None else _record_note(line, "restore")
+            if restore is not None:
+                out.restores.append(
+                    WitnessedRestore(restore, f"{self.path.name} line {number}", (where, number))
+                )
+                continue
             if note is None:
                 if line.strip():
                     out.warnings.append(
                         f"{self.path} line {number}: not a witness record (torn write?), ignored"
                     )
                 continue
-            out.notes.append(WitnessedNote(note, f"{self.path.name} line {number}"))
+            out.notes.append(
+                WitnessedNote(note, f"{self.path.name} line {number}", (where, number))
+            )
         return out
 
 
-def _record_note(line: bytes) -> str | None:
+def _record_note(line: bytes, key: str = "note") -> str | None:
     try:
         value = json.loads(line)
     except ValueError:
         return None
-    if not isinstance(value, dict) or not isinstance(value.get("note"), str):
+    if not isinstance(value, dict) or not isinstance(value.get(key), str):
         return None
-    return str(value["note"])
+    return str(value[key])
+
+
+def _write_line(fd: int, record: str, torn: bool) -> None:
+    data = ("\n" if torn else "") + record + "\n"  # end a torn line, never extend it
+    view = memoryview(data.encode("utf-8"))
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+    os.fsync(fd)
 
 
 def _tail(path: Path) -> tuple[bytes | None, bool]:
@@ -227,10 +284,12 @@ def read_note_file(path: str | os.PathLike[str]) -> WitnessRead:
     return out
 
 
-def dedupe(notes: Iterable[WitnessedNote]) -> list[WitnessedNote]:
+def dedupe(
+    notes: Iterable[WitnessedNote | WitnessedRestore],
+) -> list[WitnessedNote | WitnessedRestore]:
     """The first occurrence of each distinct note, in order."""
     seen: set[str] = set()
-    out: list[WitnessedNote] = []
+    out: list[WitnessedNote | WitnessedRestore] = []
     for w in notes:
         if w.note not in seen:
             seen.add(w.note)

@@ -18,7 +18,7 @@ from confida.audit.checkpoint import KeyFileError, NoteError, VerifierKey
 from confida.audit.log import LogCorrupted, encode_proof, verify_export
 from confida.audit.merkle import ProofError
 from confida.audit.verify import VerifyResult
-from confida.audit.witness import WitnessedNote, WitnessFile, read_note_file
+from confida.audit.witness import WitnessedNote, WitnessedRestore, WitnessFile, read_note_file
 
 app = typer.Typer(
     help="Tamper-evident audit log: verify it, sign checkpoints, prove entries, export it.",
@@ -85,6 +85,8 @@ def _report(result: VerifyResult, as_json: bool, notes: list[str]) -> None:
                 f"; the log extends {result.witnessed} witnessed checkpoints, the newest at "
                 f"size {result.witnessed_size}"
             )
+        if result.restore_message:
+            human += f"\n  {result.restore_message}"
     else:
         where = (
             "unknown"
@@ -100,16 +102,17 @@ def _report(result: VerifyResult, as_json: bool, notes: list[str]) -> None:
 
 def _witnessed(
     files: list[Path], as_json: bool, notes: list[str], default: Path | None = None
-) -> list[WitnessedNote]:
-    """Notes from the installation's witness file (``default``) and the files given."""
-    found: list[WitnessedNote] = []
+) -> list[WitnessedNote | WitnessedRestore]:
+    """Notes (and restore records) from the installation's witness file (``default``) and the
+    files given."""
+    found: list[WitnessedNote | WitnessedRestore] = []
     if default is not None:
         if default.exists():
             try:
                 read = WitnessFile(default).read()
             except (OSError, ValueError) as exc:
                 _bad_input(as_json, f"cannot read witness file {default}: {exc}")
-            found += read.notes
+            found += read.trusted()
             notes += read.warnings
             if not read.notes:
                 notes.append(f"the witness file {default} holds no checkpoint yet")
@@ -127,7 +130,7 @@ def _witnessed(
             _bad_input(as_json, str(exc))
         if not read.notes:
             _bad_input(as_json, f"{path} holds no signed checkpoint")
-        found += read.notes
+        found += read.trusted()
         notes += read.warnings
     return found
 

@@ -66,6 +66,9 @@ def register(app: typer.Typer) -> None:
                 console.print(f"restored the {what.replace('_', ' ')}")
             for line in res["not_restored"]:
                 console.print(f"[yellow]not restored:[/] {line}")
+            if res.get("audit"):
+                console.print(f"audit log: {res['audit']['message']}; the restore is signed in "
+                              "the witness file and logged as backup.restore")
             r = res["replay"]
             console.print(
                 f"erasure journal replayed. journaled erasures: {r['journaled']}; erased "

@@ -121,13 +121,25 @@ def erase(
 
     # begin
     with vault.operation(Operation("rights.erase.begin", actor)) as (conn, op):
-        done = requests.by_host_id(vault, conn, request_id)
-        if done is not None and done.type == requests.ERASURE and not done.is_open:
-            return _result(done, resumed=False)
-        s = subjects.require(vault, conn, external_id)
+        done = _completed(vault, conn, request_id)
+        if done is not None:
+            return done
+        try:
+            s = subjects.require(vault, conn, external_id)
+        except NotFound:
+            # a concurrent run of this request may have finished since the look-up above
+            # (its finish step clears the subject's ref)
+            done = _completed(vault, conn, request_id)
+            if done is not None:
+                return done
+            raise
         op.subject_pseudonyms.append(s.pseudonym)
         s = lock_subject(conn, s.id)
         if s.status == subjects.ERASED:
+            # the row lock waited for a concurrent run's finish: a retry gets its result
+            done = _completed(vault, conn, request_id)
+            if done is not None:
+                return done
             raise SubjectErased("this subject's data has been erased")
         req, _new = requests.open_in(
             vault, conn, requests.ERASURE, s, verified_by, request_id=request_id
@@ -156,6 +168,14 @@ def erase(
     erasure_journal.record_elsewhere(vault, entry)
     step("begin")
     return _shred_and_finish(vault, s, req, entry, actor=actor, step=step, resumed=resumed)
+
+
+def _completed(vault: Vault, conn: Connection, request_id: str | None) -> Erasure | None:
+    """The result of a completed erasure ``request_id`` names, so a retry gets it back."""
+    done = requests.by_host_id(vault, conn, request_id)
+    if done is not None and done.type == requests.ERASURE and not done.is_open:
+        return _result(done, resumed=False)
+    return None
 
 
 def resume_journaled(
@@ -209,8 +229,12 @@ def _shred_and_finish(
     step("shred")
 
     # notify downstream systems; drop references, consent ledger and objections
+    # Each step below re-locks the subject row first: two runs of the same erasure at once
+    # (a client retrying while the first run works) then take turns step by step, and each
+    # statement sees what the other run committed.
     with vault.operation(Operation("rights.erase.notify", actor,
                                    subject_pseudonyms=[s.pseudonym])) as (conn, op):
+        lock_subject(conn, s.id)
         refs = downstream.refs_of(conn, s.id)
         notice_id = feed.append(vault, conn, req.id, refs)
         conn.execute(delete(downstream_ref).where(downstream_ref.c.subject_id == s.id))
@@ -225,6 +249,7 @@ def _shred_and_finish(
     while True:
         with vault.operation(Operation("rights.erase.delete", actor,
                                        subject_pseudonyms=[s.pseudonym])) as (conn, op):
+            lock_subject(conn, s.id)
             n = delete_records_chunk(conn, s.id, CHUNK)
             if n:  # progress kept with the deletion itself, so re-runs count exactly
                 cur = requests.load(vault, conn, req.id)
@@ -238,14 +263,19 @@ def _shred_and_finish(
     # finish: the subject row forgets the host's id; the request says what was kept and why
     with vault.operation(Operation("rights.erase", actor,
                                    subject_pseudonyms=[s.pseudonym])) as (conn, op):
+        lock_subject(conn, s.id)
+        current = requests.load(vault, conn, req.id)
+        if not current.is_open:  # a concurrent run of this request finished it first
+            op.object_ids.append(f"request:{req.id}")
+            op.details["already"] = current.status
+            return _result(current, resumed=False)
         kept = _kept_summary(conn, s.id)
         conn.execute(
             update(subject_t)
             .where(subject_t.c.id == s.id)
             .values(ref=None, status=subjects.ERASED, status_changed_at=vault.clock())
         )
-        req = requests.load(vault, conn, req.id)
-        req = requests.set_status(vault, conn, req, requests.COMPLETED,
+        req = requests.set_status(vault, conn, current, requests.COMPLETED,
                                   details={"kept": kept, "notice": notice_id})
         op.object_ids.append(f"request:{req.id}")
         op.details.update({"kept": len(kept), "notice": notice_id})

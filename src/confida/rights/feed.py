@@ -36,14 +36,18 @@ class ErasureNotice:
 def append(
     vault: Vault, conn: Connection, request_id: str, refs: list[dict[str, str]]
 ) -> int:
-    """Append the notice for ``request_id`` once (a re-run erasure finds it already there)."""
+    """Append the notice for ``request_id`` once (a re-run erasure finds it already there).
+
+    The lock comes before the look-up: two runs of the same erasure at once would otherwise
+    both find no notice and the second insert would break ``uq_erasure_notice_request_id``.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("LOCK TABLE erasure_notice IN EXCLUSIVE MODE"))
     existing = conn.execute(
         select(erasure_notice.c.id).where(erasure_notice.c.request_id == request_id)
     ).first()
     if existing is not None:
         return int(existing.id)
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("LOCK TABLE erasure_notice IN EXCLUSIVE MODE"))
     res = conn.execute(
         insert(erasure_notice).values(request_id=request_id, at=vault.clock(), refs=refs)
     )
