@@ -333,3 +333,15 @@ def test_endpoint_serves_the_latest_note_for_external_witnesses(
     kept.write_text(note)
     r = cli(cfg.data_dir, "audit", "verify", "--checkpoint", str(kept))
     assert r.exit_code == 0 and "witnessed" in r.stdout, r.output
+
+
+def test_console_audit_verify_reads_the_witness_too(witnessed: Vault, cfg: Config) -> None:
+    """The console's "verify" (``web.ports.audit_status``) must not be the weaker verifier."""
+    from confida.web import ports
+
+    staff = SYSTEM
+    assert ports.audit_status(witnessed, staff, verify=True)["verify"]["ok"]
+    truncate(witnessed, 6)
+    out = ports.audit_status(witnessed, staff, verify=True)["verify"]
+    assert not out["ok"]
+    assert any("a witnessed checkpoint covers 21" in e for e in out["errors"]), out["errors"]
