@@ -574,17 +574,15 @@ def _as_text(v: Any) -> str:
 
 
 def _sqlite_pages(ctx: Ctx) -> tuple[int, list[tuple[str, bytes]]] | None:
-    eng = ctx.vault.engine
-    if eng.dialect.name != "sqlite" or not eng.url.database:
+    """The store's pages and WAL frames, read through SQLite (never by opening the live files:
+    closing such a descriptor would drop this process's locks on the store, see
+    :mod:`confida.store.pages`)."""
+    from confida.store.pages import stored_images
+
+    images = stored_images(ctx.vault.engine)
+    if not images:
         return None
-    path = eng.url.database
-    page_size = int(ctx.conn.exec_driver_sql("PRAGMA page_size").scalar() or 4096)
-    files = []
-    for p in (path, path + "-wal"):
-        if os.path.exists(p):
-            with open(p, "rb") as fh:
-                files.append((os.path.basename(p), fh.read()))
-    return page_size, files
+    return images[0].page_size, [(i.name, i.data) for i in images]
 
 
 # --- 9. TLS ---------------------------------------------------------------------------------
