@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import io
-import shutil
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -32,6 +31,7 @@ from confida.record import CollectItem, decrypt_row
 from confida.rights import erasure
 from confida.store.engine import sqlite_checkpoint
 from confida.store.keyschema import data_key
+from confida.store.pages import copy_database, file_bytes, restore_database
 from confida.store.schema import erasure_notice, retained_record
 from confida.store.schema import record as record_t
 from confida.store.schema import subject as subject_t
@@ -157,8 +157,8 @@ def test_no_plaintext_or_ciphertext_left_in_sqlite_file(
     files = [f for f in config.data_dir.rglob("*") if f.is_file()]
     assert any(f.name == "confida.db" for f in files)
     assert any(f.name == "keystore.db" for f in files)
-    for f in files:
-        blob = f.read_bytes()
+    for f in files:  # databases through SQLite, their WAL by a lock-free child (never open())
+        blob = file_bytes(f, (vault.engine, vault.key_engine))
         for n in needles:
             assert n not in blob, (f.name, n[:8])
 
@@ -194,7 +194,7 @@ def test_copy_taken_before_erasure_cannot_be_decrypted(
     assert decrypt_row(vault, backup_rows[0])  # readable before
     if backend == "sqlite":
         sqlite_checkpoint(vault.engine)
-        shutil.copy(config.data_dir / "confida.db", tmp_path / "backup.db")
+        copy_database(vault.engine, tmp_path / "backup.db")  # online, like a real backup
     rights.erase(vault, "jane", verified_by=V)
     fresh = Vault.open(config)  # a new process: no key in any cache
     try:
@@ -202,7 +202,7 @@ def test_copy_taken_before_erasure_cannot_be_decrypted(
             with pytest.raises(NotFound):
                 decrypt_row(fresh, row)
         if backend == "sqlite":  # the restored file, next to the live key store
-            shutil.copy(tmp_path / "backup.db", config.data_dir / "confida.db")
+            restore_database(tmp_path / "backup.db", vault.engine)
             restored = Vault.open(config)
             try:
                 rid = backup_rows[0].id

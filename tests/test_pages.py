@@ -33,7 +33,14 @@ import httpx
 
 from confida.config import Config
 from confida.store.engine import make_engine
-from confida.store.pages import database_image, stored_images, wal_image
+from confida.store.pages import (
+    copy_database,
+    database_image,
+    file_bytes,
+    restore_database,
+    stored_images,
+    wal_image,
+)
 from tests.apihelp import auth, setup
 
 ROUNDS = 1  # one run suffices: the old code dropped the server's lock for good
@@ -251,6 +258,16 @@ def test_images_hold_real_pages_and_keep_the_lock(tmp_path: Path, backend: str) 
         assert [i.name for i in stored_images(engine)] == ["store.db", "store.db-wal"]
         assert _lock_is_held_elsewhere(db), "reading the pages dropped the lock"
         assert not list(tmp_path.glob(".confida-pages-*")), "the private copy is removed"
+        assert b"MARKER-IN-A-LIVE-ROW" in file_bytes(db, [engine])
+        assert b"MARKER-SOON-DELETED" in file_bytes(db.with_name("store.db-wal"))
+        copy_database(engine, tmp_path / "copy.db")  # online copy out, and back in
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM t")
+        restore_database(tmp_path / "copy.db", engine)
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT v FROM t").scalars().all() == [
+                "MARKER-IN-A-LIVE-ROW"]
+        assert _lock_is_held_elsewhere(db), "copying in or out dropped the lock"
         # What the old scan did: a raw open()/close() of the live file drops the lock.
         with open(db, "rb") as fh:  # noqa: SIM115 - the hazard itself, on a scratch store
             fh.read(100)

@@ -19,6 +19,9 @@ prove nothing is left in the file, benchmarks) goes through here:
   holds no lock, so that its descriptor closing drops nothing of ours. (A backup copy has only
   the newest version of each page; old versions of a page can linger in the WAL until it is
   checkpointed, and those are bytes on disk too.)
+- :func:`file_bytes`: any file of a data directory, each kind read the safe way;
+- :func:`copy_database` / :func:`restore_database`: online copies in and out through the backup
+  API, where a ``shutil.copy`` of the live file would drop the lock (and, writing, corrupt it).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,3 +130,59 @@ def stored_images(engine: Engine) -> list[Image]:
     db = database_image(engine)
     assert db is not None
     return [db] + ([Image(wal.name, db.page_size, wal.data)] if wal else [])
+
+
+def _is_database(path: Path) -> bool:
+    return path.suffix in (".db", ".sqlite", ".sqlite3")
+
+
+def file_bytes(path: Path, engines: Iterable[Engine] = ()) -> bytes:
+    """The bytes on disk of ``path``, any file of a data directory, read without touching a
+    live store's locks: a SQLite database through the backup API (of the engine in ``engines``
+    that serves it, else a private read-only connection), its ``-wal``/``-shm``/``-journal``
+    by a lock-free child process, any other file directly.
+
+    For a scan: the database's bytes are its page images, so what SQLite deleted but left in a
+    page is there; read the ``-wal`` first if superseded frames matter (see
+    :func:`stored_images`).
+    """
+    path = Path(path)
+    if path.name.endswith(WAL_SUFFIXES):
+        img = raw_image(path)
+        return img.data if img else b""
+    if not _is_database(path):
+        return path.read_bytes()
+    for engine in engines:
+        own = sqlite_path(engine)
+        if own is not None and own.resolve() == path.resolve():
+            img = database_image(engine)
+            assert img is not None
+            return img.data
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as src, \
+            tempfile.TemporaryDirectory(prefix=".confida-pages-", dir=path.parent) as tmp:
+        copy = Path(tmp) / "copy.db"
+        with closing(sqlite3.connect(copy)) as dst:
+            src.backup(dst)
+        return copy.read_bytes()
+
+
+def copy_database(engine: Engine, dest: Path) -> None:
+    """An online, consistent copy of ``engine``'s SQLite database at ``dest`` (backup API)."""
+    if sqlite_path(engine) is None:
+        raise ValueError("copy_database needs a SQLite file database")
+    with _driver_connection(engine) as src, closing(sqlite3.connect(dest)) as dst:
+        src.backup(dst)
+
+
+def restore_database(src: Path, engine: Engine) -> None:
+    """Replace the content of ``engine``'s SQLite database with the database file ``src``.
+
+    Through the backup API into the live store, so that SQLite takes its own locks and writes
+    through its WAL: connections that are open elsewhere see the restored content, and no file
+    is overwritten behind their back.
+    """
+    if sqlite_path(engine) is None:
+        raise ValueError("restore_database needs a SQLite file database")
+    with closing(sqlite3.connect(f"file:{src}?mode=ro", uri=True)) as source, \
+            _driver_connection(engine) as live:
+        source.backup(live)
