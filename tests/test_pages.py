@@ -28,8 +28,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
 from confida.config import Config
 from confida.store.engine import make_engine
@@ -274,3 +276,39 @@ def test_images_hold_real_pages_and_keep_the_lock(tmp_path: Path, backend: str) 
         assert not _lock_is_held_elsewhere(db)
     finally:
         engine.dispose()
+
+
+def test_compliance_check_reads_without_holding_the_write_lock(
+    config: Config, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite the audit reads one snapshot without the write lock: a writer with no patience
+    at all gets through while the checks run (on a 10,000-record store they take seconds,
+    longer than a writer's busy timeout)."""
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL readers never hold writers up")
+    import sqlite3
+
+    from confida.compliance import run as run_mod
+    from confida.compliance.checks import PASS, CheckResult
+    from confida.compliance.run import run_checks
+    from confida.vault import Vault
+
+    wrote: list[bool] = []
+
+    def probe(ctx: Any) -> CheckResult:
+        assert ctx.conn.in_transaction()  # the snapshot the other checks read
+        db = Path(str(ctx.vault.engine.url.database))
+        other = sqlite3.connect(db, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # raises 'database is locked' if the check holds it
+            other.execute("ROLLBACK")
+            wrote.append(True)
+        finally:
+            other.close()
+        return CheckResult("probe", "probe", "-", PASS)
+
+    monkeypatch.setattr(run_mod, "CHECKS", [*run_mod.CHECKS, ("probe", probe)])
+    with Vault.open(config) as v:
+        v.collect("u", "account", {"email": "u@example.org"}, "service")
+        results = run_checks(v)
+    assert wrote and results[-1].id == "probe"
