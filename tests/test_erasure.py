@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import io
-import shutil
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -33,6 +32,7 @@ from confida.record import CollectItem, decrypt_row
 from confida.rights import erasure
 from confida.store.engine import sqlite_checkpoint
 from confida.store.keyschema import data_key
+from confida.store.pages import copy_database, restore_database
 from confida.store.schema import erasure_notice, retained_record
 from confida.store.schema import record as record_t
 from confida.store.schema import subject as subject_t
@@ -160,7 +160,7 @@ def test_no_plaintext_or_ciphertext_left_in_sqlite_file(
     assert any(f.name == "confida.db" for f in files)
     assert any(f.name == "keystore.db" for f in files)
     assert any(f.name == "keystore.db-wal" for f in files)  # the log is there, and empty
-    for f in files:
+    for f in files:  # read by a child process: the parent's SQLite locks are never dropped
         hits = found_in_file(f, needles)
         assert not hits, (f.name, [needles[i][:8] for i in hits])
 
@@ -196,7 +196,7 @@ def test_copy_taken_before_erasure_cannot_be_decrypted(
     assert decrypt_row(vault, backup_rows[0])  # readable before
     if backend == "sqlite":
         sqlite_checkpoint(vault.engine)
-        shutil.copy(config.data_dir / "confida.db", tmp_path / "backup.db")
+        copy_database(vault.engine, tmp_path / "backup.db")  # online, like a real backup
     rights.erase(vault, "jane", verified_by=V)
     fresh = Vault.open(config)  # a new process: no key in any cache
     try:
@@ -204,7 +204,7 @@ def test_copy_taken_before_erasure_cannot_be_decrypted(
             with pytest.raises(NotFound):
                 decrypt_row(fresh, row)
         if backend == "sqlite":  # the restored file, next to the live key store
-            shutil.copy(tmp_path / "backup.db", config.data_dir / "confida.db")
+            restore_database(tmp_path / "backup.db", vault.engine)
             restored = Vault.open(config)
             try:
                 rid = backup_rows[0].id

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from confida.compliance.checks import CHECKS, FAIL, NA, CheckResult, Ctx
 from confida.errors import BadInput
-from confida.store.engine import connection, sqlite_checkpoint
+from confida.store.engine import READ_ONLY, connection, sqlite_checkpoint
 from confida.vault import SYSTEM, Actor, Operation, Vault
 
 
@@ -46,7 +46,10 @@ def run_checks(
     # Fold the WAL into the file first, so the raw-page scan sees what is really stored.
     sqlite_checkpoint(vault.engine)
     out = []
+    # One snapshot, read only: on SQLite a plain BEGIN, not the write lock, so that the API and
+    # the CLI keep writing while a long audit runs (they would time out behind it).
     with connection(vault.engine) as conn:
+        conn = conn.execution_options(**{READ_ONLY: True})
         ctx = Ctx(vault, conn, now)
         for cid, fn in CHECKS:
             if wanted is None or cid in wanted:

@@ -14,6 +14,8 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from confida.errors import BadInput, StoreUnavailable
 
+READ_ONLY = "confida_read_only"  # execution option: this connection only reads (see make_engine)
+
 
 def _sqlite_pragmas(secure_delete: bool) -> Any:
     def on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -46,7 +48,10 @@ def make_engine(url: str, *, secure_delete: bool = False, create_dir: bool = Fal
         engine = create_engine(parsed, connect_args={"timeout": 5})
         event.listen(engine, "connect", _sqlite_pragmas(secure_delete))
         # Let SQLAlchemy's own BEGIN drive transactions (pysqlite's implicit ones are unreliable).
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        # Writers take the write lock up front; a connection marked READ_ONLY (a long audit read)
+        # takes a plain snapshot instead, so that writers are not held up behind it.
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(
+            "BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE"))
 
         @event.listens_for(engine, "connect")
         def _no_autobegin(dbapi_conn: Any, _r: Any) -> None:
