@@ -65,14 +65,16 @@ def restore_from_backup(data_dir: Path, tmp_path: Path, backend: str, database_u
     with open_vault(data_dir) as v:
         operate(v, 5)
     checkpoint(data_dir)
+    with open_vault(data_dir) as v:
+        with v.engine.connect() as conn:
+            backed_up = v.audit.log.size(conn)  # what the snapshot holds
     dump = tmp_path / "store.dump"
     if backend == "postgresql":
         pg_dump(database_url, dump)
+    # the backup's KEK rotation after its snapshot is itself audited, in the live log only
     r = cli(data_dir, "--json", "backup", "--out", str(tmp_path / "bk"))
     assert r.exit_code == 0, r.output
     with open_vault(data_dir) as v:
-        with v.engine.connect() as conn:
-            backed_up = v.audit.log.size(conn)
         operate(v, LATER)
     witnessed = checkpoint(data_dir)
     assert witnessed >= backed_up + LATER

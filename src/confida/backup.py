@@ -220,8 +220,19 @@ def _check_out(out: Path, force: bool) -> None:
         raise BadInput(f"--out: directory {out.parent} does not exist")
 
 
-def backup(config: Config, out: Path, *, force: bool = False) -> dict[str, Any]:
-    """Write an online, consistent backup of the installation into ``out``."""
+BACKUP_ACTOR_ID = "system:backup"
+
+
+def backup(config: Config, out: Path, *, force: bool = False,
+           rotate_kek: bool = True) -> dict[str, Any]:
+    """Write an online, consistent backup of the installation into ``out``.
+
+    With ``rotate_kek`` (the default) the KEK is rotated once the key store's snapshot is
+    safely written: the version inside the backup is then retired from that moment and
+    destroyed ``kek_retire_after`` later (``confida.kek_lifecycle``), after which the backup's
+    key store opens nothing — so no backup can bring an erased person's key back for longer
+    than that window. A failed rotation leaves a valid backup and is reported.
+    """
     config.require_initialised()
     out = Path(out)
     _check_out(out, force)
@@ -242,9 +253,26 @@ def backup(config: Config, out: Path, *, force: bool = False) -> dict[str, Any]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return {"out": str(out), **{k: manifest[k] for k in (
+    res: dict[str, Any] = {"out": str(out), **{k: manifest[k] for k in (
         "record_store", "key_store", "journal_entries", "created_at")},
         "files": sorted(manifest["files"])}
+    res["kek_rotated"] = None
+    if rotate_kek and manifest["key_store"] == "sqlite":
+        res.update(_rotate_after_backup(config))
+    return res
+
+
+def _rotate_after_backup(config: Config) -> dict[str, Any]:
+    from confida.kek_lifecycle import rotate
+    from confida.vault import Actor, Vault
+
+    try:
+        with Vault.open(config) as v:
+            r = rotate(v, Actor(id=BACKUP_ACTOR_ID, role=None, source="system"))
+            window = v.config.kek_retire_window
+    except ConfidaError as exc:
+        return {"kek_rotated": None, "kek_rotation_error": exc.code}
+    return {"kek_rotated": r["version"], "backup_key_store_opens_for": str(window)}
 
 
 def _write_backup(config: Config, tmp: Path) -> dict[str, Any]:

@@ -30,7 +30,6 @@ serving and ``confida restore`` after restoring.
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import hashlib
 import json
@@ -47,6 +46,7 @@ from sqlalchemy import Connection, insert, select, text, update
 
 from confida.config import Config
 from confida.errors import StoreUnavailable
+from confida.safe_files import fsync_dir
 from confida.store.engine import transaction
 from confida.store.keyschema import data_key
 from confida.store.keyschema import erasure_journal as key_journal
@@ -222,7 +222,7 @@ class JournalFile:
         finally:
             os.close(fd)
         if created:
-            _fsync_dir(self.path.parent)
+            fsync_dir(self.path.parent)
         return data.count(b"\n") - (1 if data.startswith(b"\n") else 0)
 
     def raw(self) -> bytes:
@@ -262,19 +262,6 @@ def parse(data: bytes) -> tuple[list[dict[str, Any]], int]:
             good.append(obj)
     return good, damaged
 
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError as exc:  # some filesystems refuse fsync on a directory
-        if exc.errno not in (errno.EINVAL, errno.EBADF):
-            raise
-    finally:
-        os.close(fd)
 
 
 def entries_from_lines(lines: Iterable[dict[str, Any]]) -> dict[str, Entry]:

@@ -15,6 +15,7 @@ Every ``--out`` of every command goes through here:
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import os
 import secrets
@@ -65,13 +66,24 @@ def check_target(path: str | os.PathLike[str], *, force: bool = False,
     return p
 
 
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):
+def fsync_dir(directory: Path) -> None:
+    """Make a rename or a new file in ``directory`` durable.
+
+    The errors that some file systems give for fsync on a directory (EINVAL, EBADF) are not
+    worth failing a write for; any other error is raised: a durability promise that was not
+    kept must not pass silently.
+    """
+    try:
         fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.EBADF):
+            raise
+    finally:
+        os.close(fd)
 
 
 def _create_temp(target: Path, mode: int) -> tuple[int, Path]:
@@ -101,7 +113,7 @@ def _publish(tmp: Path, target: Path, force: bool) -> None:
             os.replace(tmp, target)
         else:
             os.unlink(tmp)
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
 
 
 @contextlib.contextmanager
@@ -222,7 +234,7 @@ class OutputDir:
                 target.rmdir()
         os.rename(self.path, target)
         self.published = True
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
 

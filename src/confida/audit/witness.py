@@ -28,7 +28,6 @@ Appends are single ``write`` calls on an ``O_APPEND`` descriptor under ``flock``
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import json
 import os
@@ -38,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from confida.audit.checkpoint import SIG_PREFIX, NoteError, parse_checkpoint
+from confida.safe_files import fsync_dir
 
 __all__ = [
     "WitnessFile",
@@ -128,7 +128,7 @@ class WitnessFile:
         finally:
             os.close(fd)  # also releases the flock
         if new_dir:
-            _fsync_dir(self.path.parent)
+            fsync_dir(self.path.parent)
         return True
 
     def append_restore(self, note: str, fields: dict[str, object]) -> None:
@@ -147,7 +147,7 @@ class WitnessFile:
         finally:
             os.close(fd)
         if new_dir:
-            _fsync_dir(self.path.parent)
+            fsync_dir(self.path.parent)
 
     def read(self) -> WitnessRead:
         """Every witnessed note; a missing file reads as empty (the caller reports that)."""
@@ -218,19 +218,6 @@ def _tail(path: Path) -> tuple[bytes | None, bool]:
     lines.pop()  # the torn part, or the empty string after the final newline
     return (lines[-1] if lines else None), torn
 
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError as exc:  # some filesystems refuse fsync on directories
-        if exc.errno not in (errno.EINVAL, errno.EBADF):
-            raise
-    finally:
-        os.close(fd)
 
 
 def split_notes(text: str) -> tuple[list[str], bool]:

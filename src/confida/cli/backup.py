@@ -19,21 +19,37 @@ def register(app: typer.Typer) -> None:
         force: Annotated[
             bool, typer.Option("--force", help="Replace a non-empty --out directory.")
         ] = False,
+        no_rotate: Annotated[
+            bool, typer.Option("--no-rotate", help="Do not rotate the KEK after the snapshot "
+                               "(the backup then stays openable until the next rotation's "
+                               "old version is retired and destroyed).")
+        ] = False,
     ) -> None:
         """Online, consistent backup: record store, key store, erasure journal, audit public
         key, configuration. The KEK is not included (keep it apart). For PostgreSQL, a note
-        says to use pg_dump."""
+        says to use pg_dump. Then the KEK is rotated, so the backup's key store opens nothing
+        once `keys retire` destroys the old version (kek_retire_after, default 30 days)."""
         from confida.backup import backup as run_backup
 
         st = state(ctx)
         with guard(st):
-            res = run_backup(st.config(), out, force=force)
-        emit(st, res, lambda: console.print(
-            f"Backup written to {res['out']} (record store: {res['record_store']}, key store: "
-            f"{res['key_store']}, {res['journal_entries']} journaled erasures)"
-            + ("; the PostgreSQL store needs pg_dump, see the note in the backup"
-               if "postgresql" in (res["record_store"], res["key_store"]) else "")
-        ))
+            res = run_backup(st.config(), out, force=force, rotate_kek=not no_rotate)
+
+        def human() -> None:
+            console.print(
+                f"Backup written to {res['out']} (record store: {res['record_store']}, key "
+                f"store: {res['key_store']}, {res['journal_entries']} journaled erasures)"
+                + ("; the PostgreSQL store needs pg_dump, see the note in the backup"
+                   if "postgresql" in (res["record_store"], res["key_store"]) else ""))
+            if res.get("kek_rotated"):
+                console.print(f"KEK rotated to {res['kek_rotated']}: this backup's key store "
+                              f"opens nothing once the old version is retired "
+                              f"({res['backup_key_store_opens_for']} from now)")
+            elif res.get("kek_rotation_error"):
+                console.print(f"[yellow]warning:[/] the backup is complete but the KEK was not "
+                              f"rotated ({res['kek_rotation_error']}); run `confida keys rotate`")
+
+        emit(st, res, human)
 
     @app.command()
     def restore(

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.progress import Progress
 
+from confida import kek_lifecycle
 from confida.cli.output import console, emit, guard, state
 from confida.errors import BadInput
 
@@ -22,7 +23,7 @@ def rotate(ctx: typer.Context) -> None:
     st = state(ctx)
     with guard(st), st.vault() as v:
         if st.json:
-            res = v.keys.rotate()
+            res = kek_lifecycle.rotate(v, st.actor())
         else:
             with Progress(console=console, transient=True) as bar:
                 task = bar.add_task("re-wrapping data keys", total=None)
@@ -30,20 +31,11 @@ def rotate(ctx: typer.Context) -> None:
                 def progress(done: int, total: int) -> None:
                     bar.update(task, completed=done, total=total)
 
-                res = v.keys.rotate(progress=progress)
-        _audit_rotation(v, st, res)
+                res = kek_lifecycle.rotate(v, st.actor(), progress)
     emit(st, res, lambda: console.print(
         f"{'resumed and finished' if res['resumed'] else 'rotated to'} KEK {res['version']}: "
         f"{res['rewrapped']} data keys re-wrapped"
     ))
-
-
-def _audit_rotation(v: object, st: object, res: dict[str, object]) -> None:
-    from confida.vault import Operation
-
-    op = Operation("keys.rotate", st.actor(), details=dict(res))  # type: ignore[attr-defined]
-    with v.operation(op):  # type: ignore[attr-defined]
-        pass
 
 
 def _window(text: str | None, default: Any) -> Any:
@@ -72,17 +64,10 @@ def retire(
     retired version still wraps a data key (finish `confida keys rotate` first); the active and
     rotating versions are never destroyed.
     """
-    from confida.vault import Operation
-
     st = state(ctx)
     with guard(st), st.vault() as v:
         window = _window(older_than, v.config.kek_retire_window)
-        now = v.keys.clock()
-        op = Operation("keys.retire", st.actor(), details={"older_than": str(window)})
-        with v.operation(op):
-            res = v.keys.retire(lambda since: window.after(since) <= now)
-            op.details.update({"destroyed": res["destroyed"], "kept": res["kept"]})
-    res["older_than"] = str(window)
+        res = kek_lifecycle.retire_due(v, st.actor(), window)
     emit(st, res, lambda: console.print(
         f"destroyed KEK version(s) {', '.join(res['destroyed'])}"  # type: ignore[arg-type]
         if res["destroyed"] else

@@ -1,4 +1,5 @@
-"""Periodic retention while the server runs.
+"""Periodic retention while the server runs (and the destruction of KEK versions past their
+retirement window, which bounds how long a backup can open anything).
 
 Integration (one line, for whoever owns the server start-up): wrap the server's run in
 ``with retention_task(config):`` (``confida.server.run.run_server`` does). The task runs in a
@@ -22,6 +23,7 @@ from confida.vault import Actor, Vault
 
 DEFAULT_EVERY_SECONDS = 3600
 ACTOR = Actor(id="system:retention", role=None, source="system")
+KEYS_ACTOR = Actor(id="system:keys-retire", role=None, source="system")
 
 
 class RetentionTask:
@@ -74,6 +76,7 @@ class RetentionTask:
         try:
             with self._open(self.config) as vault:
                 run_retention(vault, actor=ACTOR)
+                _retire_due_kek_versions(vault)
             self.runs += 1
             self.last_error = None
         except ConfidaError as exc:
@@ -99,6 +102,22 @@ class RetentionTask:
 
             self.crashed = type(exc).__name__
             sys.stderr.write(f"retention thread stopped: {describe(exc)}\n")
+
+
+def _retire_due_kek_versions(vault: Vault) -> None:
+    """Destroy KEK versions past ``kek_retire_after``, so the bound that the privacy notice
+    states for backups holds without an operator's cron job (``confida.kek_lifecycle``).
+
+    A refusal (a rotation left unfinished) is reported, not counted as a failed retention run:
+    it needs an operator, and taking the server out of service for it would help nobody.
+    """
+    from confida.kek_lifecycle import retire_due
+
+    try:
+        retire_due(vault, KEYS_ACTOR)
+    except ConfidaError as exc:
+        sys.stderr.write(f"keys retire refused: {exc.code}; run `confida keys rotate`, "
+                         "then `confida keys retire`\n")
 
 
 def _open_vault(config: Config) -> Vault:

@@ -1,0 +1,37 @@
+"""The key-encryption key's life: rotation, and the destruction of retired versions.
+
+Why this bounds backups: a copy of the key store opens with the KEK version that wrapped it.
+``confida backup`` rotates right after its snapshot, so the version inside every backup is
+retired the moment the backup is taken and destroyed ``kek_retire_after`` later by
+``retire_due`` (run by ``confida keys retire`` and hourly by ``confida serve``). From then on
+that backup's key store opens nothing, whatever erasures it predates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from confida.vault import Actor, Operation, Vault
+
+
+def rotate(vault: Vault, actor: Actor,
+           progress: Callable[[int, int], None] | None = None) -> dict[str, object]:
+    """Rotate (or finish an interrupted rotation) and audit it."""
+    res = vault.keys.rotate(progress=progress)
+    with vault.operation(Operation("keys.rotate", actor, details=dict(res))):
+        pass
+    return res
+
+
+def retire_due(vault: Vault, actor: Actor, window: Any = None) -> dict[str, object]:
+    """Destroy every KEK version retired longer ago than ``window`` (default: the config's
+    ``kek_retire_after``); audited, refused while a due version still wraps a data key."""
+    window = window if window is not None else vault.config.kek_retire_window
+    now = vault.keys.clock()
+    op = Operation("keys.retire", actor, details={"older_than": str(window)})
+    with vault.operation(op):
+        res = vault.keys.retire(lambda since: window.after(since) <= now)
+        op.details.update({"destroyed": res["destroyed"], "kept": res["kept"]})
+    res["older_than"] = str(window)
+    return res
