@@ -110,8 +110,10 @@ def sqlite_checkpoint(engine: Engine) -> None:
 
 
 #: How long one checkpoint attempt waits for readers and writers, and how often it is tried.
-CHECKPOINT_WAIT_MS = 2000
-CHECKPOINT_ATTEMPTS = 3
+#: A pending TRUNCATE checkpoint blocks every new writer of the database, so each attempt is
+#: short (writers, whose busy timeout is 5 s, get in between attempts) and attempts are many.
+CHECKPOINT_WAIT_MS = 200
+CHECKPOINT_ATTEMPTS = 10
 
 
 def require_checkpoint(engine: Engine) -> None:
@@ -144,7 +146,7 @@ def require_checkpoint(engine: Engine) -> None:
         busy, log, done = result  # type: ignore[misc]
         if busy == 0 and log in (0, -1) and done in (0, -1):
             return  # the log was copied back and truncated to zero bytes
-        time.sleep(0.05 * (attempt + 1))
+        time.sleep(min(0.05 * (attempt + 1), 0.3))  # the lock is free while we sleep
     raise StoreUnavailable(
         "the key store's write-ahead log could not be truncated (another connection held it "
         f"for {CHECKPOINT_ATTEMPTS} attempts, checkpoint answered {result}); the deletion is "
