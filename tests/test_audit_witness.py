@@ -345,3 +345,30 @@ def test_console_audit_verify_reads_the_witness_too(witnessed: Vault, cfg: Confi
     out = ports.audit_status(witnessed, staff, verify=True)["verify"]
     assert not out["ok"]
     assert any("a witnessed checkpoint covers 21" in e for e in out["errors"]), out["errors"]
+
+
+def test_compliance_check_reads_the_witness_before_its_snapshot(
+    witnessed: Vault, cfg: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkpoint committed and witnessed by another process while the compliance check runs
+    is not a log "shortened below its witness": the witness is read before the snapshot (and
+    on PostgreSQL the snapshot is REPEATABLE READ), so the two always agree."""
+    from sqlalchemy import text
+
+    from confida.compliance import run as compliance_run
+    from confida.compliance.checks import PASS, CheckResult
+
+    def meanwhile(ctx: Any) -> CheckResult:
+        ctx.conn.execute(text("SELECT 1 FROM audit_entry LIMIT 1"))  # the snapshot begins
+        with Vault.open(cfg) as other:
+            operate(other, 3)
+        r = cli(cfg.data_dir, "audit", "checkpoint")
+        assert r.exit_code == 0, r.output
+        return CheckResult("meanwhile", "another process writes", "-", PASS)
+
+    monkeypatch.setattr(compliance_run, "CHECKS", [("meanwhile", meanwhile),
+                                                   *compliance_run.CHECKS])
+    results = compliance_run.run_checks(witnessed, only=["meanwhile", "audit-log"])
+    audit = next(r for r in results if r.id == "audit-log")
+    assert audit.status == PASS, audit.evidence
+    assert max(witnessed_sizes(cfg)) > 21  # the concurrent checkpoint was witnessed

@@ -19,6 +19,7 @@ from confida.audit.log import LogCorrupted, encode_proof, verify_export
 from confida.audit.merkle import ProofError
 from confida.audit.verify import VerifyResult
 from confida.audit.witness import WitnessedNote, WitnessedRestore, WitnessFile, read_note_file
+from confida.store.engine import snapshot
 
 app = typer.Typer(
     help="Tamper-evident audit log: verify it, sign checkpoints, prove entries, export it.",
@@ -186,7 +187,8 @@ def verify(
         except (KeyFileError, OSError, NoteError) as exc:
             _bad_input(as_json, str(exc))
         trusted = _witnessed(extra, as_json, notes, audit.witness_path)
-        with audit.engine.connect() as conn:
+        # read after the witness, in one snapshot that holds no writer up (store.engine)
+        with snapshot(audit.engine) as conn:
             result = audit.log.verify_live(conn, key, trusted_checkpoints=trusted)
     finally:
         audit.close()

@@ -56,6 +56,9 @@ class Ctx:
     vault: Vault
     conn: Connection
     now: datetime
+    # the witnessed checkpoints, read before the snapshot ``conn`` (seams.witnessed); an
+    # exception instead when the witness file could not be read
+    witness: list[Any] | Exception | None = None
 
     @property
     def register(self) -> Register:
@@ -511,7 +514,7 @@ def check_requests(ctx: Ctx) -> CheckResult:
 
 def check_audit_log(ctx: Ctx) -> CheckResult:
     title, art = "The audit log verifies and its latest checkpoint is recent", "Art. 5(2), 30, 32"
-    st = seams.audit_status(ctx.vault, ctx.conn)
+    st = seams.audit_status(ctx.vault, ctx.conn, ctx.witness)
     if st is None:
         return CheckResult("audit-log", title, art, NA,
                            ["no tamper-evident audit log in this store (confida.audit not "

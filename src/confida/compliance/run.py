@@ -6,9 +6,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from confida.compliance import seams
 from confida.compliance.checks import CHECKS, FAIL, NA, CheckResult, Ctx
 from confida.errors import BadInput
-from confida.store.engine import READ_ONLY, connection, sqlite_checkpoint
+from confida.store.engine import snapshot, sqlite_checkpoint
 from confida.vault import SYSTEM, Actor, Operation, Vault
 
 
@@ -48,9 +49,12 @@ def run_checks(
     out = []
     # One snapshot, read only: on SQLite a plain BEGIN, not the write lock, so that the API and
     # the CLI keep writing while a long audit runs (they would time out behind it).
-    with connection(vault.engine) as conn:
-        conn = conn.execution_options(**{READ_ONLY: True})
-        ctx = Ctx(vault, conn, now)
+    # The witnessed checkpoints first: each was committed before it was witnessed, so all of
+    # them are visible in the snapshot taken next (read after it, a checkpoint committed in
+    # between would look like a log shortened below its witness).
+    witness = seams.witnessed(vault)
+    with snapshot(vault.engine) as conn:
+        ctx = Ctx(vault, conn, now, witness)
         for cid, fn in CHECKS:
             if wanted is None or cid in wanted:
                 out.append(fn(ctx))

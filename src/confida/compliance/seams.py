@@ -84,7 +84,20 @@ class AuditStatus:
     oldest_unsigned_at: datetime | None = None  # time of the first entry no checkpoint covers
 
 
-def audit_status(vault: Any, conn: Connection) -> AuditStatus | None:
+def witnessed(vault: Any) -> list[Any] | Exception:
+    """The checkpoints (and restore records) witnessed outside the database; read them before
+    the snapshot that is verified against them. An unreadable file is returned, not raised:
+    the audit-log check reports it."""
+    from confida.audit.witness import WitnessFile
+
+    try:
+        return list(WitnessFile(vault.config.audit_witness_file).read().trusted())
+    except (OSError, ValueError) as exc:
+        return exc
+
+
+def audit_status(vault: Any, conn: Connection,
+                 witness: list[Any] | Exception | None = None) -> AuditStatus | None:
     """Verify the live audit log; None when no audit log is installed.
 
     Preferred: the sink's own ``verify_status(conn)`` (the audit module's integration with the
@@ -116,12 +129,9 @@ def audit_status(vault: Any, conn: Connection) -> AuditStatus | None:
         return AuditStatus(size, False, [why])
     # the witnessed checkpoints (and restore records) kept outside the database: without them
     # a log shortened in the database would verify (see confida.audit.witness)
-    from confida.audit.witness import WitnessFile
-
-    try:
-        trusted = WitnessFile(vault.config.audit_witness_file).read().trusted()
-    except (OSError, ValueError) as exc:
-        return AuditStatus(size, False, [f"witness file unreadable: {type(exc).__name__}"])
+    trusted = witness if witness is not None else witnessed(vault)
+    if isinstance(trusted, Exception):
+        return AuditStatus(size, False, [f"witness file unreadable: {type(trusted).__name__}"])
     res = log.verify_live(conn, verifier, trusted_checkpoints=trusted)
     latest = log.latest_checkpoint(conn)
     signed = latest[0] if latest else 0

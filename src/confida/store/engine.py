@@ -93,6 +93,24 @@ def connection(engine: Engine) -> Iterator[Connection]:
         raise StoreUnavailable(f"database unavailable: {describe_db_error(exc)}") from None
 
 
+@contextmanager
+def snapshot(engine: Engine) -> Iterator[Connection]:
+    """One consistent, read-only view of the store for a long read (an audit verification, the
+    compliance check) that must neither see writes land half-way nor hold writers up.
+
+    SQLite: a plain ``BEGIN`` (a WAL snapshot, no write lock; see ``READ_ONLY``). PostgreSQL:
+    ``REPEATABLE READ``, so every statement sees the snapshot taken at the first one (the
+    default, READ COMMITTED, lets a verification count entries that a later statement no
+    longer matches). Read anything that must be visible in the snapshot, such as the witness
+    file, before the first statement.
+    """
+    with connection(engine) as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="REPEATABLE READ")
+        conn.execution_options(**{READ_ONLY: True})
+        yield conn
+
+
 def sqlite_checkpoint(engine: Engine) -> None:
     """Fold the WAL into the database file and truncate it (no-op on other backends).
 

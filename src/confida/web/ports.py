@@ -17,7 +17,9 @@ from typing import Any
 
 from confida import consent, record
 from confida import subject as subjects
+from confida.audit.witness import WitnessFile
 from confida.errors import BadInput
+from confida.store.engine import snapshot
 from confida.vault import SYSTEM, Actor, Operation, Vault  # noqa: F401 - SYSTEM for callers
 from confida.web import subject_link
 
@@ -283,7 +285,9 @@ def audit_status(vault: Vault, actor: Actor, *, verify: bool = False) -> dict[st
     access.decide(vault.register, actor, "audit")
     log = audit_log(vault.config)
     out: dict[str, Any] = {"origin": vault.config.audit_origin}
-    with vault.engine.connect() as conn:
+    # witnessed checkpoints before the snapshot: every one of them is then visible in it
+    trusted = WitnessFile(vault.config.audit_witness_file).read().trusted() if verify else []
+    with snapshot(vault.engine) as conn:
         out["size"] = log.size(conn)
         latest = log.latest_checkpoint(conn)
         out["checkpoint"] = (
@@ -294,11 +298,7 @@ def audit_status(vault: Vault, actor: Actor, *, verify: bool = False) -> dict[st
             vkey_path = vault.config.audit_key_path.with_suffix(".vkey")
             key = (VerifierKey.from_vkey(vkey_path.read_text()) if vkey_path.exists()
                    else load_signer(vault.config).verifier)
-            # the checkpoints witnessed outside the database: a log shortened in it fails here
-            # as it does in `confida audit verify` (confida.audit.witness)
-            from confida.audit.witness import WitnessFile
-
-            trusted = WitnessFile(vault.config.audit_witness_file).read().trusted()
+            # a log shortened below its witness fails here as in `confida audit verify`
             r = log.verify_live(conn, key, trusted_checkpoints=trusted)
             out["verify"] = {"ok": r.ok, "size": r.size, "checkpoints": r.checkpoints,
                              "verified_size": r.verified_size,
