@@ -71,6 +71,10 @@ class ApiSettings:
     # On SIGTERM/SIGINT: how long requests in flight may take to finish before they are cut
     # off and the process exits (``confida serve --shutdown-timeout`` overrides it).
     shutdown_timeout_seconds: float = 10.0
+    # How long an idle keep-alive connection stays open. Longer than the pool expiry of common
+    # clients (httpx: 5 s), so that the client, not the server, closes it: when both give up at
+    # the same moment, a request sent on a connection the server is closing gets no answer.
+    keep_alive_seconds: float = 30.0
 
 
 @dataclass(frozen=True)

@@ -128,7 +128,8 @@ def server_config(
                 raise KeyUnavailable(f"TLS {what} {p} is missing; run `confida init` or pass one")
         tls = {"ssl_certfile": certfile, "ssl_keyfile": keyfile}
     return TLSConfig(app, host=host, port=port, server_header=False, proxy_headers=False,
-                     timeout_keep_alive=5, h11_max_incomplete_event_size=16 * 1024,
+                     timeout_keep_alive=config.api.keep_alive_seconds,
+                     h11_max_incomplete_event_size=16 * 1024,
                      limit_concurrency=1000, timeout_graceful_shutdown=timeout,  # type: ignore[arg-type]
                      **tls, **kw)
 
