@@ -9,12 +9,15 @@ bare 500 problem: no stack trace, no exception text (it could hold anything).
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy import exc as sqlalchemy_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from confida.errors import ConfidaError, RateLimited, Unauthenticated
@@ -100,5 +103,20 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        if _store_busy(exc):
+            # a locked or unreachable database that a code path did not wrap in
+            # StoreUnavailable: the request was lawful and may be retried, so 503, not 500
+            log.warning("database unavailable while handling a request: %s", describe(exc))
+            return problem(503, "store-unavailable",
+                           "the database is busy or unavailable; retry shortly",
+                           headers={"Retry-After": "1"})
         log.error("unexpected %s while handling a request", describe(exc))
         return problem(500, "internal-error", "an unexpected error occurred; it has been logged")
+
+
+def _store_busy(exc: BaseException) -> bool:
+    """An operational database error (locked, connection lost), from SQLAlchemy or from a
+    driver connection used directly; never an integrity or programming error, which are bugs."""
+    if isinstance(exc, sqlalchemy_exc.OperationalError):
+        return True
+    return isinstance(exc, sqlite3.OperationalError | psycopg.OperationalError)
