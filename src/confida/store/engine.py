@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -111,27 +112,41 @@ def snapshot(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
+#: How long one checkpoint attempt waits for readers and writers, and how often it is tried.
+#: A pending TRUNCATE checkpoint blocks every new writer of the database, so each attempt is
+#: short (writers, whose busy timeout is 5 s, get in between attempts) and attempts are many.
+CHECKPOINT_WAIT_MS = 200
+CHECKPOINT_ATTEMPTS = 10
+
+
 def sqlite_checkpoint(engine: Engine) -> None:
-    """Fold the WAL into the database file and truncate it (no-op on other backends).
+    """Fold the WAL into the database file and truncate it, as far as that is possible without
+    holding anyone up (no-op on other backends). Best effort: see ``require_checkpoint`` for a
+    deletion that must leave no copy behind.
 
     Run outside any transaction, so that deleted or rewritten pages do not linger in the WAL.
+    A pending TRUNCATE checkpoint blocks every new writer while it waits for readers; with the
+    connection's usual 5 s busy timeout it held writers until theirs ran out ("database is
+    locked" under load), so it waits ``CHECKPOINT_WAIT_MS`` at most and otherwise leaves the
+    rest to SQLite's automatic checkpoints.
     """
     if engine.dialect.name != "sqlite":
         return
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()
-        cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        cur.close()
+        cur.execute(f"PRAGMA busy_timeout={int(CHECKPOINT_WAIT_MS)}")
+        try:
+            cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.OperationalError:
+            pass  # busy: the next checkpoint (automatic or ours) folds it in
+        finally:
+            cur.execute("PRAGMA busy_timeout=5000")
+            cur.close()
     finally:
         raw.close()
 
 
-#: How long one checkpoint attempt waits for readers and writers, and how often it is tried.
-#: A pending TRUNCATE checkpoint blocks every new writer of the database, so each attempt is
-#: short (writers, whose busy timeout is 5 s, get in between attempts) and attempts are many.
-CHECKPOINT_WAIT_MS = 200
-CHECKPOINT_ATTEMPTS = 10
 
 
 def require_checkpoint(engine: Engine) -> None:
