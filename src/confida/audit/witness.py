@@ -112,6 +112,16 @@ class WitnessFile:
             ensure_ascii=False,
             sort_keys=True,
         )
+        return self._append(record, skip_if_last=note)
+
+    def append_restore(self, note: str, fields: dict[str, object]) -> None:
+        """Append a signed restore record (``fields`` are readable copies, never trusted)."""
+        record = json.dumps({**fields, "restore": note}, ensure_ascii=False, sort_keys=True)
+        self._append(record)
+
+    def _append(self, record: str, skip_if_last: str | None = None) -> bool:
+        """Append one line under an exclusive lock (0600, no link followed); with
+        ``skip_if_last``, not when the last whole line already holds that note."""
         new_dir = not self.path.parent.exists()
         if new_dir:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -122,7 +132,8 @@ class WitnessFile:
             if os.fstat(fd).st_mode & 0o077:  # made by hand or restored with a wider mode
                 os.fchmod(fd, 0o600)
             last, torn = _tail(self.path)
-            if last is not None and not torn and _record_note(last) == note:
+            if (skip_if_last is not None and last is not None and not torn
+                    and _record_note(last) == skip_if_last):
                 return False
             _write_line(fd, record, torn)
         finally:
@@ -130,24 +141,6 @@ class WitnessFile:
         if new_dir:
             fsync_dir(self.path.parent)
         return True
-
-    def append_restore(self, note: str, fields: dict[str, object]) -> None:
-        """Append a signed restore record (``fields`` are readable copies, never trusted)."""
-        record = json.dumps({**fields, "restore": note}, ensure_ascii=False, sort_keys=True)
-        new_dir = not self.path.parent.exists()
-        if new_dir:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
-        fd = os.open(self.path, flags | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            if os.fstat(fd).st_mode & 0o077:
-                os.fchmod(fd, 0o600)
-            _write_line(fd, record, _tail(self.path)[1])
-        finally:
-            os.close(fd)
-        if new_dir:
-            fsync_dir(self.path.parent)
 
     def read(self) -> WitnessRead:
         """Every witnessed note; a missing file reads as empty (the caller reports that)."""
