@@ -26,15 +26,19 @@ from pathlib import Path
 
 from sqlalchemy import MetaData, Table, delete, inspect, select, text
 
+from confida import record
 from confida.clock import utcnow
 from confida.compliance.checks import CHECKS, Ctx
 from confida.compliance.run import run_compliance
 from confida.config import Config
+from confida.operation import Actor
 from confida.record import CollectItem
 from confida.retention import run_retention
 from confida.store.engine import sqlite_checkpoint
 from confida.tls import create_self_signed
 from confida.vault import Vault, initialise_stores
+
+ADMIN = Actor(id="bench", role="admin", source="cli")  # what the CLI acts as
 
 ROOT = Path(__file__).resolve().parent.parent
 WORDS = ["the", "model", "answer", "please", "explain", "how", "to", "write", "a", "function",
@@ -62,7 +66,7 @@ def seed(v: Vault, n: int) -> None:
             items.append(CollectItem(subj, "conversation_message",
                                      {"conversation_id": f"c{i}", "text": body}, "service"))
     for i in range(0, n, 2000):
-        v.collect_many(items[i : i + 2000])
+        record.collect_many(v, items[i : i + 2000], actor=ADMIN)
 
 
 def read_everything(v: Vault) -> float:

@@ -25,12 +25,15 @@ from pathlib import Path
 
 from rich.console import Console
 
-from confida import erasure_journal, rights
+from confida import erasure_journal, record, rights
 from confida.backup import sqlite_restore, sqlite_snapshot
 from confida.config import Config
+from confida.operation import Actor
 from confida.record import CollectItem
 from confida.vault import Vault, initialise_stores, no_scan
 from pgschema import pg_schema
+
+ADMIN = Actor(id="bench", role="admin", source="cli")  # what the CLI acts as
 
 ROOT = Path(__file__).resolve().parent.parent
 console = Console()
@@ -48,8 +51,9 @@ def run(label: str, database_url: str | None, n: int) -> None:
         v = Vault.open(cfg, scanner=no_scan)
         who = [f"user-{i}" for i in range(n)]
         for i in range(0, n, 500):
-            v.collect_many([CollectItem(w, "account", {"email": f"{w}@example.org"}, "service")
-                            for w in who[i:i + 500]])
+            items = [CollectItem(w, "account", {"email": f"{w}@example.org"}, "service")
+                     for w in who[i:i + 500]]
+            record.collect_many(v, items, actor=ADMIN)
         sqlite = database_url is None
         if sqlite:
             sqlite_snapshot(Path(cfg.database_url.removeprefix("sqlite:///")), Path(tmp) / "s.db")

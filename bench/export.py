@@ -32,11 +32,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from confida import consent
+from confida import consent, record
 from confida.config import Config
+from confida.operation import Actor
 from confida.record import CollectItem
 from confida.register import load_register
 from confida.vault import Vault, initialise_stores, no_scan
+
+ADMIN = Actor(id="bench", role="admin", source="cli")  # what the CLI acts as
 
 ROOT = Path(__file__).resolve().parent.parent
 console = Console()
@@ -71,11 +74,11 @@ def setup(base: Path, n: int, database_url: str | None) -> Config:
             if s % 5:
                 consent.grant(v, f"user-{s}", "model_training")
         for start in range(0, n, 10_000):
-            v.collect_many([
+            record.collect_many(v, [
                 CollectItem(f"user-{i % subjects}", "conversation_message", message(rng, i),
                             "service")
                 for i in range(start, min(n, start + 10_000))
-            ])
+            ], actor=ADMIN)
     return cfg
 
 

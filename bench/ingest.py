@@ -36,11 +36,15 @@ from sqlalchemy import (
     insert,
 )
 
+from confida import record
 from confida.config import Config
+from confida.operation import Actor
 from confida.record import CollectItem
 from confida.store.types import UTCDateTime
 from confida.vault import Vault, initialise_stores, no_scan
 from pgschema import pg_schema
+
+ADMIN = Actor(id="bench", role="admin", source="cli")  # what the CLI acts as
 
 ROOT = Path(__file__).resolve().parent.parent
 console = Console()
@@ -83,16 +87,18 @@ def bench_backend(name: str, url: str, data_dir: Path, n: int, n_single: int,
     out: dict[str, float] = {}
     with Vault.open(cfg, **({} if scan else {"scanner": no_scan})) as v:
         # warm the subject cache the way a running service would have it
-        v.collect_many([CollectItem(s, "conversation_message", payloads[0], "service")
-                        for s in sorted(set(subjects))])
+        record.collect_many(v, [CollectItem(s, "conversation_message", payloads[0], "service")
+                        for s in sorted(set(subjects))], actor=ADMIN)
         t0 = time.perf_counter()
         for i in track(range(0, n, batch), description=f"{name}: collect_many", console=console):
-            v.collect_many([CollectItem(subjects[j], "conversation_message", payloads[j],
-                                        "service") for j in range(i, min(n, i + batch))])
+            items = [CollectItem(subjects[j], "conversation_message", payloads[j], "service")
+                     for j in range(i, min(n, i + batch))]
+            record.collect_many(v, items, actor=ADMIN)
         out["collect_many"] = n / (time.perf_counter() - t0)
         t0 = time.perf_counter()
         for j in track(range(n_single), description=f"{name}: collect", console=console):
-            v.collect(subjects[j], "conversation_message", payloads[j], "service")
+            record.collect(v, subjects[j], "conversation_message", payloads[j], "service",
+                           actor=ADMIN)
         out["collect"] = n_single / (time.perf_counter() - t0)
     engine = create_engine(url)
     md = MetaData()

@@ -36,13 +36,17 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
+from confida import record
 from confida.config import Config
 from confida.crypto.keystore import KeyStore
 from confida.errors import NotFound
+from confida.operation import Actor
 from confida.record import CollectItem
 from confida.store.keyschema import data_key
 from confida.vault import Vault, initialise_stores
 from pgschema import pg_schema
+
+ADMIN = Actor(id="bench", role="admin", source="cli")  # what the CLI acts as
 
 ROOT = Path(__file__).resolve().parent.parent
 console = Console(width=170)
@@ -105,11 +109,11 @@ def bench_backend(label: str, url: str, data_dir: Path, args: argparse.Namespace
     best: dict[tuple[str, str], float] = {}
     with Vault.open(cfg) as v:
         console.print(f"{label}: storing one record for each of {args.subjects:,} subjects")
-        res = v.collect_many([
+        res = record.collect_many(v, [
             CollectItem(f"user-{i}", "conversation_message",
                         {"conversation_id": f"c{i}", "text": f"hello {i}"}, "service")
             for i in range(args.subjects)
-        ])
+        ], actor=ADMIN)
         record_ids = [r.record_id for r in res]
         with v.key_engine.connect() as conn:
             key_ids = [k for k in conn.execute(select(data_key.c.key_id)).scalars()
@@ -123,7 +127,7 @@ def bench_backend(label: str, url: str, data_dir: Path, args: argparse.Namespace
         ops: dict[str, tuple[list, Callable[[KeyStore, object], object]]] = {
             "get_key": (picks, lambda ks, k: ks.get_key(k)),
             "get_keys(500)": (batches, lambda ks, b: ks.get_keys(b)),
-            "Vault.read": (reads, lambda _ks, r: v.read(r, "service")),
+            "Vault.read": (reads, lambda _ks, r: record.read(v, r, "service", actor=ADMIN)),
         }
         for rnd in range(args.rounds):
             for op, (items, fn) in ops.items():

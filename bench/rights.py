@@ -36,13 +36,16 @@ from rich.console import Console
 from rich.progress import track
 from sqlalchemy import delete, select
 
-from confida import rights
+from confida import record, rights
 from confida.config import Config
+from confida.operation import Actor
 from confida.record import CollectItem
 from confida.store.schema import record as record_t
 from confida.store.schema import subject as subject_t
 from confida.vault import Vault, initialise_stores
 from pgschema import pg_schema
+
+ADMIN = Actor(id="bench", role="admin", source="cli")  # what the CLI acts as
 
 ROOT = Path(__file__).resolve().parent.parent
 console = Console()
@@ -60,8 +63,8 @@ def message(rng: random.Random) -> dict[str, str]:
 def fill(v: Vault, who: str, n: int, rng: random.Random, label: str) -> None:
     for i in track(range(0, n, BATCH), description=f"{label}: storing {n:,} for {who}",
                    console=console, transient=True):
-        v.collect_many([CollectItem(who, "conversation_message", message(rng), "service")
-                        for _ in range(min(BATCH, n - i))])
+        record.collect_many(v, [CollectItem(who, "conversation_message", message(rng), "service")
+                        for _ in range(min(BATCH, n - i))], actor=ADMIN)
 
 
 def subject_id(v: Vault, who: str) -> str:
@@ -125,10 +128,10 @@ def bench_backend(label: str, url: str, data_dir: Path, n: int, n_export: int) -
         assert exp.records == n_export
         out["export_mb"] = len(buf.getvalue()) / 1e6
         v.keys.forget_cached(subject_id(v, "export-me"))
-        metas = v.list_records("export-me", limit=n_export)
+        metas = record.list_records(v, "export-me", limit=n_export, actor=ADMIN)
         c0 = time.process_time()
         t0 = time.perf_counter()
-        naive = [v.read(m.id, "service").data for m in metas]
+        naive = [record.read(v, m.id, "service", actor=ADMIN).data for m in metas]
         json.dumps(naive)
         out["naive_export"] = time.perf_counter() - t0
         out["naive_export_cpu"] = time.process_time() - c0

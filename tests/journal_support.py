@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
-from confida import consent, downstream, rights
+from confida import consent, downstream, record, rights
 from confida import subject as subjects
 from confida.config import Config
 from confida.record import CollectItem
@@ -18,6 +18,7 @@ from confida.store.schema import consent_event, erasure_notice, subject_request
 from confida.store.schema import record as record_t
 from confida.store.schema import subject as subject_t
 from confida.vault import Vault, no_scan
+from tests.actors import ADMIN
 
 V = "session:password+totp"
 SECRET = "QUOKKA-LANTERN-7781"
@@ -28,13 +29,13 @@ def open_vault(data_dir: Path, **kw: Any) -> Vault:
 
 
 def populate(vault: Vault, who: str, n: int = 5, *, refs: bool = True) -> subjects.Subject:
-    vault.collect_many([
+    record.collect_many(vault, [
         CollectItem(who, "conversation_message",
                     {"conversation_id": f"c{i}", "text": f"{SECRET} {who} {i}"}, "service")
         for i in range(n)
-    ])
-    vault.collect(who, "account", {"email": f"{who}@example.org", "display_name": who}, "service")
-    consent.grant(vault, who, "model_training")
+    ], actor=ADMIN)
+    record.collect(vault, who, "account", {"email": f"{who}@example.org", "display_name": who}, "service", actor=ADMIN)
+    consent.grant(vault, who, "model_training", actor=ADMIN)
     with vault.engine.connect() as conn:
         s = subjects.require(vault, conn, who)
     if refs:
@@ -87,10 +88,10 @@ def assert_erased(vault: Vault, s: subjects.Subject, who: str, request_id: str,
 
 
 def assert_intact(vault: Vault, who: str, n: int = 5) -> None:
-    recs = vault.list_records(who)
+    recs = record.list_records(vault, who, actor=ADMIN)
     assert len(recs) == n + 1
     for r in recs:
-        assert vault.read(r.id if hasattr(r, "id") else r["id"], "service")
+        assert record.read(vault, r.id if hasattr(r, "id") else r["id"], "service", actor=ADMIN)
     assert consent.state(vault, who)["model_training"]["granted"] is True
 
 

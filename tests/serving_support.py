@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from confida import record
+from tests.actors import ADMIN
+
 ROOT = Path(__file__).resolve().parent.parent
 MSG = {"conversation_id": "c-1", "text": "hello there", "role": "user"}
 
@@ -162,7 +165,7 @@ def _worker_collect(data_dir: str, go_file: str, threads: int, subjects: list[st
         order = subjects[i:] + subjects[:i]  # every thread meets every subject, at other times
         for s in order:
             try:
-                rid = vault.collect(s, "conversation_message", MSG, "service").record_id
+                rid = record.collect(vault, s, "conversation_message", MSG, "service", actor=ADMIN).record_id
                 with lock:
                     ids.append(rid)
             except Exception as exc:  # noqa: BLE001 - reported to the test by type

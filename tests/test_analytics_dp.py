@@ -10,6 +10,7 @@ import opendp.prelude as dp
 import pytest
 from sqlalchemy import select, update
 
+from confida import record
 from confida.analytics import budget
 from confida.analytics.dp import (
     OTHER,
@@ -24,6 +25,7 @@ from confida.errors import BadInput, PrivacyBudgetExceeded, PurposeNotAllowed
 from confida.store.schema import privacy_spend
 from confida.store.schema import subject as subject_t
 from confida.vault import Vault
+from tests.actors import ADMIN
 
 dp.enable_features("contrib")
 
@@ -52,9 +54,9 @@ def av(config, sink):
 def _events(v: Vault) -> None:
     for i in range(6):
         for j in range(4 if i else 40):  # subject u0 contributes 40 rows, the others 4
-            v.collect(f"u{i}", "usage_event",
+            record.collect(v, f"u{i}", "usage_event",
                       {"event": "open", "feature": "chat", "country": "DE" if i % 2 else "FR",
-                       "duration_ms": 100 * (j + 1), "ip": "10.0.0.1"}, "analytics")
+                       "duration_ms": 100 * (j + 1), "ip": "10.0.0.1"}, "analytics", actor=ADMIN)
 
 
 @pytest.mark.parametrize("d_in,eps", [(1, 1.0), (5, 1.0), (5, 0.5), (10, 2.0)])

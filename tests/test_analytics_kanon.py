@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from confida import record
 from confida.analytics.kanon import (
     STAR,
     SUBJECT,
@@ -18,6 +19,7 @@ from confida.analytics.kanon import (
 )
 from confida.errors import BadInput, PurposeNotAllowed
 from confida.vault import Vault
+from tests.actors import ADMIN
 
 
 def test_generalisation_hierarchies() -> None:
@@ -77,9 +79,9 @@ def test_bad_parameters() -> None:
 
 def test_kanon_over_vault(vault: Vault, tmp_path: Path) -> None:
     for i in range(12):
-        vault.collect(f"u{i}", "usage_event", {"event": "open", "feature": ["chat", "voice"][i % 2],
+        record.collect(vault, f"u{i}", "usage_event", {"event": "open", "feature": ["chat", "voice"][i % 2],
                                                "country": ["DE", "FR", "LU"][i % 3 if i else 2]},
-                      "analytics")
+                      "analytics", actor=ADMIN)
     table, rep = kanon_export(vault, "usage_event", 3, l=2, sensitive="feature",
                               out=tmp_path / "t.csv")
     assert rep.quasi_identifiers == ["country"] and rep.satisfied

@@ -7,11 +7,12 @@ import json
 import pytest
 from sqlalchemy import select
 
-from confida import consent
+from confida import consent, record
 from confida.audit.sink import audit_log, load_signer
 from confida.errors import ConsentRequired, InvalidRecord
 from confida.store.schema import audit_tables
 from confida.vault import Vault
+from tests.actors import ADMIN
 
 MSG = {"conversation_id": "c", "text": "Call Jane Roe at jane.roe@example.org"}
 
@@ -25,9 +26,9 @@ def entries(vault: Vault) -> list[dict]:
 
 
 def test_operations_are_logged_without_personal_values(vault: Vault) -> None:
-    res = vault.collect("jane.roe@example.org", "conversation_message", MSG, "service")
-    vault.read(res.record_id, "service")
-    consent.grant(vault, "jane.roe@example.org", "model_training")
+    res = record.collect(vault, "jane.roe@example.org", "conversation_message", MSG, "service", actor=ADMIN)
+    record.read(vault, res.record_id, "service", actor=ADMIN)
+    consent.grant(vault, "jane.roe@example.org", "model_training", actor=ADMIN)
     log = entries(vault)
     assert [(e["action"], e["outcome"]) for e in log] == [
         ("record.collect", "allowed"), ("record.read", "allowed"), ("consent.grant", "allowed")]
@@ -39,9 +40,9 @@ def test_operations_are_logged_without_personal_values(vault: Vault) -> None:
 
 def test_refusals_and_failures_are_logged_and_change_nothing(vault: Vault) -> None:
     with pytest.raises(ConsentRequired):
-        vault.collect("u", "conversation_message", MSG, "model_training")
+        record.collect(vault, "u", "conversation_message", MSG, "model_training", actor=ADMIN)
     with pytest.raises(InvalidRecord):
-        vault.collect("u", "conversation_message", {"text": 1}, "service")
+        record.collect(vault, "u", "conversation_message", {"text": 1}, "service", actor=ADMIN)
     log = entries(vault)
     assert [(e["action"], e["outcome"], e["details"].get("error")) for e in log] == [
         ("record.collect", "denied", "consent-required"),
@@ -51,7 +52,7 @@ def test_refusals_and_failures_are_logged_and_change_nothing(vault: Vault) -> No
 
 def test_log_verifies_and_is_checkpointed(vault: Vault) -> None:
     for i in range(5):
-        vault.collect(f"u{i}", "usage_event", {"event": "login"}, "safety")
+        record.collect(vault, f"u{i}", "usage_event", {"event": "login"}, "safety", actor=ADMIN)
     log = audit_log(vault.config)
     with vault.engine.connect() as conn:
         assert log.size(conn) == 5

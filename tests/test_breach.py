@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from confida import breach
+from confida import breach, record
 from confida.errors import BadInput, NotFound
 from confida.vault import Vault
+from tests.actors import ADMIN
 from tests.tr_support import Clock, ListSink
 
 pytest_plugins = ["tests.tr_support"]
@@ -20,11 +21,11 @@ EMAIL = "jane.doe@example.com"
 
 
 def seed(v: Vault, clock: Clock) -> None:
-    v.collect("u-1", "account", {"email": EMAIL, "display_name": "Jane"}, "service")
-    v.collect("u-1", "conversation_message", {"conversation_id": "c", "text": "hi"}, "service")
+    record.collect(v, "u-1", "account", {"email": EMAIL, "display_name": "Jane"}, "service", actor=ADMIN)
+    record.collect(v, "u-1", "conversation_message", {"conversation_id": "c", "text": "hi"}, "service", actor=ADMIN)
     clock.advance(hours=2)
-    v.collect("u-2", "conversation_message", {"conversation_id": "d", "text": "yo"}, "service")
-    v.collect("u-3", "usage_event", {"event": "open"}, "safety")
+    record.collect(v, "u-2", "conversation_message", {"conversation_id": "d", "text": "yo"}, "service", actor=ADMIN)
+    record.collect(v, "u-3", "usage_event", {"event": "open"}, "safety", actor=ADMIN)
 
 
 def test_affected_by_kind(v: Vault, clock: Clock, sink: ListSink) -> None:

@@ -24,13 +24,14 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from confida import consent, rights
+from confida import consent, record, rights
 from confida.audit.sink import LogSink
 from confida.compliance.run import run_compliance
 from confida.errors import ConfidaError
 from confida.retention import run_retention
 from confida.tls import create_self_signed
 from confida.vault import Vault
+from tests.actors import ADMIN
 from tests.conftest import PG_URL, database, make_config
 from tests.tr_support import Clock, register_from, sample_doc
 
@@ -104,11 +105,11 @@ class World:
                 kind, p, data = COLLECTS[what]
                 if kind == "invoice":
                     data = {**data, "billing_name": who.title()}
-                res = v.collect(who, kind, data, p)
+                res = record.collect(v, who, kind, data, p, actor=ADMIN)
                 self.records.setdefault(who, []).append((res.record_id, p))
             elif name == "read":
                 for rid, p in self.records.get(who, [])[-2:]:
-                    v.read(rid, p)
+                    record.read(v, rid, p, actor=ADMIN)
             elif name in ("grant", "withdraw"):
                 getattr(consent, name)(v, who, "model_training")
             elif name == "object":

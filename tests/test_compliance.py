@@ -20,19 +20,20 @@ from sqlalchemy import (
     update,
 )
 
-from confida import consent
+from confida import consent, record
 from confida.compliance.checks import FAIL, NA, PASS
 from confida.compliance.report import render
 from confida.compliance.run import run_checks, run_compliance
+from confida.consent import record_prompt
 from confida.errors import ConsentRequired
 from confida.retention import run_retention
 from confida.store.engine import transaction
 from confida.store.keyschema import kek_version
 from confida.store.schema import consent_event, subject
 from confida.tls import create_self_signed
-from confida.transparency.notice import record_prompt
 from confida.transparency.serving import record_serve_mode
 from confida.vault import Vault
+from tests.actors import ADMIN
 from tests.test_notice_ropa import parse_html
 from tests.tr_support import (
     Clock,
@@ -63,17 +64,17 @@ def v(config, clock, sink):
 def seed(v: Vault) -> dict[str, str]:
     """A small store through the real flow: an account, messages, consent, usage."""
     ids = {}
-    ids["account"] = v.collect("u-1", "account", {"email": EMAIL, "display_name": "Jane Doe",
-                                                  "country": "DE"}, "service").record_id
-    ids["msg"] = v.collect("u-1", "conversation_message",
+    ids["account"] = record.collect(v, "u-1", "account", {"email": EMAIL, "display_name": "Jane Doe",
+                                                  "country": "DE"}, "service", actor=ADMIN).record_id
+    ids["msg"] = record.collect(v, "u-1", "conversation_message",
                            {"conversation_id": "c1", "text": f"I am Jane, write to {EMAIL}"},
-                           "service").record_id
-    consent.grant(v, "u-1", "model_training")
-    ids["train"] = v.collect("u-1", "conversation_message",
+                           "service", actor=ADMIN).record_id
+    consent.grant(v, "u-1", "model_training", actor=ADMIN)
+    ids["train"] = record.collect(v, "u-1", "conversation_message",
                              {"conversation_id": "c1", "text": "hello"},
-                             "model_training").record_id
-    ids["usage"] = v.collect("u-2", "usage_event", {"event": "open", "ip": "203.0.113.7"},
-                             "safety").record_id
+                             "model_training", actor=ADMIN).record_id
+    ids["usage"] = record.collect(v, "u-2", "usage_event", {"event": "open", "ip": "203.0.113.7"},
+                             "safety", actor=ADMIN).record_id
     return ids
 
 
@@ -236,7 +237,7 @@ def test_consent_at_collection_fails_on_a_borrowed_or_late_grant(v: Vault, clock
 def test_consent_at_collection_fails_when_withdrawn_before(v: Vault, clock: Clock) -> None:
     seed(v)
     clock.advance(hours=1)
-    consent.withdraw(v, "u-1", "model_training")
+    consent.withdraw(v, "u-1", "model_training", actor=ADMIN)
     clock.advance(hours=1)
     with transaction(v.engine) as conn:
         first = conn.execute(consent_event.select().order_by(consent_event.c.id)).first()
@@ -254,14 +255,14 @@ def test_processing_after_stop_passes_when_withdrawal_is_respected(v: Vault,
                                                                     clock: Clock) -> None:
     seed(v)
     clock.advance(hours=1)
-    consent.withdraw(v, "u-1", "model_training")
+    consent.withdraw(v, "u-1", "model_training", actor=ADMIN)
     assert one(v, "no-processing-after-stop").status == PASS
 
 
 def test_processing_after_withdrawal_fails(v: Vault, clock: Clock) -> None:
     ids = seed(v)
     clock.advance(hours=1)
-    consent.withdraw(v, "u-1", "model_training")
+    consent.withdraw(v, "u-1", "model_training", actor=ADMIN)
     with transaction(v.engine) as conn:
         set_record(conn, ids["train"], updated_at=clock.now + timedelta(minutes=5))
     res = one(v, "no-processing-after-stop")
@@ -299,13 +300,13 @@ def logged(config, clock):
 def test_processing_after_withdrawal_found_in_the_audit_log(logged: Vault, clock: Clock) -> None:
     v = logged
     ids = seed(v)
-    v.read(ids["train"], "model_training")  # allowed, consent in force: fine
+    record.read(v, ids["train"], "model_training", actor=ADMIN)  # allowed, consent in force: fine
     clock.advance(hours=1)
-    consent.withdraw(v, "u-1", "model_training")
+    consent.withdraw(v, "u-1", "model_training", actor=ADMIN)
     res = one(v, "no-processing-after-stop")
     assert res.status == PASS and any("record operation(s) checked" in e for e in res.evidence)
     with pytest.raises(ConsentRequired):  # the core refuses, and logs the refusal
-        v.read(ids["train"], "model_training")
+        record.read(v, ids["train"], "model_training", actor=ADMIN)
     assert one(v, "no-processing-after-stop").status == PASS  # a denied attempt is no processing
     with transaction(v.engine) as conn:
         pseud = conn.execute(subject.select()).first().pseudonym
@@ -485,8 +486,8 @@ def test_key_rotation_fails_for_an_interrupted_rotation(v: Vault, clock: Clock) 
 def test_no_plaintext_passes_on_a_store_full_of_personal_data(v: Vault) -> None:
     seed(v)
     for i in range(20):
-        v.collect(f"user-{i}@example.org", "account",
-                  {"email": f"user-{i}@example.org", "display_name": f"Person {i}"}, "service")
+        record.collect(v, f"user-{i}@example.org", "account",
+                  {"email": f"user-{i}@example.org", "display_name": f"Person {i}"}, "service", actor=ADMIN)
     res = one(v, "no-plaintext")
     assert res.status == PASS, res.evidence
 
@@ -585,12 +586,12 @@ def test_roles_fail_on_an_unrestricted_role(config, clock) -> None:
 def test_notice_current_passes_and_fails_on_a_stale_version(v: Vault) -> None:
     seed(v)
     assert one(v, "notice-current").status == PASS
-    consent.grant(v, "u-3", "model_training", notice_version="0ld0ld0ld0ld0ld0")
+    consent.grant(v, "u-3", "model_training", notice_version="0ld0ld0ld0ld0ld0", actor=ADMIN)
     res = one(v, "notice-current")
     assert res.status == FAIL
     assert "1 consent(s) for 'model_training' given against notice 0ld0ld0ld0ld0ld0" in \
         res.evidence[0]
-    record_prompt(v, "u-3", "model_training")
+    record_prompt(v, "u-3", "model_training", actor=ADMIN)
     assert one(v, "notice-current").status == PASS
 
 

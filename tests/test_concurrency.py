@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from confida import record
 from confida.analytics import budget
 from confida.config import Config
 from confida.crypto.keystore import SYSTEM_PREFIX
@@ -26,6 +27,7 @@ from confida.store.schema import privacy_budget
 from confida.store.schema import record as record_t
 from confida.store.schema import subject as subject_t
 from confida.vault import Vault
+from tests.actors import ADMIN
 from tests.apihelp import auth, setup
 from tests.serving_support import MSG, env_for, run_threads, serve
 
@@ -41,7 +43,7 @@ def _assert_one_subject_each(vault: Vault, people: list[str], records: list[str]
     assert sorted(r.ref for r in rows) == sorted(refs)
     assert n_records == len(records)
     for rid in records:
-        assert vault.read(rid, "service").data["text"] == MSG["text"]
+        assert record.read(vault, rid, "service", actor=ADMIN).data["text"] == MSG["text"]
     with vault.key_engine.connect() as conn:
         key_ids = set(conn.execute(select(data_key.c.key_id)).scalars())
     orphans = {k for k in key_ids if not k.startswith(SYSTEM_PREFIX)} - all_subjects
@@ -55,7 +57,7 @@ def test_many_threads_create_the_same_new_subjects(vault: Vault) -> None:
 
     def work(i: int) -> None:
         for p in people[i % len(people):] + people[: i % len(people)]:
-            rid = vault.collect(p, "conversation_message", MSG, "service").record_id
+            rid = record.collect(vault, p, "conversation_message", MSG, "service", actor=ADMIN).record_id
             with lock:
                 ids.append(rid)
 
@@ -75,11 +77,11 @@ def test_a_batch_and_single_collects_race_for_the_same_people(vault: Vault) -> N
 
     def work(i: int) -> None:
         if i % 2:
-            out = vault.collect_many(
-                [CollectItem(p, "conversation_message", MSG, "service") for p in people])
+            out = record.collect_many(vault,
+                [CollectItem(p, "conversation_message", MSG, "service") for p in people], actor=ADMIN)
             got = [c.record_id for c in out]
         else:
-            got = [vault.collect(p, "conversation_message", MSG, "service").record_id
+            got = [record.collect(vault, p, "conversation_message", MSG, "service", actor=ADMIN).record_id
                    for p in reversed(people)]
         with lock:
             ids.extend(got)
@@ -120,7 +122,7 @@ def test_two_processes_create_the_same_new_subjects(config: Config) -> None:
 def test_concurrent_objections_for_one_purpose_record_one(vault: Vault) -> None:
     """One objection row per subject and purpose (a unique index): several requests objecting
     at once (different request ids) all succeed and leave one row."""
-    vault.collect("objector", "conversation_message", MSG, "service")
+    record.collect(vault, "objector", "conversation_message", MSG, "service", actor=ADMIN)
     errors = run_threads(8, lambda i: objections.object_to(
         vault, "objector", "analytics", verified_by="test", request_id=f"obj-{i}"))
     assert not errors, [f"{type(e).__name__}: {e}" for e in errors][:3]

@@ -26,13 +26,14 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
-from confida import consent
+from confida import consent, record
 from confida.export.manifest import MANIFEST_NAME, Manifest, verify
 from confida.record import CollectItem, decrypt_row
 from confida.store.keyschema import data_key, kek_version
 from confida.store.schema import record as record_t
 from confida.store.schema import subject as subject_t
 from confida.store.schema import training_dataset
+from tests.actors import ADMIN
 from tests.conftest import cli
 from tests.crash_support import SEEDS, assert_store_sound, cli_child, open_vault, run_and_kill
 
@@ -41,7 +42,8 @@ from tests.crash_support import SEEDS, assert_store_sound, cli_child, open_vault
 COLLECT_CHILD = r"""
 import json, random, sys
 from confida.config import Config
-from confida.record import CollectItem
+from confida.record import CollectItem, collect_many
+from confida.operation import Actor
 from confida.vault import Vault
 data_dir, seed = sys.argv[1], int(sys.argv[2])
 rng = random.Random(seed)
@@ -55,7 +57,7 @@ for i in range(1_000_000):
         items.append(CollectItem(subj, "conversation_message",
                                  {"conversation_id": f"c{i}", "text": f"note m{seed}-{i}-{j}"},
                                  "service"))
-    out = v.collect_many(items)
+    out = collect_many(v, items, actor=Actor(id="test-admin", role="admin", source="cli"))
     print("ACK " + json.dumps([[c.record_id, it.subject, it.data["text"]]
                                for c, it in zip(out, items, strict=True)]), flush=True)
 """
@@ -132,7 +134,7 @@ def _seed_many_subjects(data_dir: Path, n: int, prefix: str) -> list[str]:
     with open_vault(data_dir) as v:
         items = [CollectItem(f"{prefix}{i}", "usage_event", {"event": f"e{i}"}, "analytics")
                  for i in range(n)]
-        return [c.record_id for c in v.collect_many(items)]
+        return [c.record_id for c in record.collect_many(v, items, actor=ADMIN)]
 
 
 def _all_records_decrypt(data_dir: Path, record_ids: list[str], why: str) -> None:
@@ -190,13 +192,13 @@ def test_key_rotation_resumes_after_sigkill(data_dir: Path, tmp_path: Path) -> N
 def _seed_training(data_dir: Path, subjects: int, per: int) -> None:
     with open_vault(data_dir) as v:
         for i in range(subjects):
-            consent.grant(v, f"t{i}", "model_training")
-        v.collect_many([
+            consent.grant(v, f"t{i}", "model_training", actor=ADMIN)
+        record.collect_many(v, [
             CollectItem(f"t{i}", "conversation_message",
                         {"conversation_id": f"c{i}", "text": f"Hello, I am t{i}, message {j}."},
                         "service")
             for i in range(subjects) for j in range(per)
-        ])
+        ], actor=ADMIN)
 
 
 def _datasets(data_dir: Path) -> dict[str, str]:
@@ -300,10 +302,10 @@ def _seed_retention(data_dir: Path, prefix: str) -> tuple[set[str], set[str]]:
             items.append(CollectItem(f"{prefix}b{i}", "usage_event", {"event": f"e{i}k"},
                                      "analytics"))
         for i in range(10):
-            consent.grant(v, f"{prefix}c{i}", "model_training")
+            consent.grant(v, f"{prefix}c{i}", "model_training", actor=ADMIN)
             items.append(CollectItem(f"{prefix}c{i}", "usage_event", {"event": f"e{i}"},
                                      "analytics"))
-        out = v.collect_many(items)
+        out = record.collect_many(v, items, actor=ADMIN)
         due = {c.record_id for c, it in zip(out, items, strict=True)
                if not it.data["event"].endswith("k")}
         kept = {c.record_id for c in out} - due

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text
 
-from confida import consent, downstream, rights
+from confida import consent, downstream, record, rights
 from confida import request as requests
 from confida import subject as subjects
 from confida.config import Config
@@ -37,6 +37,7 @@ from confida.store.schema import erasure_notice, retained_record
 from confida.store.schema import record as record_t
 from confida.store.schema import subject as subject_t
 from confida.vault import Vault
+from tests.actors import ADMIN
 from tests.keys_support import found_in_file
 
 V = "session:password+totp"
@@ -45,16 +46,16 @@ EMAIL = "jane.doe@example.org"
 
 
 def populate(vault: Vault, who: str = "jane", n: int = 20) -> None:
-    vault.collect_many([
+    record.collect_many(vault, [
         CollectItem(who, "conversation_message",
                     {"conversation_id": f"c{i}", "text": f"{SECRET} message {i}"}, "service")
         for i in range(n)
-    ])
-    vault.collect(who, "account", {"email": EMAIL, "display_name": "Jane Doe"}, "service")
-    vault.collect(who, "usage_event", {"event": "login", "ip": "198.51.100.77"}, "safety")
-    consent.grant(vault, who, "model_training")
-    vault.collect(who, "conversation_message", {"conversation_id": "t", "text": SECRET},
-                  "model_training")
+    ], actor=ADMIN)
+    record.collect(vault, who, "account", {"email": EMAIL, "display_name": "Jane Doe"}, "service", actor=ADMIN)
+    record.collect(vault, who, "usage_event", {"event": "login", "ip": "198.51.100.77"}, "safety", actor=ADMIN)
+    consent.grant(vault, who, "model_training", actor=ADMIN)
+    record.collect(vault, who, "conversation_message", {"conversation_id": "t", "text": SECRET},
+                  "model_training", actor=ADMIN)
     s = _subject(vault, who)
     with vault.engine.begin() as conn:
         downstream.record_refs(vault, conn, "dataset:train-2027-01", [(s.id, "ds-ref-93f1")])
@@ -123,11 +124,11 @@ def test_returning_person_is_a_new_subject(vault: Vault) -> None:
     rights.erase(vault, "jane", verified_by=V)
     with pytest.raises(NotFound):
         rights.erase(vault, "jane", verified_by=V)
-    vault.collect("jane", "account", {"email": "new@example.org"}, "service")
+    record.collect(vault, "jane", "account", {"email": "new@example.org"}, "service", actor=ADMIN)
     new = _subject(vault, "jane")
     assert new.id != old.id and new.pseudonym != old.pseudonym and new.status == "active"
     assert consent.state(vault, "jane")["model_training"]["granted"] is False
-    assert [r.kind for r in vault.list_records("jane")] == ["account"]
+    assert [r.kind for r in record.list_records(vault, "jane", actor=ADMIN)] == ["account"]
 
 
 def test_erase_retry_with_host_request_id_is_idempotent(vault: Vault) -> None:
@@ -209,7 +210,7 @@ def test_copy_taken_before_erasure_cannot_be_decrypted(
             try:
                 rid = backup_rows[0].id
                 with pytest.raises(NotFound):
-                    restored.read(rid, "service")  # the subject row is back, the key is not
+                    record.read(restored, rid, "service", actor=ADMIN)  # the subject row is back, the key is not
                 with restored.engine.connect() as conn:
                     row = conn.execute(select(record_t).where(record_t.c.id == rid)).one()
                 with pytest.raises(NotFound):
@@ -232,7 +233,7 @@ class Crash(Exception):
 def test_erasure_interrupted_after_any_step_completes_on_rerun(vault: Vault, at: str) -> None:
     populate(vault)
     s = _subject(vault, "jane")
-    inv = vault.collect("jane", "invoice", {"invoice_number": "INV-7"}, "billing").record_id
+    inv = record.collect(vault, "jane", "invoice", {"invoice_number": "INV-7"}, "billing", actor=ADMIN).record_id
 
     def crash(step: str) -> None:
         if step == at:
@@ -242,7 +243,7 @@ def test_erasure_interrupted_after_any_step_completes_on_rerun(vault: Vault, at:
         rights.erase(vault, "jane", verified_by=V, progress=crash)
     # while half-erased, nothing processes the subject
     with pytest.raises(SubjectErased):
-        vault.collect("jane", "account", {"email": "x@example.org"}, "service")
+        record.collect(vault, "jane", "account", {"email": "x@example.org"}, "service", actor=ADMIN)
     res = rights.erase(vault, "jane", verified_by=V)
     assert res.resumed and res.request.status == "completed"
     assert_erased_except_kept(vault, s, [inv])
@@ -285,7 +286,7 @@ def test_erasure_interrupted_inside_retain_rolls_back_and_resumes(
 ) -> None:
     populate(vault)
     s = _subject(vault, "jane")
-    inv = vault.collect("jane", "invoice", {"invoice_number": "INV-9"}, "billing").record_id
+    inv = record.collect(vault, "jane", "invoice", {"invoice_number": "INV-9"}, "billing", actor=ADMIN).record_id
     real_seal = aead.seal
 
     def broken(*a, **kw):
@@ -304,11 +305,11 @@ def test_erasure_interrupted_inside_retain_rolls_back_and_resumes(
 def test_art_17_3_exceptions_are_kept_under_their_own_key(vault: Vault, config: Config) -> None:
     populate(vault)
     s = _subject(vault, "jane")
-    inv = vault.collect("jane", "invoice", {"invoice_number": "INV-1", "amount_cents": 990},
-                        "billing").record_id
-    held = vault.collect("jane", "conversation_message",
+    inv = record.collect(vault, "jane", "invoice", {"invoice_number": "INV-1", "amount_cents": 990},
+                        "billing", actor=ADMIN).record_id
+    held = record.collect(vault, "jane", "conversation_message",
                          {"conversation_id": "c", "text": "threat, kept for court"},
-                         "service").record_id
+                         "service", actor=ADMIN).record_id
     rights.set_legal_hold(vault, held)
     res = rights.erase(vault, "jane", verified_by=V)
     kept = {k["record"]: k for k in res.kept}
@@ -322,7 +323,7 @@ def test_art_17_3_exceptions_are_kept_under_their_own_key(vault: Vault, config: 
     assert sorted(r.id for r in _rows(vault, s.id)) == sorted([inv, held])
     assert rights.read_retained(vault, inv) == {"invoice_number": "INV-1", "amount_cents": 990}
     with pytest.raises((SubjectErased, NotFound)):
-        vault.read(inv, "billing")  # not for ordinary processing
+        record.read(vault, inv, "billing", actor=ADMIN)  # not for ordinary processing
     with pytest.raises(NotFound):
         rights.read_retained(vault, "00000000-0000-0000-0000-000000000000")
     # retention: when the last kept record goes, the retained key goes with it
@@ -359,11 +360,11 @@ def test_erasure_racing_with_collects_leaves_nothing_readable(vault: Vault, back
         while not stop.is_set():
             i += 1
             try:
-                r = racer.collect_many([
+                r = record.collect_many(racer, [
                     CollectItem("jane", "conversation_message",
                                 {"conversation_id": f"race-{k}-{i}", "text": SECRET},
                                 "service") for _ in range(5)
-                ])
+                ], actor=ADMIN)
                 stored.extend(x.record_id for x in r)
             except Exception as exc:  # refused (erasing), locked, or racing a new subject row
                 refused.append(type(exc).__name__)
@@ -437,7 +438,7 @@ def test_audit_entries_name_pseudonyms_never_values(config: Config) -> None:
         rights.rectify(v, "jane", acct, {"display_name": "SECRET-NEW-NAME"}, verified_by=V)
         rights.restrict(v, "jane", verified_by=V)
         with pytest.raises(Exception):
-            v.read(ids[0], "service")
+            record.read(v, ids[0], "service", actor=ADMIN)
         rights.lift_restriction(v, "jane", verified_by=V)
         rights.object_to(v, "jane", "safety", verified_by=V)
         rights.erase(v, "jane", verified_by=V)
@@ -456,7 +457,7 @@ def test_audit_entries_name_pseudonyms_never_values(config: Config) -> None:
 
 def test_feed_cursor_pages_through_erasures_in_order(vault: Vault) -> None:
     for i in range(5):
-        vault.collect(f"p{i}", "account", {"email": f"p{i}@example.org"}, "service")
+        record.collect(vault, f"p{i}", "account", {"email": f"p{i}@example.org"}, "service", actor=ADMIN)
         s = _subject(vault, f"p{i}")
         with vault.engine.begin() as conn:
             downstream.record_refs(vault, conn, "dataset:d1", [(s.id, f"ref-{i}")])

@@ -8,9 +8,11 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from confida import record
 from confida.rights import erasure, feed
 from confida.server.app import create_app
 from confida.vault import Vault
+from tests.actors import ADMIN
 from tests.apihelp import auth, setup
 from tests.serving_support import MSG, run_threads
 
@@ -30,7 +32,7 @@ def test_threads_erasing_one_subject_all_get_the_result(vault: Vault) -> None:
     for n in range(3):
         person = f"person-{n}"
         for _ in range(3):
-            vault.collect(person, "conversation_message", MSG, "service")
+            record.collect(vault, person, "conversation_message", MSG, "service", actor=ADMIN)
         results: list[erasure.Erasure] = []
 
         def run(_i: int, person: str = person, n: int = n) -> None:

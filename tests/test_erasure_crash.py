@@ -20,11 +20,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from confida import erasure_journal
+from confida import erasure_journal, record
 from confida.config import Config
 from confida.record import CollectItem
 from confida.store.schema import subject as subject_t
 from confida.store.schema import subject_request
+from tests.actors import ADMIN
 from tests.journal_support import (
     assert_erased,
     assert_intact,
@@ -113,11 +114,11 @@ def test_erasure_killed_at_random_moments_completes_after_restart(data_dir: Path
         victims = {}
         for seed in SEEDS:
             who = f"victim-{seed}"
-            v.collect_many([
+            record.collect_many(v, [
                 CollectItem(who, "conversation_message",
                             {"conversation_id": f"c{i}", "text": f"t{i}"}, "service")
                 for i in range(RECORDS)
-            ])
+            ], actor=ADMIN)
             victims[seed] = populate(v, who, n=2)
         populate(v, "bystander")
     children = {seed: _fork(data_dir, f"victim-{seed}", f"req-{seed}") for seed in SEEDS}

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import select, update
 
-from confida import consent
+from confida import consent, record
 from confida.audit.entry import AuditEntry
 from confida.downstream import refs_of
 from confida.errors import BadInput, PurposeNotAllowed
@@ -29,6 +29,7 @@ from confida.rights.objection import object_to
 from confida.store.schema import subject as subject_t
 from confida.store.schema import training_dataset
 from confida.vault import Vault
+from tests.actors import ADMIN
 
 PLANTED = {
     "alice": ("Hi, I am Anna Schmidt, mail anna.schmidt@example.com or call +49 30 901820. "
@@ -68,8 +69,8 @@ def av(config, sink) -> Vault:
 
 
 def _msg(v: Vault, who: str, text: str, kind: str = "conversation_message") -> None:
-    v.collect(who, kind, {"conversation_id": f"conv-{who}", "role": "user", "text": text,
-                          "created_at": "2026-11-01T10:11:12Z"}, "service")
+    record.collect(v, who, kind, {"conversation_id": f"conv-{who}", "role": "user", "text": text,
+                          "created_at": "2026-11-01T10:11:12Z"}, "service", actor=ADMIN)
 
 
 def _rows(directory: Path) -> list[dict[str, Any]]:
@@ -81,11 +82,11 @@ def _rows(directory: Path) -> list[dict[str, Any]]:
 
 def test_export_end_to_end(av: Vault, config, sink: ListSink, tmp_path: Path) -> None:
     for who in ("alice", "bob", "carol", "eve", "dave"):
-        consent.grant(av, who, "model_training")
+        consent.grant(av, who, "model_training", actor=ADMIN)
         _msg(av, who, PLANTED[who])
-    av.collect("alice", "temporary_chat", {"conversation_id": "tmp-1",
-                                           "text": "temporary secret plan"}, "service")
-    consent.withdraw(av, "bob", "model_training")
+    record.collect(av, "alice", "temporary_chat", {"conversation_id": "tmp-1",
+                   "text": "temporary secret plan"}, "service", actor=ADMIN)
+    consent.withdraw(av, "bob", "model_training", actor=ADMIN)
     with av.engine.begin() as conn:
         conn.execute(update(subject_t).where(subject_t.c.ref == av.subject_ref("dave"))
                      .values(status="restricted"))
@@ -143,7 +144,7 @@ def test_export_end_to_end(av: Vault, config, sink: ListSink, tmp_path: Path) ->
     carol_pseudo = refs[0]["reference"]
     assert carol_pseudo in {r["subject"] for r in rows}
     erase(av, "carol", verified_by="test: signed-in session")
-    consent.withdraw(av, "eve", "model_training")
+    consent.withdraw(av, "eve", "model_training", actor=ADMIN)
     notices = erasure_feed(av)
     assert [n.references for n in notices] == [
         [{"system": f"dataset:{res.dataset_id}", "reference": carol_pseudo}]]
@@ -179,7 +180,7 @@ def test_refuses_non_empty_dir_and_bad_format(av: Vault, tmp_path: Path) -> None
 
 
 def test_same_key_same_output(av: Vault, tmp_path: Path) -> None:
-    consent.grant(av, "alice", "model_training")
+    consent.grant(av, "alice", "model_training", actor=ADMIN)
     _msg(av, "alice", PLANTED["alice"])
     key = bytes(range(32))
     a = export_training(av, tmp_path / "a", dataset_key=key, formats=["jsonl"])
@@ -195,7 +196,8 @@ def test_legitimate_interest_objection_and_restriction(av: Vault, tmp_path: Path
     for who in ("ann", "ben", "cat"):
         _msg(av, who, f"Message from {who}.")
     # safety covers temporary chats, but they never leave for training
-    av.collect("ben", "temporary_chat", {"conversation_id": "t", "text": "temporary"}, "service")
+    record.collect(av, "ben", "temporary_chat", {"conversation_id": "t", "text": "temporary"},
+                   "service", actor=ADMIN)
     object_to(av, "ann", "safety", verified_by="test")
     res = export_training(av, tmp_path / "li", selection=Selection(purpose="safety"))
     assert res.record_count == 2 and res.excluded == {"objected": 1}

@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from confida import permissions, safe_files
+from confida import permissions, record, safe_files
 from confida.config import Config
 from confida.errors import BadInput, InvalidRecord
+from tests.actors import ADMIN
 from tests.conftest import cli
 
 MSG = json.dumps({"conversation_id": "c1", "text": "hello"})
@@ -358,8 +359,8 @@ def test_core_refuses_a_built_deep_record(vault: Any) -> None:
     for _ in range(100_000):
         deep = [deep]
     with pytest.raises(InvalidRecord, match="nested deeper than 64"):
-        vault.collect("u", "conversation_message",
-                      {"conversation_id": "c", "text": "t", "x": deep}, "service")
+        record.collect(vault, "u", "conversation_message",
+                      {"conversation_id": "c", "text": "t", "x": deep}, "service", actor=ADMIN)
 
 
 def test_api_answers_deep_bodies_with_a_problem(tmp_path: Path, database_url: str) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from confida import record
 from confida.crypto.kek import FileKek
 from confida.store.keyschema import data_key
 from confida.store.schema import record as record_t
 from confida.vault import Vault
+from tests.actors import ADMIN
 
 MSG = {"conversation_id": "c", "text": "hello"}
 
@@ -19,7 +21,7 @@ def _records(vault: Vault) -> list[bytes]:
 
 
 def test_rotate_rewraps_keys_not_records(vault: Vault) -> None:
-    ids = [vault.collect(f"u{i}", "conversation_message", MSG, "service").record_id
+    ids = [record.collect(vault, f"u{i}", "conversation_message", MSG, "service", actor=ADMIN).record_id
            for i in range(5)]
     before = _records(vault)
     res = vault.keys.rotate()
@@ -29,7 +31,7 @@ def test_rotate_rewraps_keys_not_records(vault: Vault) -> None:
         assert set(conn.execute(select(data_key.c.kek_version)).scalars()) == {"v2"}
     fresh = Vault.open(vault.config)  # no cached keys: unwraps under v2
     try:
-        assert all(fresh.read(i, "service").data == MSG for i in ids)
+        assert all(record.read(fresh, i, "service", actor=ADMIN).data == MSG for i in ids)
         states = {v["version"]: v["state"] for v in fresh.keys.versions()}
         assert states == {"v1": "retired", "v2": "active"}
     finally:
@@ -56,7 +58,7 @@ class CrashingKek(FileKek):
 
 
 def test_rotation_interrupted_then_resumed(vault: Vault) -> None:
-    ids = [vault.collect(f"u{i}", "conversation_message", MSG, "service").record_id
+    ids = [record.collect(vault, f"u{i}", "conversation_message", MSG, "service", actor=ADMIN).record_id
            for i in range(7)]
     crashing = Vault.open(vault.config, kek=CrashingKek(vault.config.kek_dir, 3))
     try:
@@ -68,7 +70,7 @@ def test_rotation_interrupted_then_resumed(vault: Vault) -> None:
         crashing.close()
     mid = Vault.open(vault.config)  # mid-rotation, every key still readable
     try:
-        assert all(mid.read(i, "service").data == MSG for i in ids)
+        assert all(record.read(mid, i, "service", actor=ADMIN).data == MSG for i in ids)
         res = mid.keys.rotate()
         assert res["version"] == "v2" and res["resumed"] is True
         assert res["rewrapped"] == 8 - 2  # the first batch had committed
@@ -78,6 +80,6 @@ def test_rotation_interrupted_then_resumed(vault: Vault) -> None:
         mid.close()
     final = Vault.open(vault.config)
     try:
-        assert all(final.read(i, "service").data == MSG for i in ids)
+        assert all(record.read(final, i, "service", actor=ADMIN).data == MSG for i in ids)
     finally:
         final.close()

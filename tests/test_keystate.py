@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select, update
 
+from confida import record
 from confida.clock import utcnow
 from confida.config import Config
 from confida.errors import StoreUnavailable
@@ -41,6 +42,7 @@ from confida.store.schema import audit_tables
 from confida.store.schema import record as record_t
 from confida.store.schema import subject as subject_t
 from confida.vault import Vault
+from tests.actors import ADMIN
 from tests.apihelp import auth, setup
 from tests.conftest import cli, database, make_config
 from tests.keys_support import found_in_file
@@ -280,7 +282,7 @@ def _states(data_dir: Path) -> dict[str, str]:
 def test_keys_retire_refuses_unsafe_cases_and_destroys_due_versions(data_dir: Path) -> None:
     cfg = Config.load(data_dir)
     with Vault.open(cfg) as v:
-        rid = v.collect("jane", "conversation_message", MSG, "service").record_id
+        rid = record.collect(v, "jane", "conversation_message", MSG, "service", actor=ADMIN).record_id
     # nothing retired yet: the active version is never a candidate
     r = cli(data_dir, "--json", "keys", "retire", "--older-than", "1h")
     assert r.exit_code == 0 and json.loads(r.stdout)["destroyed"] == []
@@ -326,7 +328,7 @@ def test_keys_retire_refuses_unsafe_cases_and_destroys_due_versions(data_dir: Pa
     assert cli(data_dir, "keys", "rotate").exit_code == 0
     assert _states(data_dir)["v1"] == "destroyed"
     with Vault.open(cfg) as v:  # and the data is still readable under the live versions
-        assert v.read(rid, "service").data == MSG
+        assert record.read(v, rid, "service", actor=ADMIN).data == MSG
 
     r = cli(data_dir, "keys", "retire", "--older-than", "soon")
     assert r.exit_code == 2 and "--older-than" in r.output
@@ -348,8 +350,8 @@ def _copies_on_disk(path: Path, needles: list[bytes]) -> int:
 
 
 def test_destroyed_key_leaves_no_copy_in_the_key_store_files(vault: Vault) -> None:
-    vault.collect("jane", "conversation_message", MSG, "service")
-    vault.collect("bob", "conversation_message", MSG, "service")
+    record.collect(vault, "jane", "conversation_message", MSG, "service", actor=ADMIN)
+    record.collect(vault, "bob", "conversation_message", MSG, "service", actor=ADMIN)
     ids = [k for k in _key_ids(vault.config) if not k.startswith("system:")]
     if vault.key_engine.dialect.name != "sqlite":
         pytest.skip("the key store is not a SQLite file here")
@@ -370,7 +372,7 @@ def test_destroy_reports_a_log_it_could_not_truncate(
 ) -> None:
     if vault.key_engine.dialect.name != "sqlite":
         pytest.skip("the key store is not a SQLite file here")
-    vault.collect("jane", "conversation_message", MSG, "service")
+    record.collect(vault, "jane", "conversation_message", MSG, "service", actor=ADMIN)
     sid = next(k for k in _key_ids(vault.config) if not k.startswith("system:"))
     monkeypatch.setattr(store_engine, "CHECKPOINT_WAIT_MS", 50)
     db = vault.key_engine.url.database
@@ -392,7 +394,7 @@ def test_destroy_reports_a_log_it_could_not_truncate(
 def test_breach_draft_says_what_rotation_and_retirement_do(vault: Vault) -> None:
     from confida import breach
 
-    vault.collect("jane", "conversation_message", MSG, "service")
+    record.collect(vault, "jane", "conversation_message", MSG, "service", actor=ADMIN)
     vault.keys.rotate()
     kek_only = breach.register_breach(vault, title="kek", description="KEK file leaked",
                                       kek_versions=["v1"])
@@ -414,14 +416,14 @@ def test_retire_destroys_the_hsm_object(
 
     cfg = make_config(tmp_path / "data", database_url, kek_provider="pkcs11", pkcs11=token)
     with Vault.open(cfg) as a, Vault.open(cfg) as b:
-        rid = a.collect("u", "conversation_message", MSG, "service").record_id
-        assert a.read(rid, "service").data == MSG  # A holds the key unwrapped under v1
+        rid = record.collect(a, "u", "conversation_message", MSG, "service", actor=ADMIN).record_id
+        assert record.read(a, rid, "service", actor=ADMIN).data == MSG  # A holds the key unwrapped under v1
         sid = next(k for k in _key_ids(cfg) if not k.startswith("system:"))
         old = _key_row(cfg, sid)
         b.keys.rotate()
         assert b.keys.retire(lambda _since: True)["destroyed"] == ["v1"]
         assert not b.keys.kek.has_version("v1") and b.keys.kek.has_version("v2")
-        assert a.read(rid, "service").data == MSG  # under v2
+        assert record.read(a, rid, "service", actor=ADMIN).data == MSG  # under v2
         _set_key_row(cfg, sid, "v1", old.wrapped, version_state="active")
         with pytest.raises(KeyUnavailable):
-            a.read(rid, "service")
+            record.read(a, rid, "service", actor=ADMIN)

@@ -15,6 +15,7 @@ from confida.errors import BadInput
 from confida.register import load_register
 from confida.transparency.notice import notice_context, notice_version, render_notice
 from confida.transparency.ropa import activities, render_ropa
+from tests.actors import ADMIN
 from tests.tr_support import SAMPLE, register_from, sample_doc
 
 REG = load_register(SAMPLE)
@@ -111,7 +112,7 @@ def test_vault_and_consent_record_the_notice_version(vault) -> None:
     from confida import consent
 
     assert vault.notice_version() == notice_version(vault.register)
-    ev = consent.grant(vault, "u-1", "model_training")
+    ev = consent.grant(vault, "u-1", "model_training", actor=ADMIN)
     assert ev.notice_version == notice_version(vault.register)
 
 

@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 import pytest
 
+from confida import record
 from confida.config import Config
 from confida.store.engine import make_engine
 from confida.store.pages import (
@@ -43,6 +44,7 @@ from confida.store.pages import (
     stored_images,
     wal_image,
 )
+from tests.actors import ADMIN
 from tests.apihelp import auth, setup
 
 ROUNDS = 1  # one run suffices: the old code dropped the server's lock for good
@@ -309,6 +311,6 @@ def test_compliance_check_reads_without_holding_the_write_lock(
 
     monkeypatch.setattr(run_mod, "CHECKS", [*run_mod.CHECKS, ("probe", probe)])
     with Vault.open(config) as v:
-        v.collect("u", "account", {"email": "u@example.org"}, "service")
+        record.collect(v, "u", "account", {"email": "u@example.org"}, "service", actor=ADMIN)
         results = run_checks(v)
     assert wrote and results[-1].id == "probe"

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from confida import record
 from confida.config import PKCS11Settings
 from confida.crypto import aead
 from confida.errors import KeyUnavailable
+from tests.actors import ADMIN
 
 MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 pytestmark = pytest.mark.skipif(
@@ -84,8 +86,8 @@ def test_vault_on_hsm_with_rotation(token: PKCS11Settings, tmp_path: Path,
 
     cfg = make_config(tmp_path / "data", database_url, kek_provider="pkcs11", pkcs11=token)
     with Vault.open(cfg) as v:
-        rid = v.collect("u", "conversation_message", {"conversation_id": "c", "text": "hi"},
-                        "service").record_id
+        rid = record.collect(v, "u", "conversation_message", {"conversation_id": "c", "text": "hi"},
+                        "service", actor=ADMIN).record_id
         assert v.keys.rotate()["version"] == "v2"
     with Vault.open(cfg) as v:
-        assert v.read(rid, "service").data["text"] == "hi"
+        assert record.read(v, rid, "service", actor=ADMIN).data["text"] == "hi"

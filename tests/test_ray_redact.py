@@ -14,11 +14,12 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from confida import consent
+from confida import consent, record
 from confida.cli.app import app
 from confida.export.training import export_training
 from confida.pii import Policy
 from confida.vault import Vault
+from tests.actors import ADMIN
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.ray
@@ -116,10 +117,10 @@ def test_training_export_on_ray_is_identical(cluster, vault: Vault, tmp_path: Pa
     from confida.export.ray_redact import ray_anonymiser
 
     for i, who in enumerate(["a", "b", "c"]):
-        consent.grant(vault, who, "model_training")
+        consent.grant(vault, who, "model_training", actor=ADMIN)
         for t in TEXTS[:4]:
-            vault.collect(who, "conversation_message",
-                          {"conversation_id": f"c{i}", "text": t, "role": "user"}, "service")
+            record.collect(vault, who, "conversation_message",
+                          {"conversation_id": f"c{i}", "text": t, "role": "user"}, "service", actor=ADMIN)
     key = bytes(range(32))
     local = export_training(vault, tmp_path / "l", dataset_key=key, batch_size=5)
     dist = export_training(vault, tmp_path / "r", dataset_key=key, batch_size=5,
@@ -130,9 +131,9 @@ def test_training_export_on_ray_is_identical(cluster, vault: Vault, tmp_path: Pa
 
 def test_cli_export_training_engine_ray(cluster, config, tmp_path: Path) -> None:
     with Vault.open(config) as v:
-        consent.grant(v, "a", "model_training")
-        v.collect("a", "conversation_message", {"conversation_id": "c", "text": TEXTS[0]},
-                  "service")
+        consent.grant(v, "a", "model_training", actor=ADMIN)
+        record.collect(v, "a", "conversation_message", {"conversation_id": "c", "text": TEXTS[0]},
+                  "service", actor=ADMIN)
     r = CliRunner().invoke(app, ["--data-dir", str(config.data_dir), "--json", "export",
                                  "training", "--out", str(tmp_path / "ds"), "--engine", "ray",
                                  "--workers", "1", "--format", "jsonl"])

@@ -26,59 +26,60 @@ from confida.store.pages import copy_database, file_bytes
 from confida.store.schema import record as record_t
 from confida.store.schema import subject as subject_t
 from confida.vault import Vault
+from tests.actors import ADMIN
 
 MSG = {"conversation_id": "c-1", "text": "My secret plan: QUOKKA-LANTERN-7781", "role": "user"}
 
 
 def test_collect_then_read_round_trips(vault: Vault) -> None:
-    res = vault.collect("user-1", "conversation_message", MSG, "service")
-    rec = vault.read(res.record_id, "service")
+    res = record.collect(vault, "user-1", "conversation_message", MSG, "service", actor=ADMIN)
+    rec = record.read(vault, res.record_id, "service", actor=ADMIN)
     assert rec.data == MSG
     assert rec.kind == "conversation_message"
     assert rec.retain_until > rec.created_at
 
 
 def test_undeclared_fields_dropped_and_counted(vault: Vault) -> None:
-    res = vault.collect("u", "conversation_message", {**MSG, "mood": "happy", "x": 1}, "service")
+    res = record.collect(vault, "u", "conversation_message", {**MSG, "mood": "happy", "x": 1}, "service", actor=ADMIN)
     assert res.dropped_fields == 2
-    assert "mood" not in vault.read(res.record_id, "service").data
+    assert "mood" not in record.read(vault, res.record_id, "service", actor=ADMIN).data
 
 
 def test_fields_outside_purpose_categories_are_dropped(vault: Vault) -> None:
     ev = {"event": "login", "ip": "203.0.113.9", "country": "DE"}
-    res = vault.collect("u", "usage_event", ev, "safety")  # safety: no account.locale
+    res = record.collect(vault, "u", "usage_event", ev, "safety", actor=ADMIN)  # safety: no account.locale
     assert res.dropped_fields == 1
-    assert vault.read(res.record_id, "safety").data == {"event": "login", "ip": "203.0.113.9"}
+    assert record.read(vault, res.record_id, "safety", actor=ADMIN).data == {"event": "login", "ip": "203.0.113.9"}
 
 
 def test_read_shows_only_the_purpose_categories(vault: Vault) -> None:
     ev = {"event": "login", "ip": "203.0.113.9", "country": "DE"}
-    res = vault.collect("u", "usage_event", ev, "service" if False else "analytics")
+    res = record.collect(vault, "u", "usage_event", ev, "service" if False else "analytics", actor=ADMIN)
     # analytics may not use device.ip_address, so the ip was dropped at collection
-    assert "ip" not in vault.read(res.record_id, "analytics").data
+    assert "ip" not in record.read(vault, res.record_id, "analytics", actor=ADMIN).data
 
 
 def test_consent_based_purpose_refused_without_consent(vault: Vault) -> None:
     with pytest.raises(ConsentRequired, match="model_training"):
-        vault.collect("u", "conversation_message", MSG, "model_training")
+        record.collect(vault, "u", "conversation_message", MSG, "model_training", actor=ADMIN)
 
 
 def test_consent_grant_then_withdraw_takes_effect_at_once(vault: Vault) -> None:
-    consent.grant(vault, "u", "model_training")
-    res = vault.collect("u", "conversation_message", MSG, "model_training")
-    assert vault.read(res.record_id, "model_training").data["text"] == MSG["text"]
-    consent.withdraw(vault, "u", "model_training")
+    consent.grant(vault, "u", "model_training", actor=ADMIN)
+    res = record.collect(vault, "u", "conversation_message", MSG, "model_training", actor=ADMIN)
+    assert record.read(vault, res.record_id, "model_training", actor=ADMIN).data["text"] == MSG["text"]
+    consent.withdraw(vault, "u", "model_training", actor=ADMIN)
     with pytest.raises(ConsentRequired):
-        vault.read(res.record_id, "model_training")
+        record.read(vault, res.record_id, "model_training", actor=ADMIN)
     with pytest.raises(ConsentRequired):
-        vault.collect("u", "conversation_message", MSG, "model_training")
-    assert vault.read(res.record_id, "service").data == MSG  # contract purpose unaffected
+        record.collect(vault, "u", "conversation_message", MSG, "model_training", actor=ADMIN)
+    assert record.read(vault, res.record_id, "service", actor=ADMIN).data == MSG  # contract purpose unaffected
 
 
 def test_consent_ledger_is_append_only_history(vault: Vault) -> None:
-    consent.grant(vault, "u", "model_training", notice_version="n1")
-    consent.withdraw(vault, "u", "model_training", source="web", notice_version="n2")
-    consent.grant(vault, "u", "model_training", source="cli")
+    consent.grant(vault, "u", "model_training", notice_version="n1", actor=ADMIN)
+    consent.withdraw(vault, "u", "model_training", source="web", notice_version="n2", actor=ADMIN)
+    consent.grant(vault, "u", "model_training", source="cli", actor=ADMIN)
     hist = consent.history(vault, "u")
     assert [e.action for e in hist] == ["grant", "withdraw", "grant"]
     assert [e.source for e in hist] == ["api", "web", "cli"]
@@ -90,12 +91,12 @@ def test_consent_for_non_consent_purpose_is_bad_input(vault: Vault) -> None:
     from confida.errors import BadInput
 
     with pytest.raises(BadInput, match="not consent"):
-        consent.grant(vault, "u", "service")
+        consent.grant(vault, "u", "service", actor=ADMIN)
 
 
 def test_collect_records_consent_grant_as_evidence(vault: Vault) -> None:
-    ev = consent.grant(vault, "u", "model_training")
-    res = vault.collect("u", "conversation_message", MSG, "model_training")
+    ev = consent.grant(vault, "u", "model_training", actor=ADMIN)
+    res = record.collect(vault, "u", "conversation_message", MSG, "model_training", actor=ADMIN)
     with vault.engine.connect() as conn:
         row = conn.execute(select(record_t).where(record_t.c.id == res.record_id)).one()
     assert row.consent_event_id == ev.id
@@ -123,7 +124,7 @@ def test_collect_records_consent_grant_as_evidence(vault: Vault) -> None:
 )
 def test_bad_input_is_refused_and_stores_nothing(vault: Vault, kind, purpose, data, error) -> None:
     with pytest.raises(error):
-        vault.collect("u", kind, data, purpose)
+        record.collect(vault, "u", kind, data, purpose, actor=ADMIN)
     with vault.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM record")).scalar() == 0
 
@@ -132,59 +133,59 @@ def test_batch_is_atomic_and_names_the_bad_item(vault: Vault) -> None:
     items = [CollectItem(f"u{i}", "conversation_message", MSG, "service") for i in range(5)]
     items.append(CollectItem("u9", "conversation_message", {"text": "no id"}, "service"))
     with pytest.raises(InvalidRecord, match="item 5"):
-        vault.collect_many(items)
+        record.collect_many(vault, items, actor=ADMIN)
     with vault.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM record")).scalar() == 0
-    assert len(vault.collect_many(items[:5])) == 5
+    assert len(record.collect_many(vault, items[:5], actor=ADMIN)) == 5
 
 
 def test_restricted_subject_is_refused(vault: Vault) -> None:
-    res = vault.collect("u", "conversation_message", MSG, "service")
+    res = record.collect(vault, "u", "conversation_message", MSG, "service", actor=ADMIN)
     with vault.engine.begin() as conn:
         conn.execute(update(subject_t).values(status="restricted"))
     with pytest.raises(SubjectRestricted):
-        vault.read(res.record_id, "service")
+        record.read(vault, res.record_id, "service", actor=ADMIN)
     with pytest.raises(SubjectRestricted):
-        vault.collect("u", "conversation_message", MSG, "service")
+        record.collect(vault, "u", "conversation_message", MSG, "service", actor=ADMIN)
 
 
 def test_update_replaces_value(vault: Vault) -> None:
-    res = vault.collect("u", "account", {"email": "a@example.org", "display_name": "A"}, "service")
-    rec = vault.update(res.record_id, {"display_name": "Bee"}, "service")
+    res = record.collect(vault, "u", "account", {"email": "a@example.org", "display_name": "A"}, "service", actor=ADMIN)
+    rec = record.update(vault, res.record_id, {"display_name": "Bee"}, "service", actor=ADMIN)
     assert rec.data["display_name"] == "Bee"
-    assert vault.read(res.record_id, "service").data["display_name"] == "Bee"
+    assert record.read(vault, res.record_id, "service", actor=ADMIN).data["display_name"] == "Bee"
     with pytest.raises(InvalidRecord):
-        vault.update(res.record_id, {"email": None}, "service")
+        record.update(vault, res.record_id, {"email": None}, "service", actor=ADMIN)
     with pytest.raises(InvalidRecord):
-        vault.update(res.record_id, {"favourite_colour": "red"}, "service")
+        record.update(vault, res.record_id, {"favourite_colour": "red"}, "service", actor=ADMIN)
 
 
 def test_list_is_metadata_only(vault: Vault) -> None:
-    vault.collect("u", "conversation_message", MSG, "service")
-    vault.collect("u", "usage_event", {"event": "login"}, "safety")
-    vault.collect("other", "usage_event", {"event": "login"}, "safety")
-    rows = vault.list_records("u")
+    record.collect(vault, "u", "conversation_message", MSG, "service", actor=ADMIN)
+    record.collect(vault, "u", "usage_event", {"event": "login"}, "safety", actor=ADMIN)
+    record.collect(vault, "other", "usage_event", {"event": "login"}, "safety", actor=ADMIN)
+    rows = record.list_records(vault, "u", actor=ADMIN)
     assert {r.kind for r in rows} == {"conversation_message", "usage_event"}
-    assert vault.list_records("u", kind="usage_event")[0].purpose == "safety"
-    assert vault.list_records("nobody") == []
+    assert record.list_records(vault, "u", kind="usage_event", actor=ADMIN)[0].purpose == "safety"
+    assert record.list_records(vault, "nobody", actor=ADMIN) == []
 
 
 def test_unknown_record_id(vault: Vault) -> None:
     with pytest.raises(NotFound):
-        vault.read("00000000-0000-0000-0000-000000000000", "service")
+        record.read(vault, "00000000-0000-0000-0000-000000000000", "service", actor=ADMIN)
     with pytest.raises(NotFound):
-        vault.read("'; DROP TABLE record; --", "service")
+        record.read(vault, "'; DROP TABLE record; --", "service", actor=ADMIN)
 
 
 def test_ciphertext_moved_to_another_record_fails(vault: Vault) -> None:
-    a = vault.collect("u", "conversation_message", MSG, "service")
-    b = vault.collect("u", "conversation_message", {**MSG, "text": "other"}, "service")
+    a = record.collect(vault, "u", "conversation_message", MSG, "service", actor=ADMIN)
+    b = record.collect(vault, "u", "conversation_message", {**MSG, "text": "other"}, "service", actor=ADMIN)
     with vault.engine.begin() as conn:
         q = select(record_t.c.ciphertext).where(record_t.c.id == a.record_id)
         ct = conn.execute(q).scalar()
         conn.execute(update(record_t).where(record_t.c.id == b.record_id).values(ciphertext=ct))
     with pytest.raises(KeyUnavailable):
-        vault.read(b.record_id, "service")
+        record.read(vault, b.record_id, "service", actor=ADMIN)
 
 
 def test_no_plaintext_in_sqlite_file(vault: Vault, config: Config, backend: str) -> None:
@@ -192,8 +193,8 @@ def test_no_plaintext_in_sqlite_file(vault: Vault, config: Config, backend: str)
         pytest.skip("byte scan of the SQLite file")
     marker = "QUOKKA-LANTERN-7781"
     subject_id = "jane.doe@example.org"
-    vault.collect(subject_id, "conversation_message", MSG, "service")
-    vault.collect(subject_id, "account", {"email": subject_id, "display_name": "Jane"}, "service")
+    record.collect(vault, subject_id, "conversation_message", MSG, "service", actor=ADMIN)
+    record.collect(vault, subject_id, "account", {"email": subject_id, "display_name": "Jane"}, "service", actor=ADMIN)
     sqlite_checkpoint(vault.engine)
     for f in config.data_dir.rglob("*"):
         if f.is_file():  # databases through SQLite, their WAL by a lock-free child
@@ -205,7 +206,7 @@ def test_no_plaintext_in_sqlite_file(vault: Vault, config: Config, backend: str)
 def test_no_plaintext_in_postgres(vault: Vault, backend: str) -> None:
     if backend != "postgresql":
         pytest.skip("PostgreSQL table scan")
-    vault.collect("jane.doe@example.org", "conversation_message", MSG, "service")
+    record.collect(vault, "jane.doe@example.org", "conversation_message", MSG, "service", actor=ADMIN)
     with vault.engine.connect() as conn:
         for table in ("record", "subject", "consent_event"):
             dump = conn.execute(text(f"SELECT t::text FROM {table} t")).scalars().all()
@@ -218,7 +219,7 @@ def test_database_backup_without_key_store_is_useless(
     """A copy of the record store next to any other key store decrypts nothing."""
     if backend != "sqlite":
         pytest.skip("file copy of the SQLite store")
-    res = vault.collect("u", "conversation_message", MSG, "service")
+    res = record.collect(vault, "u", "conversation_message", MSG, "service", actor=ADMIN)
     sqlite_checkpoint(vault.engine)
     other = tmp_path / "restored"
     from .conftest import make_config
@@ -228,38 +229,38 @@ def test_database_backup_without_key_store_is_useless(
     v2 = Vault.open(cfg2)
     try:
         with pytest.raises((NotFound, KeyUnavailable)):
-            v2.read(res.record_id, "service")
+            record.read(v2, res.record_id, "service", actor=ADMIN)
     finally:
         v2.close()
 
 
 def test_missing_kek_file_refuses_clearly(vault: Vault, config: Config) -> None:
-    res = vault.collect("u", "conversation_message", MSG, "service")
+    res = record.collect(vault, "u", "conversation_message", MSG, "service", actor=ADMIN)
     (config.kek_dir / "v1.key").rename(config.kek_dir / "moved.key")
     v2 = Vault.open(config)
     try:
         with pytest.raises(KeyUnavailable, match="missing"):
-            v2.read(res.record_id, "service")
+            record.read(v2, res.record_id, "service", actor=ADMIN)
     finally:
         v2.close()
     (config.kek_dir / "moved.key").rename(config.kek_dir / "v1.key")
-    assert vault.read(res.record_id, "service").data == MSG
+    assert record.read(vault, res.record_id, "service", actor=ADMIN).data == MSG
 
 
 def test_wrong_kek_file_refuses_and_overwrites_nothing(vault: Vault, config: Config) -> None:
-    res = vault.collect("u", "conversation_message", MSG, "service")
+    res = record.collect(vault, "u", "conversation_message", MSG, "service", actor=ADMIN)
     path = config.kek_dir / "v1.key"
     good = path.read_bytes()
     path.write_bytes(bytes(32))
     v2 = Vault.open(config)
     try:
         with pytest.raises(KeyUnavailable, match="wrong key"):
-            v2.read(res.record_id, "service")
+            record.read(v2, res.record_id, "service", actor=ADMIN)
     finally:
         v2.close()
     assert path.read_bytes() == bytes(32)
     path.write_bytes(good)
-    assert vault.read(res.record_id, "service").data == MSG
+    assert record.read(vault, res.record_id, "service", actor=ADMIN).data == MSG
 
 
 def test_record_module_exports() -> None:

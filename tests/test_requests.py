@@ -8,11 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from confida import record
 from confida import request as requests
 from confida.config import Config
 from confida.errors import BadInput, NotFound, RequestConflict
 from confida.register.duration import Duration
 from confida.vault import Vault
+from tests.actors import ADMIN
 
 MSG = {"conversation_id": "c", "text": "hello"}
 
@@ -35,8 +37,8 @@ def clock() -> Clock:
 @pytest.fixture
 def cvault(config: Config, clock: Clock):
     v = Vault.open(config, clock=clock)
-    v.collect("u1", "conversation_message", MSG, "service")
-    v.collect("u2", "conversation_message", MSG, "service")
+    record.collect(v, "u1", "conversation_message", MSG, "service", actor=ADMIN)
+    record.collect(v, "u2", "conversation_message", MSG, "service", actor=ADMIN)
     try:
         yield v
     finally:

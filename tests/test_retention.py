@@ -7,13 +7,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from confida import consent
+from confida import consent, record
 from confida.errors import NotFound
 from confida.retention import EXPIRED, run_retention
 from confida.server.retention_task import RetentionTask
 from confida.store.engine import transaction
-from confida.store.schema import record, subject
+from confida.store.schema import record as record_t
+from confida.store.schema import subject
 from confida.vault import Vault
+from tests.actors import ADMIN
 from tests.tr_support import Clock, ListSink, set_record
 
 pytest_plugins = ["tests.tr_support"]
@@ -24,16 +26,16 @@ pytest_plugins = ["tests.tr_support"]
 
 def _subject(v: Vault, record_id: str):
     with v.engine.connect() as conn:
-        sid = conn.execute(select(record.c.subject_id).where(record.c.id == record_id)).scalar()
+        sid = conn.execute(select(record_t.c.subject_id).where(record_t.c.id == record_id)).scalar()
         return conn.execute(select(subject).where(subject.c.id == sid)).first()
 
 
 def test_deletes_by_kind_and_purpose_and_reports_it(v: Vault, clock: Clock,
                                                     sink: ListSink) -> None:
-    keep = v.collect("u-1", "account", {"email": "a@example.com"}, "service").record_id
-    gone = [v.collect("u-1", "usage_event", {"event": "open"}, "safety").record_id
+    keep = record.collect(v, "u-1", "account", {"email": "a@example.com"}, "service", actor=ADMIN).record_id
+    gone = [record.collect(v, "u-1", "usage_event", {"event": "open"}, "safety", actor=ADMIN).record_id
             for _ in range(3)]
-    v.collect("u-1", "temporary_chat", {"conversation_id": "c", "text": "x"}, "service")
+    record.collect(v, "u-1", "temporary_chat", {"conversation_id": "c", "text": "x"}, "service", actor=ADMIN)
     clock.advance(days=29)
     assert run_retention(v).removed_total == 0
     clock.advance(days=2)
@@ -41,7 +43,7 @@ def test_deletes_by_kind_and_purpose_and_reports_it(v: Vault, clock: Clock,
     assert rep.removed == {"usage_event": {"safety": 3}, "temporary_chat": {"service": 1}}
     assert rep.removed_total == 4 and rep.keys_destroyed == 0
     with v.engine.connect() as conn:
-        left = [r for (r,) in conn.execute(select(record.c.id))]
+        left = [r for (r,) in conn.execute(select(record_t.c.id))]
     assert left == [keep] and not set(gone) & set(left)
     entry = next(e for e in reversed(sink.entries) if e["action"] == "retention.run")
     assert entry["outcome"] == "allowed"
@@ -51,8 +53,8 @@ def test_deletes_by_kind_and_purpose_and_reports_it(v: Vault, clock: Clock,
 
 
 def test_legal_hold_and_restriction_suspend_deletion(v: Vault, clock: Clock) -> None:
-    held = v.collect("u-1", "usage_event", {"event": "a"}, "safety").record_id
-    restricted = v.collect("u-2", "usage_event", {"event": "b"}, "safety").record_id
+    held = record.collect(v, "u-1", "usage_event", {"event": "a"}, "safety", actor=ADMIN).record_id
+    restricted = record.collect(v, "u-2", "usage_event", {"event": "b"}, "safety", actor=ADMIN).record_id
     sid = _subject(v, restricted).id
     with transaction(v.engine) as conn:
         set_record(conn, held, legal_hold=True)
@@ -65,7 +67,7 @@ def test_legal_hold_and_restriction_suspend_deletion(v: Vault, clock: Clock) -> 
 
 def test_emptied_subject_loses_its_key_and_returns_as_a_new_subject(v: Vault,
                                                                      clock: Clock) -> None:
-    rid = v.collect("u-1", "usage_event", {"event": "a"}, "safety").record_id
+    rid = record.collect(v, "u-1", "usage_event", {"event": "a"}, "safety", actor=ADMIN).record_id
     old = _subject(v, rid)
     clock.advance(days=31)
     rep = run_retention(v)
@@ -76,14 +78,14 @@ def test_emptied_subject_loses_its_key_and_returns_as_a_new_subject(v: Vault,
     assert not v.keys.has_key(old.id)
     with pytest.raises(NotFound):
         v.keys.get_key(old.id)
-    again = v.collect("u-1", "usage_event", {"event": "b"}, "safety").record_id
+    again = record.collect(v, "u-1", "usage_event", {"event": "b"}, "safety", actor=ADMIN).record_id
     assert _subject(v, again).id != old.id
     assert run_retention(v).keys_destroyed == 0  # idempotent
 
 
 def test_subject_with_consent_in_force_keeps_its_key(v: Vault, clock: Clock) -> None:
-    consent.grant(v, "u-1", "model_training")
-    rid = v.collect("u-1", "usage_event", {"event": "a"}, "safety").record_id
+    consent.grant(v, "u-1", "model_training", actor=ADMIN)
+    rid = record.collect(v, "u-1", "usage_event", {"event": "a"}, "safety", actor=ADMIN).record_id
     sid = _subject(v, rid).id
     clock.advance(days=31)
     rep = run_retention(v)
@@ -92,7 +94,7 @@ def test_subject_with_consent_in_force_keeps_its_key(v: Vault, clock: Clock) -> 
 
 def test_a_crash_before_key_destruction_is_finished_by_the_next_run(v: Vault,
                                                                      clock: Clock) -> None:
-    rid = v.collect("u-1", "usage_event", {"event": "a"}, "safety").record_id
+    rid = record.collect(v, "u-1", "usage_event", {"event": "a"}, "safety", actor=ADMIN).record_id
     sid = _subject(v, rid).id
     clock.advance(days=31)
     original = v.keys.destroy
@@ -105,14 +107,14 @@ def test_a_crash_before_key_destruction_is_finished_by_the_next_run(v: Vault,
 
 def test_background_task_runs_retention(config, clock: Clock) -> None:
     with Vault.open(config, clock=clock) as v:
-        v.collect("u-1", "usage_event", {"event": "a"}, "safety")
+        record.collect(v, "u-1", "usage_event", {"event": "a"}, "safety", actor=ADMIN)
     clock.advance(days=31)
     task = RetentionTask(config, every_seconds=0.05,
                          open_vault=lambda cfg: Vault.open(cfg, clock=clock))
     task.run_once()
     assert task.runs == 1 and task.errors == 0
     with Vault.open(config) as v, v.engine.connect() as conn:
-        assert conn.execute(select(record.c.id)).first() is None
+        assert conn.execute(select(record_t.c.id)).first() is None
     task.start()
     task.stop()
     assert task.runs >= 2
@@ -121,7 +123,7 @@ def test_background_task_runs_retention(config, clock: Clock) -> None:
 
 
 def test_retention_boundary_is_exact(v: Vault, clock: Clock) -> None:
-    c = v.collect("u-1", "usage_event", {"event": "a"}, "safety")
+    c = record.collect(v, "u-1", "usage_event", {"event": "a"}, "safety", actor=ADMIN)
     clock.now = c.retain_until - timedelta(seconds=1)
     assert run_retention(v).removed_total == 0
     clock.now = c.retain_until
@@ -134,7 +136,7 @@ def test_subject_with_an_open_request_keeps_its_key(v: Vault, clock: Clock) -> N
 
     from confida.store.schema import subject_request
 
-    rid = v.collect("u-1", "usage_event", {"event": "a"}, "safety").record_id
+    rid = record.collect(v, "u-1", "usage_event", {"event": "a"}, "safety", actor=ADMIN).record_id
     sid = _subject(v, rid).id
     with transaction(v.engine) as conn:
         conn.execute(insert(subject_request).values(
@@ -146,7 +148,7 @@ def test_subject_with_an_open_request_keeps_its_key(v: Vault, clock: Clock) -> N
     assert rep.removed_total == 1 and rep.keys_destroyed == 0 and v.keys.has_key(sid)
     with transaction(v.engine) as conn:
         conn.execute(subject_request.update().values(status="completed", closed_at=clock.now))
-    v.collect("u-9", "usage_event", {"event": "b"}, "safety")  # unrelated
+    record.collect(v, "u-9", "usage_event", {"event": "b"}, "safety", actor=ADMIN)  # unrelated
     assert run_retention(v).keys_destroyed == 1 and not v.keys.has_key(sid)  # request ended
 
 

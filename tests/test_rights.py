@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from confida import consent, rights
+from confida import consent, record, rights
 from confida import request as requests
 from confida.errors import (
     BadInput,
@@ -27,6 +27,7 @@ from confida.record import CollectItem
 from confida.rights import access as access_mod
 from confida.store.schema import record as record_t
 from confida.vault import Vault
+from tests.actors import ADMIN
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "schemas" / "access-export.schema.json").read_text())
@@ -43,19 +44,19 @@ def validate(manifest: dict) -> None:
 
 def populate(vault: Vault) -> dict[str, str]:
     ids = {
-        "msg": vault.collect("jane", "conversation_message", MSG, "service").record_id,
-        "acct": vault.collect("jane", "account", ACCOUNT, "service").record_id,
-        "event": vault.collect("jane", "usage_event", {"event": "login", "ip": "192.0.2.1"},
-                               "safety").record_id,
-        "invoice": vault.collect("jane", "invoice", {"invoice_number": "INV-1",
-                                                     "amount_cents": 2000}, "billing").record_id,
+        "msg": record.collect(vault, "jane", "conversation_message", MSG, "service", actor=ADMIN).record_id,
+        "acct": record.collect(vault, "jane", "account", ACCOUNT, "service", actor=ADMIN).record_id,
+        "event": record.collect(vault, "jane", "usage_event", {"event": "login", "ip": "192.0.2.1"},
+                               "safety", actor=ADMIN).record_id,
+        "invoice": record.collect(vault, "jane", "invoice", {"invoice_number": "INV-1",
+                                                     "amount_cents": 2000}, "billing", actor=ADMIN).record_id,
     }
-    consent.grant(vault, "jane", "model_training")
-    vault.collect("jane", "conversation_message", {**MSG, "text": "train on me"},
-                  "model_training")
-    consent.withdraw(vault, "jane", "model_training")
-    vault.collect("someone-else", "conversation_message",
-                  {**MSG, "text": "NOT-JANES-SECRET"}, "service")
+    consent.grant(vault, "jane", "model_training", actor=ADMIN)
+    record.collect(vault, "jane", "conversation_message", {**MSG, "text": "train on me"},
+                  "model_training", actor=ADMIN)
+    consent.withdraw(vault, "jane", "model_training", actor=ADMIN)
+    record.collect(vault, "someone-else", "conversation_message",
+                  {**MSG, "text": "NOT-JANES-SECRET"}, "service", actor=ADMIN)
     return ids
 
 
@@ -122,7 +123,7 @@ def test_csv_matches_json_and_defuses_formulas(vault: Vault, tmp_path: Path) -> 
 
 
 def test_export_with_no_records_is_still_valid(vault: Vault, tmp_path: Path) -> None:
-    consent.grant(vault, "quiet", "model_training")
+    consent.grant(vault, "quiet", "model_training", actor=ADMIN)
     buf = io.BytesIO()
     rights.access_export(vault, "quiet", buf, verified_by=V)
     m = rights.read_export(buf.getvalue())["manifest"]
@@ -159,7 +160,7 @@ def test_rectify_replaces_value_and_tracks_request(vault: Vault) -> None:
                          verified_by=V)
     assert req.type == "rectification" and req.status == "completed"
     assert req.details == {"record": ids["acct"], "fields": ["display_name"]}
-    assert vault.read(ids["acct"], "service").data["display_name"] == "Jane Q."
+    assert record.read(vault, ids["acct"], "service", actor=ADMIN).data["display_name"] == "Jane Q."
     buf = io.BytesIO()
     rights.access_export(vault, "jane", buf, verified_by=V)
     assert ACCOUNT["display_name"].encode() not in buf.getvalue()  # old value gone
@@ -167,7 +168,7 @@ def test_rectify_replaces_value_and_tracks_request(vault: Vault) -> None:
 
 def test_rectify_refuses_bad_input_and_other_peoples_records(vault: Vault) -> None:
     ids = populate(vault)
-    other = vault.collect("bob", "account", {"email": "bob@example.org"}, "service").record_id
+    other = record.collect(vault, "bob", "account", {"email": "bob@example.org"}, "service", actor=ADMIN).record_id
     with pytest.raises(NotFound):
         rights.rectify(vault, "jane", other, {"display_name": "x"}, verified_by=V)
     with pytest.raises(NotFound):
@@ -180,8 +181,8 @@ def test_rectify_refuses_bad_input_and_other_peoples_records(vault: Vault) -> No
         rights.rectify(vault, "jane", ids["acct"], {"plan": 7}, verified_by=V)
     with pytest.raises(InvalidRecord):
         rights.rectify(vault, "jane", ids["acct"], {}, verified_by=V)
-    assert vault.read(other, "service").data == {"email": "bob@example.org"}
-    assert vault.read(ids["acct"], "service").data["email"] == ACCOUNT["email"]
+    assert record.read(vault, other, "service", actor=ADMIN).data == {"email": "bob@example.org"}
+    assert record.read(vault, ids["acct"], "service", actor=ADMIN).data["email"] == ACCOUNT["email"]
     # refused attempts leave no request behind
     assert [r.type for r in requests.list_requests(vault)] == []
 
@@ -194,7 +195,7 @@ def test_rectify_same_request_id_twice_applies_once(vault: Vault) -> None:
     b = rights.rectify(vault, "jane", ids["acct"], {"plan": "team"}, verified_by=V,
                        request_id="r-1")
     assert a.id == b.id
-    assert vault.read(ids["acct"], "service").data["plan"] == "free"
+    assert record.read(vault, ids["acct"], "service", actor=ADMIN).data["plan"] == "free"
 
 
 # --- restriction (Art. 18) ------------------------------------------------------------------
@@ -203,13 +204,13 @@ def test_rectify_same_request_id_twice_applies_once(vault: Vault) -> None:
 def processing_paths(vault: Vault, ids: dict[str, str]):
     """Every path that processes (rather than stores or shows to the person) the data."""
     return {
-        "collect": lambda: vault.collect("jane", "conversation_message", MSG, "service"),
-        "collect_many": lambda: vault.collect_many(
-            [CollectItem("jane", "usage_event", {"event": "x"}, "safety")]),
-        "read": lambda: vault.read(ids["msg"], "service"),
-        "read_other_purpose": lambda: vault.read(ids["event"], "safety"),
-        "update": lambda: vault.update(ids["acct"], {"plan": "free"}, "service"),
-        "consent_grant": lambda: consent.grant(vault, "jane", "model_training"),
+        "collect": lambda: record.collect(vault, "jane", "conversation_message", MSG, "service", actor=ADMIN),
+        "collect_many": lambda: record.collect_many(vault,
+            [CollectItem("jane", "usage_event", {"event": "x"}, "safety")], actor=ADMIN),
+        "read": lambda: record.read(vault, ids["msg"], "service", actor=ADMIN),
+        "read_other_purpose": lambda: record.read(vault, ids["event"], "safety", actor=ADMIN),
+        "update": lambda: record.update(vault, ids["acct"], {"plan": "free"}, "service", actor=ADMIN),
+        "consent_grant": lambda: consent.grant(vault, "jane", "model_training", actor=ADMIN),
     }
 
 
@@ -227,13 +228,13 @@ def test_restriction_blocks_every_processing_path(vault: Vault, tmp_path: Path) 
     rights.access_export(vault, "jane", buf, verified_by=V)
     validate(rights.read_export(buf.getvalue())["manifest"])
     rights.rectify(vault, "jane", ids["acct"], {"plan": "team"}, verified_by=V)
-    vault.collect("someone-else", "conversation_message", MSG, "service")
+    record.collect(vault, "someone-else", "conversation_message", MSG, "service", actor=ADMIN)
     # lifting is recorded, and processing resumes
     lift = rights.lift_restriction(vault, "jane", verified_by=V)
     assert lift.type == "restriction_lift" and lift.details["previous"] == "restricted"
     for fn in processing_paths(vault, ids).values():
         fn()
-    assert vault.read(ids["acct"], "service").data["plan"] == "free"
+    assert record.read(vault, ids["acct"], "service", actor=ADMIN).data["plan"] == "free"
     types = [r.type for r in requests.list_requests(vault)]
     assert types.count("restriction") == 1 and types.count("restriction_lift") == 1
 
@@ -251,15 +252,15 @@ def test_objection_stops_legitimate_interest_purpose(vault: Vault) -> None:
     req = rights.object_to(vault, "jane", "safety", verified_by=V)
     assert req.details == {"purpose": "safety", "effect": "objection_recorded"}
     with pytest.raises(ObjectionRecorded):
-        vault.read(ids["event"], "safety")
+        record.read(vault, ids["event"], "safety", actor=ADMIN)
     with pytest.raises(ObjectionRecorded):
-        vault.collect("jane", "usage_event", {"event": "x"}, "safety")
+        record.collect(vault, "jane", "usage_event", {"event": "x"}, "safety", actor=ADMIN)
     with pytest.raises(ObjectionRecorded):
-        vault.collect_many([CollectItem("someone-else", "usage_event", {"event": "x"}, "safety"),
-                            CollectItem("jane", "usage_event", {"event": "x"}, "safety")])
+        record.collect_many(vault, [CollectItem("someone-else", "usage_event", {"event": "x"}, "safety"),
+                            CollectItem("jane", "usage_event", {"event": "x"}, "safety")], actor=ADMIN)
     # other purposes and other people go on
-    assert vault.read(ids["msg"], "service").data == MSG
-    vault.collect("someone-else", "usage_event", {"event": "x"}, "safety")
+    assert record.read(vault, ids["msg"], "service", actor=ADMIN).data == MSG
+    record.collect(vault, "someone-else", "usage_event", {"event": "x"}, "safety", actor=ADMIN)
     # objecting twice is harmless; the export shows it
     rights.object_to(vault, "jane", "safety", verified_by=V)
     buf = io.BytesIO()
@@ -270,14 +271,14 @@ def test_objection_stops_legitimate_interest_purpose(vault: Vault) -> None:
 
 
 def test_objection_to_consent_purpose_withdraws_consent(vault: Vault) -> None:
-    vault.collect("jane", "conversation_message", MSG, "service")
-    consent.grant(vault, "jane", "model_training")
-    rid = vault.collect("jane", "conversation_message", MSG, "model_training").record_id
+    record.collect(vault, "jane", "conversation_message", MSG, "service", actor=ADMIN)
+    consent.grant(vault, "jane", "model_training", actor=ADMIN)
+    rid = record.collect(vault, "jane", "conversation_message", MSG, "model_training", actor=ADMIN).record_id
     req = rights.object_to(vault, "jane", "model_training", verified_by=V)
     assert req.details["effect"] == "consent_withdrawn"
     assert consent.state(vault, "jane")["model_training"]["granted"] is False
     with pytest.raises(ConsentRequired):
-        vault.read(rid, "model_training")
+        record.read(vault, rid, "model_training", actor=ADMIN)
 
 
 def test_objection_to_contract_or_legal_obligation_is_explained(vault: Vault) -> None:
@@ -309,9 +310,9 @@ def test_csv_cell_defuses_exactly_the_formula_starts(value: str) -> None:
 def test_export_round_trips_any_text(vault: Vault, text_value: str, name: str) -> None:
     """Whatever a person wrote comes back byte for byte in JSON, and cell for cell in CSV."""
     who = f"p-{abs(hash((text_value, name)))}"
-    vault.collect(who, "conversation_message", {"conversation_id": "c", "text": text_value},
-                  "service")
-    vault.collect(who, "account", {"email": "x@example.org", "display_name": name}, "service")
+    record.collect(vault, who, "conversation_message", {"conversation_id": "c", "text": text_value},
+                  "service", actor=ADMIN)
+    record.collect(vault, who, "account", {"email": "x@example.org", "display_name": name}, "service", actor=ADMIN)
     buf = io.BytesIO()
     rights.access_export(vault, who, buf, verified_by=V)
     exp = rights.read_export(buf.getvalue())

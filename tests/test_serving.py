@@ -27,6 +27,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
+from confida import record
 from confida.config import Config
 from confida.crypto.keystore import INDEX_KEY
 from confida.errors import StoreUnavailable
@@ -34,6 +35,7 @@ from confida.server.app import create_app
 from confida.server.retention_task import RetentionTask
 from confida.store.keyschema import data_key
 from confida.vault import Vault
+from tests.actors import ADMIN
 from tests.apihelp import auth, setup
 from tests.conftest import PG_URL, database
 from tests.serving_support import MSG, call, serve
@@ -124,7 +126,7 @@ def test_sigterm_with_an_idle_connection_finishes_in_flight_work_and_exits_promp
     assert exited_after < bound, f"exited {exited_after:.1f} s after SIGTERM:\n{log}"
     assert "Traceback" not in log
     with Vault.open(cfg) as v:  # the request in flight was stored
-        assert v.read(collected["record_id"], "service").data == MSG
+        assert record.read(v, collected["record_id"], "service", actor=ADMIN).data == MSG
 
 
 def test_sigterm_cuts_a_request_that_never_ends_at_the_bound(

@@ -18,12 +18,14 @@ from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 
+from confida import record
 from confida.clock import utcnow
 from confida.errors import NotFound, SubjectErased, Unauthenticated
 from confida.server.app import create_app
 from confida.vault import Vault
 from confida.web import csrf, i18n, ports, subject_link
 from confida.web import session as sessions
+from tests.actors import ADMIN
 from tests.web_support import SECRET_TEXT, SUBJECT, in_next_training_export, seed
 
 
@@ -249,7 +251,7 @@ def test_restriction_applies_at_once(client, seeded, vault):
     r = client.post("/privacy/request", data={"type": "restriction", "csrf": token})
     assert r.status_code == 200
     with pytest.raises(SubjectRestricted):
-        vault.collect(SUBJECT, "usage_event", {"event": "x"}, "analytics")
+        record.collect(vault, SUBJECT, "usage_event", {"event": "x"}, "analytics", actor=ADMIN)
 
 
 def _subject_id(vault: Vault) -> str:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from confida import consent, credential, request
+from confida import consent, credential, record, request
 from confida.vault import Vault
 from confida.web import subject_link
+from tests.actors import ADMIN
 
 SUBJECT = "user-4711@example.test"
 SECRET_TEXT = "My cat Mimi is allergic to pollen"
@@ -15,16 +16,16 @@ SECRET_TEXT = "My cat Mimi is allergic to pollen"
 def seed(vault: Vault) -> dict[str, str]:
     """One person with an account, conversations (service + training), a training consent,
     and an overdue request from someone else; a staff key."""
-    consent.grant(vault, SUBJECT, "model_training")
-    vault.collect(SUBJECT, "account", {"email": SUBJECT, "display_name": "Ada Example",
-                                       "plan": "free", "locale": "en"}, "service")
-    vault.collect(SUBJECT, "conversation_message",
-                  {"conversation_id": "c1", "role": "user", "text": SECRET_TEXT}, "service")
-    training = vault.collect(SUBJECT, "conversation_message",
+    consent.grant(vault, SUBJECT, "model_training", actor=ADMIN)
+    record.collect(vault, SUBJECT, "account", {"email": SUBJECT, "display_name": "Ada Example",
+                                       "plan": "free", "locale": "en"}, "service", actor=ADMIN)
+    record.collect(vault, SUBJECT, "conversation_message",
+                  {"conversation_id": "c1", "role": "user", "text": SECRET_TEXT}, "service", actor=ADMIN)
+    training = record.collect(vault, SUBJECT, "conversation_message",
                              {"conversation_id": "c1", "role": "user", "text": "hello model"},
-                             "model_training")
+                             "model_training", actor=ADMIN)
     other = "other-person@example.test"
-    vault.collect(other, "account", {"email": other}, "service")
+    record.collect(vault, other, "account", {"email": other}, "service", actor=ADMIN)
     now = vault.clock()
     earlier = Vault(vault.config, clock=lambda: now - timedelta(days=45))
     try:  # received 45 days ago: past its one-month deadline

@@ -45,8 +45,10 @@ from sqlalchemy.engine import make_url
 
 from confida import __version__, erasure_journal
 from confida.audit.log import LogCorrupted
+from confida.authz import authorise
 from confida.config import CONFIG_FILE, Config
 from confida.errors import BadInput, ConfidaError
+from confida.operation import Operation, system_actor
 from confida.store import migrate
 from confida.store.engine import make_engine
 
@@ -465,7 +467,6 @@ def acknowledge_restore(v: Vault, backup: str | None) -> dict[str, Any]:
     from confida.audit.checkpoint import NoteError, open_note, parse_checkpoint
     from confida.audit.restore_record import RestoreRecord, now_text, sign_restore
     from confida.audit.witness import WitnessFile
-    from confida.vault import SYSTEM, Operation
 
     signer = v.audit.signer
     witness = WitnessFile(v.config.audit_witness_file)
@@ -496,8 +497,9 @@ def acknowledge_restore(v: Vault, backup: str | None) -> dict[str, Any]:
          "restored_size": size},
     )
     details = {k: val for k, val in record.to_dict().items() if k != "restored_at"}
-    with v.operation(Operation("backup.restore", SYSTEM, details=details)):
-        pass
+    actor = system_actor("restore-replay")
+    with v.operation(Operation("backup.restore", actor, details=details)) as (_conn, op):
+        authorise(actor, "keys", register=v.register, op=op)
     with v.engine.begin() as conn:
         note = log.checkpoint(conn, signer)
     witness.append(note)

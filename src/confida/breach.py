@@ -22,10 +22,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, and_, insert, or_, select, update
 
 from confida.errors import BadInput, NotFound
+from confida.operation import Actor, Operation
 from confida.store.keyschema import data_key, kek_version
 from confida.store.schema import breach as breach_t
 from confida.store.schema import breach_subject, record
-from confida.vault import SYSTEM, Actor, Operation, Vault
+from confida.vault import Vault
 
 DEADLINE = timedelta(hours=72)
 MAX_TEXT = 4000
@@ -168,7 +169,7 @@ def register_breach(
     plaintext_exposed: bool = False,
     consequences: str | None = None,
     measures: str | None = None,
-    actor: Actor = SYSTEM,
+    actor: Actor,
 ) -> Breach:
     now = vault.clock()
     discovered = discovered_at or now
@@ -235,7 +236,7 @@ def affected_subject_ids(vault: Vault, breach_id: str) -> list[str]:
 
 def mark_notified(
     vault: Vault, breach_id: str, *, authority: bool = False, subjects: bool = False,
-    at: datetime | None = None, actor: Actor = SYSTEM,
+    at: datetime | None = None, actor: Actor,
 ) -> Breach:
     if not (authority or subjects):
         raise BadInput("say who was notified: the authority, the subjects, or both")

@@ -13,11 +13,12 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, insert, select
 
-from confida import access
 from confida import subject as subjects
+from confida.authz import Resource, authorise
 from confida.errors import BadInput, ConsentRequired
-from confida.store.schema import consent_event
-from confida.vault import SYSTEM, Actor, Operation, Vault
+from confida.operation import Actor, Operation
+from confida.store.schema import consent_event, notice_prompt
+from confida.vault import Vault
 
 GRANT, WITHDRAW = "grant", "withdraw"
 SOURCES = ("api", "cli", "web", "import")
@@ -50,7 +51,7 @@ def record_event(
     *,
     source: str = "api",
     notice_version: str | None = None,
-    actor: Actor = SYSTEM,
+    actor: Actor,
     subject_id: str | None = None,
 ) -> ConsentEvent:
     """Append a grant or withdrawal. ``subject_id`` (Confida's own id, used by the privacy
@@ -59,10 +60,15 @@ def record_event(
         raise BadInput("consent action is 'grant' or 'withdraw'")
     if source not in SOURCES:
         raise BadInput(f"consent source must be one of {', '.join(SOURCES)}")
-    _check_purpose(vault, purpose)
-    version = notice_version or vault.notice_version()
     with vault.operation(Operation(f"consent.{action}", actor, purpose)) as (conn, op):
-        access.decide(vault.register, actor, "consent")
+        # Consent for a purpose is a decision about that purpose: a role records it only for
+        # the purposes it may use; a subject only for themself.
+        authorise(
+            actor, "consent", Resource(purpose=purpose, subject_id=subject_id),
+            register=vault.register, op=op,
+        )
+        _check_purpose(vault, purpose)
+        version = notice_version or vault.notice_version()
         s = (
             subjects.by_id(conn, subject_id)
             if subject_id is not None
@@ -84,12 +90,20 @@ def record_event(
     return ConsentEvent(event_id, purpose, action, now, source, version)
 
 
-def grant(vault: Vault, external_id: str, purpose: str, **kw: object) -> ConsentEvent:
-    return record_event(vault, external_id, purpose, GRANT, **kw)  # type: ignore[arg-type]
+def grant(
+    vault: Vault, external_id: str, purpose: str, *, actor: Actor, source: str = "api",
+    notice_version: str | None = None, subject_id: str | None = None,
+) -> ConsentEvent:
+    return record_event(vault, external_id, purpose, GRANT, actor=actor, source=source,
+                        notice_version=notice_version, subject_id=subject_id)
 
 
-def withdraw(vault: Vault, external_id: str, purpose: str, **kw: object) -> ConsentEvent:
-    return record_event(vault, external_id, purpose, WITHDRAW, **kw)  # type: ignore[arg-type]
+def withdraw(
+    vault: Vault, external_id: str, purpose: str, *, actor: Actor, source: str = "api",
+    notice_version: str | None = None, subject_id: str | None = None,
+) -> ConsentEvent:
+    return record_event(vault, external_id, purpose, WITHDRAW, actor=actor, source=source,
+                        notice_version=notice_version, subject_id=subject_id)
 
 
 def current_grants(
@@ -150,12 +164,15 @@ def show(
     external_id: str | None = None,
     *,
     subject_id: str | None = None,
-    actor: Actor = SYSTEM,
+    actor: Actor,
     for_purpose: str | None = None,
 ) -> tuple[dict[str, dict[str, object]], list[ConsentEvent]]:
     """Current state and history, as an audited read (the ledger is personal data too)."""
     with vault.operation(Operation("consent.show", actor, for_purpose)) as (conn, op):
-        access.decide(vault.register, actor, "consent", for_purpose)
+        authorise(
+            actor, "consent", Resource(purpose=for_purpose, subject_id=subject_id),
+            register=vault.register, op=op,
+        )
         if subject_id is not None:
             s = subjects.by_id(conn, subject_id)
         else:
@@ -185,3 +202,22 @@ def state_from(vault: Vault, events: list[ConsentEvent]) -> dict[str, dict[str, 
             "notice_version": e.notice_version,
         }
     return out
+
+
+def record_prompt(vault: Vault, external_id: str, purpose: str, *, actor: Actor) -> str:
+    """Record that a subject was shown the current notice and asked again about ``purpose``.
+
+    A consent given against an older notice stays in force (it was valid when given), but the
+    compliance check wants the subject to have been asked again since the notice changed.
+    Returns the notice version the subject was asked against.
+    """
+    with vault.operation(Operation("consent.prompt", actor, purpose)) as (conn, op):
+        authorise(actor, "consent", Resource(purpose=purpose), register=vault.register, op=op)
+        _check_purpose(vault, purpose)
+        version = vault.notice_version()
+        s = subjects.require(vault, conn, external_id)
+        op.subject_pseudonyms.append(s.pseudonym)
+        conn.execute(notice_prompt.insert().values(
+            subject_id=s.id, purpose=purpose, notice_version=version, asked_at=vault.clock()))
+        op.details["notice_version"] = version
+    return str(version)

@@ -23,8 +23,9 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 
 from confida.errors import BadInput, NotFound, Unauthenticated
+from confida.operation import Actor, Operation
 from confida.store.schema import api_key
-from confida.vault import SYSTEM, Actor, Operation, Vault
+from confida.vault import Vault
 
 PREFIX = "cfk_"
 _KEY_RE = re.compile(r"^cfk_([a-z2-7]{8})_([A-Za-z0-9_-]{43})$")
@@ -76,7 +77,7 @@ def create(
     *,
     label: str | None = None,
     expires_at: datetime | None = None,
-    actor: Actor = SYSTEM,
+    actor: Actor,
 ) -> NewApiKey:
     """Create a key for ``role`` (which the register must declare); return it once."""
     if role not in vault.register.roles:
@@ -106,7 +107,7 @@ def create(
     return NewApiKey(info, f"{PREFIX}{key_id}_{secret}")
 
 
-def revoke(vault: Vault, key_id: str, *, actor: Actor = SYSTEM) -> ApiKeyInfo:
+def revoke(vault: Vault, key_id: str, *, actor: Actor) -> ApiKeyInfo:
     """Revoke a key by its id; it is refused from the next request on. Idempotent."""
     key_id = key_id.removeprefix(PREFIX)
     with vault.operation(Operation("apikey.revoke", actor, object_ids=[f"apikey:{key_id}"])) as (

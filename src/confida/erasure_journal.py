@@ -46,6 +46,7 @@ from sqlalchemy import Connection, insert, select, text, update
 
 from confida.config import Config
 from confida.errors import StoreUnavailable
+from confida.operation import Actor, Operation
 from confida.safe_files import fsync_dir
 from confida.store.engine import transaction
 from confida.store.keyschema import data_key
@@ -53,7 +54,7 @@ from confida.store.keyschema import erasure_journal as key_journal
 from confida.store.schema import erasure_journal as store_journal
 from confida.store.schema import erasure_notice, subject_request
 from confida.store.schema import subject as subject_t
-from confida.vault import SYSTEM, Actor, Operation, Vault
+from confida.vault import Vault
 
 FORMAT = 1
 BEGIN, DONE = "erasure", "erased"
@@ -460,7 +461,7 @@ def _settled(vault: Vault) -> int | None:
     return len(store)
 
 
-def replay(vault: Vault, *, actor: Actor = SYSTEM) -> ReplayReport:
+def replay(vault: Vault, *, actor: Actor) -> ReplayReport:
     """Bring the record store, the key store and the journal file up to every journaled erasure.
 
     Idempotent, and cheap when nothing is missing (a few bulk reads). Run it before serving and

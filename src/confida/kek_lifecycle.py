@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from confida.vault import Actor, Operation, Vault
+from confida.operation import Actor, Operation
+from confida.vault import Vault
 
 
 def rotate(vault: Vault, actor: Actor,

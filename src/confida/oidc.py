@@ -20,7 +20,7 @@ from jwt import PyJWKClient, PyJWKSet
 
 from confida.config import OidcSettings
 from confida.errors import AccessDenied, KeyUnavailable, Unauthenticated
-from confida.vault import Actor
+from confida.operation import Actor
 
 _ASYMMETRIC = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512",
                "EdDSA"}

@@ -17,8 +17,9 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 from sqlalchemy import update as sql_update
 
-from confida import access, consent
+from confida import consent, masking
 from confida import subject as subjects
+from confida.authz import Grant, Resource, authorise
 from confida.crypto import aead
 from confida.errors import (
     BadInput,
@@ -26,11 +27,12 @@ from confida.errors import (
     InvalidRecord,
     NotFound,
     PurposeNotAllowed,
-    PurposeRequired,
 )
+from confida.lawfulness import check_objection
 from confida.minimisation import minimise
+from confida.operation import Actor, Operation
 from confida.store.schema import record as record_t
-from confida.vault import SYSTEM, Actor, Operation, Vault
+from confida.vault import Vault
 
 MAX_BATCH = 10_000
 
@@ -104,13 +106,13 @@ def collect(
     data: Mapping[str, Any],
     purpose: str,
     *,
-    actor: Actor = SYSTEM,
+    actor: Actor,
 ) -> Collected:
     return collect_many(vault, [CollectItem(subject, kind, data, purpose)], actor=actor)[0]
 
 
 def collect_many(
-    vault: Vault, items: Sequence[CollectItem], *, actor: Actor = SYSTEM
+    vault: Vault, items: Sequence[CollectItem], *, actor: Actor
 ) -> list[Collected]:
     """Collect a batch atomically: all records are stored, or none (the error names the item)."""
     if not items:
@@ -124,7 +126,7 @@ def collect_many(
     )
     with vault.operation(op) as (conn, op):
         for p in sorted({it.purpose for it in items}):
-            access.decide(reg, actor, "collect", p)
+            authorise(actor, "collect", Resource(purpose=p), register=reg, op=op)
         prepared = []
         for i, it in enumerate(items):
             try:
@@ -204,11 +206,9 @@ def _item_msg(n: int, i: int, msg: str) -> str:
 def _objection_hook(
     vault: Vault, conn: Connection, items: Sequence[CollectItem], subj: Mapping[str, Any]
 ) -> None:
-    """Objections (Art. 21) stop legitimate-interest processing; filled in by ``rights``."""
-    checker = getattr(vault, "objection_check", None)
-    if checker is not None:
-        for s, purpose in dict.fromkeys((subj[it.subject], it.purpose) for it in items):
-            checker(conn, s, purpose)
+    """Objections (Art. 21) stop legitimate-interest processing."""
+    for s, purpose in dict.fromkeys((subj[it.subject], it.purpose) for it in items):
+        check_objection(vault.register, conn, s, purpose)
 
 
 def _meta(row: Any) -> dict[str, Any]:
@@ -250,9 +250,7 @@ def authorise_purpose(
     _check_purpose_covers(vault, row.kind, purpose)
     s = subjects.by_id(conn, row.subject_id)
     subjects.ensure_processable(s)
-    checker = getattr(vault, "objection_check", None)
-    if checker is not None:
-        checker(conn, s, purpose)
+    check_objection(vault.register, conn, s, purpose)
     if row.retain_until <= vault.clock():
         raise NotFound("the record is past its retention period and awaits deletion")
     if vault.register.purpose(purpose).consent_required:
@@ -271,12 +269,12 @@ def purpose_view(vault: Vault, kind: str, purpose: str, data: Mapping[str, Any])
 
 
 def read(
-    vault: Vault, record_id: str, purpose: str, *, actor: Actor = SYSTEM
+    vault: Vault, record_id: str, purpose: str, *, actor: Actor
 ) -> Record:
     with vault.operation(Operation("record.read", actor, purpose, object_ids=[record_id])) as (
         conn, op,
     ):
-        grant = access.decide(vault.register, actor, "read", purpose)
+        grant = authorise(actor, "read", Resource(purpose=purpose), register=vault.register, op=op)
         row = _load(conn, record_id)
         op.subject_pseudonyms.append(subjects.by_id(conn, row.subject_id).pseudonym)
         authorise_purpose(vault, conn, row, purpose)
@@ -286,17 +284,17 @@ def read(
 
 
 def _view(
-    vault: Vault, grant: access.Grant | None, kind: str, purpose: str, data: dict[str, Any]
+    vault: Vault, grant: Grant, kind: str, purpose: str, data: dict[str, Any]
 ) -> tuple[dict[str, Any], int]:
     """Purpose limitation first (the purpose's categories), then the role's categories and
     masking: what a reader sees is the intersection of both."""
     view, withheld = purpose_view(vault, kind, purpose, data)
-    if grant is None:
+    if grant.role is None:
         return view, withheld
     hash_key = (
         vault.system_key("mask-hash") if "hash" in grant.role.masking.values() else None
     )
-    masked, withheld_by_role = access.role_view(vault.register, grant, kind, view, hash_key)
+    masked, withheld_by_role = masking.role_view(vault.register, grant, kind, view, hash_key)
     return masked, withheld + withheld_by_role
 
 
@@ -307,7 +305,7 @@ def list_records(
     kind: str | None = None,
     purpose: str | None = None,
     limit: int = 1000,
-    actor: Actor = SYSTEM,
+    actor: Actor,
     for_purpose: str | None = None,
     subject_id: str | None = None,
 ) -> list[RecordMeta]:
@@ -324,9 +322,8 @@ def list_records(
         vault.register.purpose(purpose)
     stated = for_purpose or purpose
     with vault.operation(Operation("record.list", actor, stated)) as (conn, op):
-        grant = access.decide(vault.register, actor, "list", stated)
-        if grant is not None and stated is None and "*" not in grant.role.purposes:
-            raise PurposeRequired("state the purpose of this read")
+        authorise(actor, "list", Resource(purpose=stated, subject_id=subject_id),
+                  register=vault.register, op=op)
         s = (
             subjects.by_id(conn, subject_id)
             if subject_id is not None
@@ -351,14 +348,15 @@ def update(
     changes: Mapping[str, Any],
     purpose: str,
     *,
-    actor: Actor = SYSTEM,
+    actor: Actor,
     action: str = "record.update",
 ) -> Record:
     """Change fields of a record; the new payload replaces the old one under a fresh nonce."""
     with vault.operation(Operation(action, actor, purpose, object_ids=[record_id])) as (
         conn, op,
     ):
-        grant = access.decide(vault.register, actor, "update", purpose)
+        grant = authorise(actor, "update", Resource(purpose=purpose), register=vault.register,
+                          op=op)
         row = _load(conn, record_id)
         op.subject_pseudonyms.append(subjects.by_id(conn, row.subject_id).pseudonym)
         authorise_purpose(vault, conn, row, purpose)

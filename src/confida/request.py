@@ -31,10 +31,11 @@ from sqlalchemy.exc import IntegrityError
 from confida import subject as subjects
 from confida.crypto.keystore import INDEX_KEY
 from confida.errors import BadInput, NotFound, RequestConflict
+from confida.operation import Actor, Operation
 from confida.register.duration import Duration
 from confida.store.schema import subject as subject_t
 from confida.store.schema import subject_request
-from confida.vault import SYSTEM, Actor, Operation, Vault
+from confida.vault import Vault
 
 ACCESS = "access"
 PORTABILITY = "portability"
@@ -266,7 +267,7 @@ def submit(
     *,
     request_id: str | None = None,
     payload: Any = None,
-    actor: Actor = SYSTEM,
+    actor: Actor,
 ) -> Request:
     """Record a request as received (to be answered later); idempotent."""
     with vault.operation(Operation("request.submit", actor)) as (conn, op):
@@ -292,7 +293,7 @@ def list_requests(
     status: str | None = None,
     open_only: bool = False,
     limit: int = 1000,
-    actor: Actor = SYSTEM,
+    actor: Actor,
 ) -> list[Request]:
     """Requests by deadline, soonest first; ``overdue`` keeps open ones past their deadline."""
     if status is not None and status not in STATUSES:
@@ -315,7 +316,7 @@ def list_requests(
 
 
 def extend(
-    vault: Vault, request_id: str, months: int, reason: str, *, actor: Actor = SYSTEM
+    vault: Vault, request_id: str, months: int, reason: str, *, actor: Actor
 ) -> Request:
     """Extend the deadline once, by one or two months, with reasons (Art. 12(3))."""
     if not isinstance(months, int) or isinstance(months, bool) or not (
@@ -346,7 +347,7 @@ def extend(
 
 
 def complete(
-    vault: Vault, request_id: str, *, actor: Actor = SYSTEM
+    vault: Vault, request_id: str, *, actor: Actor
 ) -> Request:
     """Mark a request answered (for requests handled outside Confida's own operations)."""
     with vault.operation(Operation("request.complete", actor, object_ids=[request_id])) as (
@@ -358,7 +359,7 @@ def complete(
 
 
 def reject(
-    vault: Vault, request_id: str, reason: str, *, actor: Actor = SYSTEM
+    vault: Vault, request_id: str, reason: str, *, actor: Actor
 ) -> Request:
     """Refuse a request, with the reason the person must be told (Art. 12(4))."""
     reason = _check_reason(reason, "rejection")

@@ -28,8 +28,9 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, exists, func, select, update
 
 from confida.consent import GRANT
+from confida.operation import Actor, Operation
 from confida.store.schema import consent_event, record, subject
-from confida.vault import SYSTEM, Actor, Operation, Vault
+from confida.vault import Vault
 
 EXPIRED = "expired"
 BATCH = 500
@@ -94,7 +95,7 @@ def _with_current_consent(conn: Connection, ids: list[str]) -> set[str]:
 
 
 def run_retention(
-    vault: Vault, now: datetime | None = None, *, actor: Actor = SYSTEM
+    vault: Vault, now: datetime | None = None, *, actor: Actor
 ) -> RetentionReport:
     """Delete everything past its retention; see the module docstring for what is kept."""
     now = now or vault.clock()

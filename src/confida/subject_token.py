@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from confida import subject as subjects
+from confida.authz import authorise
 from confida.errors import BadInput, Unauthenticated
-from confida.vault import SYSTEM, Actor, Operation, Vault
+from confida.operation import Actor, Operation
+from confida.vault import Vault
 
 PREFIX = "cst_"
 KEY_NAME = "subject-token-hmac"
@@ -57,16 +59,14 @@ def _tag(key: bytes, payload: str) -> str:
 
 
 def issue(
-    vault: Vault, external_id: str, *, minutes: int | None = None, actor: Actor = SYSTEM
+    vault: Vault, external_id: str, *, minutes: int | None = None, actor: Actor
 ) -> SubjectToken:
     """Issue a token for the subject the host knows as ``external_id`` (audited)."""
     ttl = minutes if minutes is not None else vault.config.api.subject_token_minutes
     if not 1 <= ttl <= 60:
         raise BadInput("a subject token lives between 1 and 60 minutes")
-    from confida import access
-
     with vault.operation(Operation("subject_token.issue", actor)) as (conn, op):
-        access.decide(vault.register, actor, "rights")
+        authorise(actor, "rights", register=vault.register, op=op)
         s = subjects.require(vault, conn, external_id)
         op.subject_pseudonyms.append(s.pseudonym)
         exp = vault.clock() + timedelta(minutes=ttl)

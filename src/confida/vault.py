@@ -1,8 +1,10 @@
 """The vault: configuration, register, record store and key store, opened together.
 
 Domain modules (``subject``, ``consent``, ``record`` ...) hold the rules and take a ``Vault`` as
-their context; the ``Vault`` methods are thin conveniences over them so that adapters have one
-object to call. Nothing here is global: tests open as many vaults as they like side by side.
+their context; the vault itself holds no rule. It opens the stores, hands out keys, and runs
+each :class:`~confida.operation.Operation` in one transaction with its audit entry, refusing to
+commit one in which no access decision (:func:`confida.authz.authorise`) was made. Nothing here
+is global: tests open as many vaults as they like side by side.
 """
 
 from __future__ import annotations
@@ -10,58 +12,27 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from confida.audit.sink import init_signing_key, open_sink
 from confida.clock import utcnow
 from confida.config import Config
 from confida.crypto.kek import FileKek, KekProvider
-from confida.crypto.keystore import INDEX_KEY, KeyStore
-from confida.errors import BadInput, ConfidaError, NotFound, StoreUnavailable
+from confida.crypto.keystore import INDEX_KEY, SYSTEM_PREFIX, KeyStore
+from confida.errors import AccessDenied, BadInput, ConfidaError, NotFound, StoreUnavailable
+from confida.operation import AuditSink, Operation
+from confida.pii import detect, summarize
 from confida.register import Register, load_register
 from confida.store import migrate
 from confida.store.engine import make_engine, transaction
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who is acting: recorded in the audit log (an id, never a personal value)."""
-
-    id: str
-    role: str | None = None
-    source: str = "api"  # api | cli | web | system
-
-
-SYSTEM = Actor(id="system", role=None, source="system")
-
-
-class AuditSink(Protocol):
-    """Where audit entries go; the tamper-evident log implements it (``confida.audit``).
-
-    ``append`` may return a checkpoint note it signed in the caller's transaction; the vault
-    hands it to ``committed`` only after that transaction committed, so a checkpoint of a
-    rolled-back tree is never witnessed outside the database.
-    """
-
-    def append(self, conn: Connection, entry: Mapping[str, Any]) -> str | None: ...
-
-    def committed(self, note: str) -> None: ...
-
-
-class NullAuditSink:
-    def append(self, conn: Connection, entry: Mapping[str, Any]) -> None:
-        return None
-
-    def committed(self, note: str) -> None:
-        return None
-
+from confida.transparency.notice import backup_days, notice_version
 
 PiiScanner = Callable[[str], dict[str, int]]
 
@@ -70,30 +41,7 @@ def no_scan(_text: str) -> dict[str, int]:
     return {}
 
 
-@dataclass
-class Operation:
-    """One audited core operation; details are filled in as the operation learns them."""
-
-    action: str
-    actor: Actor
-    purpose: str | None = None
-    subject_pseudonyms: list[str] = field(default_factory=list)
-    object_ids: list[str] = field(default_factory=list)
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-def _log_sink(config: Config) -> AuditSink:
-    from confida.audit.sink import open_sink
-
-    return open_sink(config)
-
-
 def _pii_scanner() -> PiiScanner:
-    try:
-        from confida.pii import detect, summarize
-    except ImportError:  # the detector ships with the package; this guards partial installs
-        return no_scan
-
     def scan(text: str) -> dict[str, int]:
         return summarize(detect(text))
 
@@ -121,7 +69,7 @@ class Vault:
             migrate.require_current(self.engine, "store")
             migrate.require_current(self.key_engine, "keystore")
         self.keys = KeyStore(self.key_engine, kek or kek_provider(config), clock=clock)
-        self.audit: AuditSink = audit if audit is not None else _log_sink(config)
+        self.audit: AuditSink = audit if audit is not None else open_sink(config)
         self.scan: PiiScanner = scanner or _pii_scanner()
         self._index_key: bytes | None = None
 
@@ -155,8 +103,6 @@ class Vault:
     def system_key(self, name: str) -> bytes:
         """A named 256-bit key of the installation (token signing, keyed masking), from the key
         store, created on first use. Kept apart from subject keys by the ``system:`` prefix."""
-        from confida.crypto.keystore import SYSTEM_PREFIX
-
         key_id = SYSTEM_PREFIX + name
         try:
             return self.keys.get_key(key_id)
@@ -168,10 +114,6 @@ class Vault:
 
     def notice_version(self) -> str:
         """The version of the privacy notice consents are recorded against."""
-        try:
-            from confida.transparency.notice import backup_days, notice_version
-        except ImportError:
-            return self.register.content_hash()[:16]
         return notice_version(self.register, backup_days(self.config))
 
     @contextmanager
@@ -184,6 +126,10 @@ class Vault:
         try:
             with transaction(self.engine) as conn:
                 yield conn, op
+                if op.decision is None:
+                    # Every public core function calls ``authz.authorise`` first; an operation
+                    # that commits without a decision is a bug, never a silent allow.
+                    raise AccessDenied(f"{op.action}: no access decision was made")
                 signed = self.audit.append(conn, self._entry(op, "allowed"))
         except ConfidaError as exc:
             outcome = "denied" if exc.exit_code == 1 and exc.http_status < 500 else "failed"
@@ -213,45 +159,10 @@ class Vault:
             "subjects": op.subject_pseudonyms,
             "objects": op.object_ids,
             "outcome": outcome,
-            "details": op.details,
+            "details": (
+                op.details if op.decision is None else {**op.details, "authz": op.decision}
+            ),
         }
-
-    def objection_check(self, conn: Connection, subject: Any, purpose: str) -> None:
-        """Art. 21: refuse processing for a purpose the subject objected to.
-
-        ``record`` calls this on every collect, read and update; the rule lives in
-        ``confida.rights.objection`` (one query, and only for purposes that can be objected to).
-        """
-        from confida.rights.objection import check
-
-        check(self, conn, subject, purpose)
-
-    # --- conveniences over the domain modules ------------------------------------------------
-
-    def collect(self, *args: Any, **kwargs: Any) -> Any:
-        from confida.record import collect
-
-        return collect(self, *args, **kwargs)
-
-    def collect_many(self, *args: Any, **kwargs: Any) -> Any:
-        from confida.record import collect_many
-
-        return collect_many(self, *args, **kwargs)
-
-    def read(self, *args: Any, **kwargs: Any) -> Any:
-        from confida.record import read
-
-        return read(self, *args, **kwargs)
-
-    def list_records(self, *args: Any, **kwargs: Any) -> Any:
-        from confida.record import list_records
-
-        return list_records(self, *args, **kwargs)
-
-    def update(self, *args: Any, **kwargs: Any) -> Any:
-        from confida.record import update
-
-        return update(self, *args, **kwargs)
 
 
 def _private(path: Path) -> None:
@@ -279,8 +190,6 @@ def initialise_stores(config: Config, kek: KekProvider | None = None) -> None:
         migrate.upgrade(engine, "store")
         migrate.upgrade(key_engine, "keystore")
         KeyStore(key_engine, kek or kek_provider(config)).initialise()
-        from confida.audit.sink import init_signing_key
-
         init_signing_key(config)
         for url in (config.database_url, config.keystore_url):
             if url.startswith("sqlite:///"):

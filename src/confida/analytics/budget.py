@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, func, insert, select
 
 from confida.errors import BadInput, PrivacyBudgetExceeded
+from confida.operation import Actor, Operation
 from confida.store.conflict import insert_for
 from confida.store.schema import privacy_budget, privacy_spend
-from confida.vault import SYSTEM, Actor, Operation, Vault
+from confida.vault import Vault
 
 # Float accounting: a query may round up by this much over its nominal epsilon, not more.
 TOLERANCE = 1e-9
@@ -50,7 +51,7 @@ def _check_epsilon(eps: float, what: str = "epsilon") -> float:
 
 
 def set_budget(
-    vault: Vault, analyst: str, dataset: str, epsilon: float, *, actor: Actor = SYSTEM,
+    vault: Vault, analyst: str, dataset: str, epsilon: float, *, actor: Actor,
 ) -> Budget:
     """Set (or change) the total epsilon ``analyst`` may spend on ``dataset``."""
     _check_name(analyst, "analyst")

@@ -33,9 +33,10 @@ from sqlalchemy import select
 
 from confida.analytics import budget as budgets
 from confida.errors import BadInput, PurposeNotAllowed
+from confida.operation import Actor, Operation
 from confida.record import decrypt_row, purpose_view
 from confida.store.schema import record as record_t
-from confida.vault import SYSTEM, Actor, Operation, Vault
+from confida.vault import Vault
 
 ANALYTICS_PURPOSE = "analytics"
 AGGREGATES = ("count", "sum", "mean", "histogram")
@@ -308,7 +309,7 @@ def _interval(v: float, acc: float) -> tuple[float, float]:
     return (v - acc, v + acc)
 
 
-def run(vault: Vault, q: Query, *, actor: Actor = SYSTEM) -> Answer:
+def run(vault: Vault, q: Query, *, actor: Actor) -> Answer:
     """Answer ``q`` with differential privacy, spending ``q.epsilon`` of the analyst's budget."""
     fields = _check(vault, q)
     kinds = _kinds(vault, q)

@@ -27,9 +27,10 @@ from sqlalchemy import select
 
 from confida import safe_files
 from confida.errors import BadInput, PurposeNotAllowed
+from confida.operation import Actor, Operation
 from confida.record import decrypt_row, purpose_view
 from confida.store.schema import record as record_t
-from confida.vault import SYSTEM, Actor, Operation, Vault
+from confida.vault import Vault
 
 STAR = "*"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
@@ -176,7 +177,7 @@ def anonymise_table(
 def kanon_export(
     vault: Vault, kind: str, k: int, *, l: int | None = None,  # noqa: E741
     sensitive: str | None = None, purpose: str = "analytics", out: str | Path | None = None,
-    max_suppression: float = 0.05, actor: Actor = SYSTEM, force: bool = False,
+    max_suppression: float = 0.05, actor: Actor, force: bool = False,
 ) -> tuple[list[dict[str, Any]], Report]:
     """The kind's records as a k-anonymous table for ``purpose``; written to ``out`` if given
     (atomically, 0600; an existing file is replaced only with ``force``).

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from confida import record
 from confida.cli.output import console, emit, guard, state
 
 
@@ -88,7 +89,7 @@ def seed_demo(vault, *, users: int, seed: int, link_minutes: int, actor) -> dict
                 "event": "feature_used", "feature": rnd.choice(["chat", "voice", "search"]),
                 "country": rnd.choice(["DE", "AT", "GB"]), "duration_ms": rnd.randint(50, 9000),
             }, "analytics"))
-    vault.collect_many(items, actor=actor)
+    record.collect_many(vault, items, actor=actor)
     n_records = len(items)
     training: list[CollectItem] = []
     for i, uid in enumerate(ids):
@@ -98,7 +99,7 @@ def seed_demo(vault, *, users: int, seed: int, link_minutes: int, actor) -> dict
                 "conversation_id": f"c-{i}-1", "role": "user",
                 "text": fake.sentence(nb_words=10),
             }, "model_training"))
-    vault.collect_many(training, actor=actor)
+    record.collect_many(vault, training, actor=actor)
     n_records += len(training)
     n_requests = 0
 

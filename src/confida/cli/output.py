@@ -19,8 +19,9 @@ from sqlalchemy.exc import DBAPIError
 from confida.config import Config
 from confida.errors import BadInput, ConfidaError
 from confida.minimisation import MAX_DEPTH, too_deep
+from confida.operation import Actor
 from confida.store.engine import describe_db_error
-from confida.vault import Actor, Vault
+from confida.vault import Vault
 
 err_console = Console(stderr=True, highlight=False)
 console = Console(highlight=False)

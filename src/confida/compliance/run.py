@@ -9,8 +9,9 @@ from datetime import datetime
 from confida.compliance import seams
 from confida.compliance.checks import CHECKS, FAIL, NA, CheckResult, Ctx
 from confida.errors import BadInput
+from confida.operation import Actor, Operation
 from confida.store.engine import snapshot, sqlite_checkpoint
-from confida.vault import SYSTEM, Actor, Operation, Vault
+from confida.vault import Vault
 
 
 @dataclass
@@ -62,7 +63,7 @@ def run_checks(
 
 
 def run_compliance(
-    vault: Vault, *, now: datetime | None = None, actor: Actor = SYSTEM,
+    vault: Vault, *, now: datetime | None = None, actor: Actor,
     only: Iterable[str] | None = None,
 ) -> ComplianceReport:
     results = run_checks(vault, now, only)

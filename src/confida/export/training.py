@@ -36,6 +36,8 @@ from confida.downstream import record_refs
 from confida.errors import BadInput, NotFound, PurposeNotAllowed, Refused
 from confida.export.anonymise import FieldRule, anonymise_record, field_rules, keyed_ref
 from confida.export.manifest import Manifest, Shard, shard_of, write_manifest
+from confida.lawfulness import check_objection
+from confida.operation import Actor, Operation
 from confida.pii import Policy
 from confida.record import decrypt_row, purpose_view
 from confida.register.models import LegalBasis
@@ -43,7 +45,7 @@ from confida.safe_files import OutputDir
 from confida.store.schema import consent_event, downstream_ref, training_dataset
 from confida.store.schema import record as record_t
 from confida.store.schema import subject as subject_t
-from confida.vault import SYSTEM, Actor, Operation, Vault
+from confida.vault import Vault
 
 TRAINING_PURPOSE = "model_training"
 # Kinds that never leave for training, whatever the register says: a temporary chat is promised
@@ -134,7 +136,6 @@ def _eligible_subjects(
     """subject id -> Subject, for subjects whose data may be used for ``purpose`` now."""
     p = vault.register.purpose(purpose)
     out: dict[str, Any] = {}
-    checker = getattr(vault, "objection_check", None)
     for i in range(0, len(subject_ids), _CHUNK):
         chunk = list(subject_ids[i : i + _CHUNK])
         rows = conn.execute(select(subject_t).where(subject_t.c.id.in_(chunk))).all()
@@ -147,12 +148,11 @@ def _eligible_subjects(
             if p.consent_required and s.id not in grants:
                 excluded["no_consent"] += 1
                 continue
-            if checker is not None:
-                try:
-                    checker(conn, s, purpose)
-                except Refused:
-                    excluded["objected"] += 1
-                    continue
+            try:
+                check_objection(vault.register, conn, s, purpose)
+            except Refused:
+                excluded["objected"] += 1
+                continue
             out[s.id] = s
     return out
 
@@ -238,7 +238,7 @@ def export_training(
     selection: Selection | None = None,
     formats: Sequence[str] = FORMATS,
     shard_size: int = 50_000,
-    actor: Actor = SYSTEM,
+    actor: Actor,
     dataset_key: bytes | None = None,
     anonymiser: Anonymiser | None = None,
     batch_size: int = 5_000,
@@ -384,7 +384,7 @@ class Revocation:
 
 
 def revocations(
-    vault: Vault, dataset_id: str, *, since: datetime | None = None, actor: Actor = SYSTEM,
+    vault: Vault, dataset_id: str, *, since: datetime | None = None, actor: Actor,
 ) -> list[Revocation]:
     """Pseudonyms of this dataset whose rows must go: erased, restricted, withdrawn, objected.
 
@@ -408,7 +408,6 @@ def revocations(
         ).all()
         out: list[Revocation] = []
         p = vault.register.purpose(ds.purpose)
-        checker = getattr(vault, "objection_check", None)
         by_subject = {r.subject_id: r for r in refs}
         withdrawn: dict[str, datetime] = {}
         if p.consent_required:
@@ -434,10 +433,10 @@ def revocations(
             elif sid in withdrawn:
                 out.append(Revocation(r.reference, "consent_withdrawn",
                                       withdrawn[sid].isoformat()))
-            elif checker is not None:
+            else:
                 s = subjects.Subject(sid, r.pseudonym, r.status, ds.created_at)
                 try:
-                    checker(conn, s, ds.purpose)
+                    check_objection(vault.register, conn, s, ds.purpose)
                 except Refused:
                     at = _objected_at(conn, sid, ds.purpose)
                     if at is None or at > cutoff:

@@ -130,6 +130,13 @@ class Purpose(_Strict):
     transfers: list[Transfer] = Field(default_factory=list)
     automated_decision_making: bool = False
     consent_prompt: str | None = Field(None, description="the question a consent switch asks")
+    compatible_with: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "original purpose -> why processing its data for this purpose is compatible "
+            "(Art. 6(4)); shown in the record of processing"
+        ),
+    )
 
     @model_validator(mode="after")
     def _basis_coherent(self) -> Purpose:
@@ -150,7 +157,8 @@ class Purpose(_Strict):
 
 Action = Literal[
     "collect", "read", "list", "update", "consent", "rights", "requests", "export", "analytics",
-    "audit", "scan", "register", "keys", "compliance", "breach", "apikey",
+    "audit", "scan", "register", "keys", "compliance", "breach", "apikey", "detokenize",
+    "legal_hold",
 ]
 ACTIONS: tuple[str, ...] = Action.__args__  # type: ignore[attr-defined]
 MaskStyle = Literal["none", "email", "partial", "last4", "redact", "hash"]
@@ -197,6 +205,21 @@ class Register(_Strict):
             for i, k in enumerate(purpose.kinds):
                 if k not in self.kinds:
                     problems.append(f"purposes.{pname}.kinds.{i}: undeclared kind {k!r}")
+            for orig, reason in purpose.compatible_with.items():
+                where = f"purposes.{pname}.compatible_with.{orig}"
+                if orig not in self.purposes:
+                    problems.append(f"{where}: undeclared purpose {orig!r}")
+                elif orig == pname:
+                    problems.append(f"{where}: a purpose is trivially compatible with itself")
+                elif self.purposes[orig].consent_required:
+                    # Art. 6(4): the compatibility test is for processing *not* based on consent;
+                    # data given under consent is used for that purpose only.
+                    problems.append(
+                        f"{where}: {orig!r} is based on consent; data collected under consent "
+                        "cannot be reused for another purpose"
+                    )
+                if not reason.strip():
+                    problems.append(f"{where}: give the reason the purposes are compatible")
         for rname, role in self.roles.items():
             for i, p in enumerate(role.purposes):
                 if p != "*" and p not in self.purposes:

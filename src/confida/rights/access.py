@@ -40,10 +40,11 @@ from confida import safe_files
 from confida import subject as subjects
 from confida.consent import GRANT
 from confida.crypto import aead
+from confida.operation import Actor, Operation
 from confida.rights.objection import OBJECTABLE, objections_of
 from confida.store.schema import consent_event
 from confida.store.schema import record as record_t
-from confida.vault import SYSTEM, Actor, Operation, Vault
+from confida.vault import Vault
 
 FORMAT = "confida.access-export"
 FORMAT_VERSION = "1.0"
@@ -260,7 +261,7 @@ def access_export(
     verified_by: str,
     request_id: str | None = None,
     portability: bool = False,
-    actor: Actor = SYSTEM,
+    actor: Actor,
     force: bool = False,
 ) -> AccessExport:
     """Write the subject's access/portability export to ``out``; completes the request.

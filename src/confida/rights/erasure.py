@@ -44,6 +44,7 @@ from confida import request as requests
 from confida import subject as subjects
 from confida.crypto import aead
 from confida.errors import NotFound, SubjectErased
+from confida.operation import Actor, Operation
 from confida.register.models import LegalBasis
 from confida.rights import feed
 from confida.rights.restriction import lock_subject
@@ -57,7 +58,7 @@ from confida.store.schema import (
 )
 from confida.store.schema import record as record_t
 from confida.store.schema import subject as subject_t
-from confida.vault import SYSTEM, Actor, Operation, Vault
+from confida.vault import Vault
 
 RETAINED_PREFIX = "retained:"
 CHUNK = 10_000
@@ -113,7 +114,7 @@ def erase(
     *,
     verified_by: str,
     request_id: str | None = None,
-    actor: Actor = SYSTEM,
+    actor: Actor,
     progress: Progress | None = None,
 ) -> Erasure:
     """Erase a subject; resumable (run it again after any failure and it completes)."""
@@ -179,7 +180,7 @@ def _completed(vault: Vault, conn: Connection, request_id: str | None) -> Erasur
 
 
 def resume_journaled(
-    vault: Vault, entry: erasure_journal.Entry, *, actor: Actor = SYSTEM,
+    vault: Vault, entry: erasure_journal.Entry, *, actor: Actor,
     progress: Progress | None = None, in_file: frozenset[str] = frozenset(),
 ) -> Erasure:
     """Run a journaled erasure again on a store that lacks it (restored from a backup, or left
@@ -351,7 +352,7 @@ def _retain(vault: Vault, conn: Connection, s: subjects.Subject, op: Operation) 
 
 
 def set_legal_hold(
-    vault: Vault, record_id: str, hold: bool = True, *, actor: Actor = SYSTEM
+    vault: Vault, record_id: str, hold: bool = True, *, actor: Actor
 ) -> None:
     """Put a record under legal hold (or release it): an erasure then keeps it (Art. 17(3)(e))."""
     from confida.record import _load
@@ -365,7 +366,7 @@ def set_legal_hold(
         op.details["hold"] = hold
 
 
-def read_retained(vault: Vault, record_id: str, *, actor: Actor = SYSTEM) -> dict[str, Any]:
+def read_retained(vault: Vault, record_id: str, *, actor: Actor) -> dict[str, Any]:
     """Open a record kept through an erasure, for the legal ground it was kept for (audited)."""
     import json
 
@@ -389,7 +390,7 @@ def read_retained(vault: Vault, record_id: str, *, actor: Actor = SYSTEM) -> dic
     return json.loads(raw)
 
 
-def purge_retained(vault: Vault, *, actor: Actor = SYSTEM) -> dict[str, int]:
+def purge_retained(vault: Vault, *, actor: Actor) -> dict[str, int]:
     """Delete kept records past their retention; destroy a retained key once nothing uses it.
 
     Called by the retention run. Also clears bookkeeping rows whose record another process

@@ -7,7 +7,7 @@ written to the consent ledger, so there is one record of the decision, not two. 
 contract or legal obligation cannot be objected to under Art. 21; the person can ask for erasure or
 restriction instead, and is told so.
 
-Enforcement is one check, ``check``, which ``record`` runs (through ``Vault.objection_check``) on
+Enforcement is one check, :func:`confida.lawfulness.check_objection`, which ``record`` runs on
 every collect, read and update, in the same transaction as the processing it guards.
 """
 
@@ -20,30 +20,17 @@ from sqlalchemy import Connection, insert, select
 from confida import request as requests
 from confida import subject as subjects
 from confida.consent import SOURCES, WITHDRAW
-from confida.errors import BadInput, ObjectionRecorded
-from confida.register.models import LegalBasis
+from confida.errors import BadInput
+from confida.lawfulness import OBJECTABLE, check_objection
+from confida.operation import Actor, Operation
 from confida.store.conflict import insert_for
 from confida.store.schema import consent_event, objection
-from confida.vault import SYSTEM, Actor, Operation, Vault
-
-OBJECTABLE = frozenset({LegalBasis.legitimate_interests, LegalBasis.public_task})
+from confida.vault import Vault
 
 
 def check(vault: Vault, conn: Connection, subject: Any, purpose: str) -> None:
-    """Refuse processing for ``purpose`` if the subject objected to it (one indexed query)."""
-    p = vault.register.purposes.get(purpose)
-    if p is None or p.legal_basis not in OBJECTABLE:
-        return
-    row = conn.execute(
-        select(objection.c.id).where(
-            objection.c.subject_id == subject.id, objection.c.purpose == purpose
-        )
-    ).first()
-    if row is not None:
-        raise ObjectionRecorded(
-            f"the subject objected to processing for purpose {purpose!r} (Art. 21 GDPR); "
-            "it has stopped"
-        )
+    """Refuse processing for ``purpose`` if the subject objected to it."""
+    check_objection(vault.register, conn, subject, purpose)
 
 
 def objections_of(conn: Connection, subject_id: str) -> list[dict[str, Any]]:
@@ -62,7 +49,7 @@ def object_to(
     *,
     verified_by: str,
     request_id: str | None = None,
-    actor: Actor = SYSTEM,
+    actor: Actor,
 ) -> requests.Request:
     """Record an objection (or, for a consent-based purpose, a withdrawal); effective at once."""
     p = vault.register.purpose(purpose)

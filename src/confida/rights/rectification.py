@@ -21,11 +21,12 @@ from sqlalchemy import select
 from confida import request as requests
 from confida import subject as subjects
 from confida.errors import InvalidRecord, NotFound
+from confida.operation import Actor, Operation
 from confida.record import rewrite
 from confida.rights.restriction import lock_subject
 from confida.store.engine import sqlite_checkpoint
 from confida.store.schema import record as record_t
-from confida.vault import SYSTEM, Actor, Operation, Vault
+from confida.vault import Vault
 
 
 def rectify(
@@ -36,7 +37,7 @@ def rectify(
     *,
     verified_by: str,
     request_id: str | None = None,
-    actor: Actor = SYSTEM,
+    actor: Actor,
 ) -> requests.Request:
     """Correct fields of one record of the subject; returns the completed request."""
     if not isinstance(changes, Mapping) or not changes:

@@ -14,8 +14,9 @@ from sqlalchemy import Connection, select, update
 
 from confida import request as requests
 from confida import subject as subjects
+from confida.operation import Actor, Operation
 from confida.store.schema import subject as subject_t
-from confida.vault import SYSTEM, Actor, Operation, Vault
+from confida.vault import Vault
 
 
 def lock_subject(conn: Connection, subject_id: str) -> subjects.Subject:
@@ -70,7 +71,7 @@ def restrict(
     *,
     verified_by: str,
     request_id: str | None = None,
-    actor: Actor = SYSTEM,
+    actor: Actor,
 ) -> requests.Request:
     """Restrict processing: from the commit on, the subject's data is only stored."""
     return _set(vault, external_id, restricted=True, verified_by=verified_by,
@@ -83,7 +84,7 @@ def lift_restriction(
     *,
     verified_by: str,
     request_id: str | None = None,
-    actor: Actor = SYSTEM,
+    actor: Actor,
 ) -> requests.Request:
     """Lift a restriction; recorded as its own request and audit entry."""
     return _set(vault, external_id, restricted=False, verified_by=verified_by,

@@ -14,10 +14,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from confida import access, consent, record, subject_token
-from confida.errors import BadInput
+from confida import consent, record, register_view, subject_token, text_scan
+from confida.operation import Actor
 from confida.server.deps import Caller, get_vault, no_unknown_query, purpose, staff, subject
-from confida.vault import Actor, Operation, Vault
+from confida.vault import Vault
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(no_unknown_query)])
 
@@ -247,9 +247,7 @@ def set_my_consent(body: ConsentIn, vault: VaultDep, caller: SubjectDep) -> Cons
 @router.get("/register", tags=["register"], response_model=dict[str, Any])
 def get_register(vault: VaultDep, actor: StaffDep) -> dict[str, Any]:
     """The processing register in force (categories, kinds, purposes, roles)."""
-    with vault.operation(Operation("register.read", actor)):
-        access.decide(vault.register, actor, "register")
-    return vault.register.model_dump(mode="json")
+    return register_view.read_register(vault, actor=actor)
 
 
 # --- PII detection (when confida.pii is installed) -----------------------------------------
@@ -283,22 +281,14 @@ class RedactOut(BaseModel):
     replaced: int
 
 
-def pii_router() -> APIRouter | None:
-    """PII endpoints, only when the detector is installed (so the OpenAPI never lies)."""
-    try:
-        from confida import pii
-    except ImportError:
-        return None
+def pii_router() -> APIRouter:
+    """PII endpoints: detection and anonymisation of text that is not stored."""
     r = APIRouter(prefix="/v1/pii", tags=["pii"], dependencies=[Depends(no_unknown_query)])
 
     @r.post("/scan", response_model=ScanOut)
     def scan(body: Annotated[ScanIn, Body()], vault: VaultDep, actor: StaffDep) -> ScanOut:
         """Find personal data in text: spans and labels (the text is not stored)."""
-        with vault.operation(Operation("pii.scan", actor)) as (_c, op):
-            access.decide(vault.register, actor, "scan")
-            found = pii.detect(body.text)
-            summary = pii.summarize(found)
-            op.details["summary"] = summary
+        found, summary = text_scan.scan(vault, body.text, actor=actor)
         return ScanOut(
             findings=[FindingOut(start=f.start, end=f.end, label=f.label, score=float(f.score))
                       for f in found],
@@ -308,17 +298,7 @@ def pii_router() -> APIRouter | None:
     @r.post("/redact", response_model=RedactOut)
     def redact(body: Annotated[RedactIn, Body()], vault: VaultDep, actor: StaffDep) -> RedactOut:
         """Anonymise text per a policy (default: replace every finding by its label)."""
-        with vault.operation(Operation("pii.redact", actor)) as (_c, op):
-            access.decide(vault.register, actor, "scan")
-            try:
-                policy = pii.Policy.from_dict(body.policy) if body.policy else pii.Policy()
-            except (ValueError, KeyError, TypeError) as exc:
-                raise BadInput(f"invalid policy: {exc}") from None
-            if "tokenize" in (body.policy or {}).values():
-                raise BadInput("the API's redaction keeps no token store: 'tokenize' is not "
-                               "available here")
-            res = pii.anonymize(body.text, policy, hash_key=vault.system_key("pii-hash"))
-            op.details["replaced"] = len(res.items)
+        res = text_scan.redact(vault, body.text, body.policy, actor=actor)
         return RedactOut(text=res.text, replaced=len(res.items))
 
     return r

@@ -22,11 +22,12 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel
 
-from confida import access
 from confida.audit import AuditLog, ProofError
+from confida.authz import authorise
 from confida.errors import BadInput, NotFound
+from confida.operation import Actor, Operation
 from confida.server.deps import get_vault, no_unknown_query, staff
-from confida.vault import Actor, Operation, Vault
+from confida.vault import Vault
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"],
                    dependencies=[Depends(no_unknown_query)])
@@ -77,7 +78,7 @@ Size = Annotated[int, Query(ge=0, le=2**62)]
 def _run(vault: Vault, actor: Actor, action: str, fn: Any) -> Any:
     log = audit_log(vault)
     with vault.operation(Operation(action, actor)) as (conn, op):
-        access.decide(vault.register, actor, "audit")
+        authorise(actor, "audit", register=vault.register, op=op)
         try:
             return fn(conn, log, op)
         except (ProofError, KeyError) as exc:

@@ -17,9 +17,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from confida import credential, oidc, subject_token
 from confida.config import Config
 from confida.errors import AccessDenied, ConfidaError, PurposeRequired, Unauthenticated
+from confida.operation import Actor, Operation
 from confida.server.readiness import BackgroundJob, ReadinessProbe
 from confida.server.security import RateLimiter, client_host
-from confida.vault import Actor, Operation, Vault
+from confida.vault import Vault
 
 bearer = HTTPBearer(
     auto_error=False,

@@ -19,7 +19,8 @@ from contextlib import contextmanager
 
 from confida.config import Config
 from confida.errors import ConfidaError
-from confida.vault import Actor, Vault
+from confida.operation import Actor
+from confida.vault import Vault
 
 DEFAULT_EVERY_SECONDS = 3600
 ACTOR = Actor(id="system:retention", role=None, source="system")

@@ -14,10 +14,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from confida import access, rights
 from confida import request as requests
+from confida import rights
+from confida.authz import authorise
+from confida.operation import Actor, Operation
 from confida.server.deps import get_vault, no_unknown_query, staff
-from confida.vault import Actor, Operation, Vault
+from confida.vault import Vault
 
 router = APIRouter(prefix="/v1", tags=["rights"], dependencies=[Depends(no_unknown_query)])
 
@@ -32,8 +34,8 @@ HostRequestId = Annotated[str, Field(min_length=1, max_length=128,
 
 
 def _decide(vault: Vault, actor: Actor, action: str) -> None:
-    with vault.operation(Operation(f"authorise.{action}", actor)):
-        access.decide(vault.register, actor, action)
+    with vault.operation(Operation(f"authorise.{action}", actor)) as (_c, op):
+        authorise(actor, action, register=vault.register, op=op)
 
 
 class _In(BaseModel):

@@ -177,27 +177,3 @@ def render_notice(
 ) -> Notice:
     version = notice_version(register, backup_days)
     return Notice(_render(register, fmt, lang, version, backup_days), version, fmt, lang)
-
-
-def record_prompt(vault: Any, external_id: str, purpose: str, *, actor: Any = None) -> str:
-    """Record that a subject was shown the current notice and asked again about ``purpose``.
-
-    A consent given against an older notice stays in force (it was valid when given), but the
-    compliance check wants the subject to have been asked again since the notice changed.
-    Returns the notice version the subject was asked against.
-    """
-    from confida import subject as subjects
-    from confida.store.schema import notice_prompt
-    from confida.vault import SYSTEM, Operation
-
-    version = vault.notice_version()
-    if not vault.register.purpose(purpose).consent_required:
-        raise BadInput(f"purpose {purpose!r} is not based on consent")
-    with vault.operation(Operation("consent.prompt", actor or SYSTEM, purpose)) as (conn, op):
-        s = subjects.require(vault, conn, external_id)
-        op.subject_pseudonyms.append(s.pseudonym)
-        conn.execute(notice_prompt.insert().values(
-            subject_id=s.id, purpose=purpose, notice_version=version, asked_at=vault.clock()))
-        op.details["notice_version"] = version
-    return str(version)
-

@@ -24,7 +24,8 @@ from markupsafe import Markup
 
 from confida.config import Config
 from confida.errors import BadInput, ConfidaError, Refused, Unauthenticated
-from confida.vault import Actor, Vault
+from confida.operation import Actor
+from confida.vault import Vault
 from confida.web import csrf, i18n, ports
 from confida.web import session as sessions
 

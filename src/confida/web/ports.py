@@ -19,8 +19,9 @@ from confida import consent, record
 from confida import subject as subjects
 from confida.audit.witness import WitnessFile
 from confida.errors import BadInput
+from confida.operation import Actor, Operation
 from confida.store.engine import snapshot
-from confida.vault import SYSTEM, Actor, Operation, Vault  # noqa: F401 - SYSTEM for callers
+from confida.vault import Vault
 from confida.web import subject_link
 
 
@@ -134,7 +135,7 @@ def is_erased(vault: Vault, external_id: str) -> bool:
     return s is None or s.status in (subjects.ERASED, subjects.ERASING)
 
 
-def training_export(vault: Vault, out_dir: Any, *, actor: Actor = SYSTEM) -> set[str]:
+def training_export(vault: Vault, out_dir: Any, *, actor: Actor) -> set[str]:
     """Run the training export (``confida.export.training``) into ``out_dir``; return the ids
     of the subjects it took, from the pseudonymous references it recorded for the dataset.
 

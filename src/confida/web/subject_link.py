@@ -14,7 +14,8 @@ import secrets
 
 from confida.crypto import aead
 from confida.errors import BadInput, ConfidaError, Unauthenticated
-from confida.vault import SYSTEM, Actor, Operation, Vault
+from confida.operation import Actor, Operation
+from confida.vault import Vault
 
 PREFIX = "csl_"
 KEY_NAME = "web-subject-link"
@@ -24,7 +25,7 @@ _AAD = aead.associated_data("confida-subject-link", "v1")
 
 
 def issue(vault: Vault, subject_external_id: str, ttl_seconds: int = 900,
-          *, actor: Actor = SYSTEM) -> str:
+          *, actor: Actor) -> str:
     """A token for the subject the host knows as ``subject_external_id`` (audited)."""
     from confida import subject as subjects
 
