@@ -49,6 +49,7 @@ from confida.authz import authorise
 from confida.config import CONFIG_FILE, Config
 from confida.errors import BadInput, ConfidaError
 from confida.operation import Operation, system_actor
+from confida.permissions import require_ready
 from confida.store import migrate
 from confida.store.engine import make_engine
 
@@ -235,7 +236,7 @@ def backup(config: Config, out: Path, *, force: bool = False,
     key store opens nothing — so no backup can bring an erased person's key back for longer
     than that window. A failed rotation leaves a valid backup and is reported.
     """
-    config.require_initialised()
+    require_ready(config)
     out = Path(out)
     _check_out(out, force)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
@@ -378,7 +379,7 @@ def restore(
     result: dict[str, Any] = {"restored": [], "not_restored": [], "config_restored": [],
                               "journal_lines_added": 0}
     if replay_only:
-        config.require_initialised()
+        require_ready(config)
         with data_dir_lock(config, exclusive=True), Vault.open(config) as v:
             report = _acknowledge_then_replay(v, None, result)
         return {**result, "replay": _report(report)}
@@ -411,7 +412,7 @@ def restore(
             sqlite_restore(copy, live)
             result["restored"].append(what)
         result["journal_lines_added"] = _union_journal(cfg, src)
-        cfg.require_initialised()
+        require_ready(cfg)
         # a backup from an older release: its schemas are brought to the current version
         for url, which in ((cfg.database_url, "store"), (cfg.keystore_url, "keystore")):
             engine = make_engine(url, secure_delete=True)

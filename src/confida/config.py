@@ -199,13 +199,10 @@ class Config:
         return cls(data_dir=ddir, **values)
 
     def require_initialised(self) -> None:
-        """Every opener of the vault calls this: an initialised data dir whose keys and
-        directories no other user can read or change (``confida.permissions``)."""
+        """An initialised data dir. Openers call :func:`confida.permissions.require_ready`,
+        which adds the check that no other user can read or change its keys."""
         if not self.is_initialised:
             raise NotInitialised(
                 f"{self.data_dir} is not a Confida data directory; run `confida init` first "
                 "or pass --data-dir"
             )
-        from confida.permissions import require_safe  # imports Config: import it late
-
-        require_safe(self)

@@ -174,3 +174,10 @@ def require_safe(config: Config, *, extra_secrets: list[Path] | None = None) -> 
 
 __all__ = ["PathCheck", "UnsafePermissions", "inspect", "problems", "require_safe",
            "secret_files"]
+
+
+def require_ready(config: Config) -> None:
+    """Every opener of the vault calls this: an initialised data dir whose keys and
+    directories no other user can read or change."""
+    config.require_initialised()
+    require_safe(config)

@@ -28,6 +28,7 @@ from confida.crypto.kek import FileKek, KekProvider
 from confida.crypto.keystore import INDEX_KEY, SYSTEM_PREFIX, KeyStore
 from confida.errors import AccessDenied, BadInput, ConfidaError, NotFound, StoreUnavailable
 from confida.operation import AuditSink, Operation
+from confida.permissions import require_ready
 from confida.pii import detect, summarize
 from confida.register import Register, load_register
 from confida.store import migrate
@@ -75,7 +76,7 @@ class Vault:
 
     @classmethod
     def open(cls, config: Config, **kwargs: Any) -> Vault:
-        config.require_initialised()
+        require_ready(config)
         return cls(config, **kwargs)
 
     def close(self) -> None:

@@ -203,3 +203,7 @@ def kanon(
     emit(st, rep, human)
     if not rep.satisfied:
         raise typer.Exit(1)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="analytics")

@@ -83,3 +83,7 @@ def list_(ctx: typer.Context) -> None:
         console.print(t)
 
     emit(st, rows, human)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="apikey")

@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Annotated
 
 import typer
 
 from confida import __version__
+from confida.cli import (
+    analytics,
+    apikey,
+    audit,
+    backup,
+    consent,
+    demo,
+    export,
+    init,
+    keys,
+    records,
+    register_cmd,
+    requests,
+    rights,
+    scan,
+    serve,
+    transparency,
+)
 from confida.cli.output import State
 
 app = typer.Typer(
@@ -47,24 +64,14 @@ def root(
     ctx.obj = State(data_dir=data_dir, json=json_out)
 
 
-# Each module adds its commands; optional ones (later features) are skipped if absent.
-for _name in (
-    "confida.cli.init", "confida.cli.register_cmd", "confida.cli.records",
-    "confida.cli.consent", "confida.cli.keys", "confida.cli.serve", "confida.cli.scan",
-    "confida.cli.audit", "confida.cli.rights", "confida.cli.requests", "confida.cli.transparency",
-    "confida.cli.export", "confida.cli.analytics", "confida.cli.apikey", "confida.cli.demo",
-    "confida.cli.backup",
+# Each domain's commands, in the order `confida --help` lists them.
+for _register in (
+    init.register, register_cmd.register, records.register, consent.register, keys.register,
+    serve.register, scan.register, audit.register, rights.register, requests.register,
+    transparency.register, export.register, analytics.register, apikey.register, demo.register,
+    backup.register,
 ):
-    try:
-        _mod = importlib.import_module(_name)
-    except ModuleNotFoundError as _exc:
-        if _exc.name != _name:
-            raise
-        continue
-    if hasattr(_mod, "register"):
-        _mod.register(app)
-    elif hasattr(_mod, "app"):
-        app.add_typer(_mod.app, name=_name.rsplit(".", 1)[1].removesuffix("_cmd"))
+    _register(app)
 
 
 def main() -> None:

@@ -320,3 +320,6 @@ def export(
             output.discard()
     _emit(as_json, {"ok": True, "out": str(out), "size": size}, f"exported {size} entries to {out}")
 
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="audit")

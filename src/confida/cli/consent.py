@@ -70,3 +70,7 @@ def show(ctx: typer.Context, subject: Subject) -> None:
         console.print(h)
 
     emit(st, {"current": current, "history": hist}, human)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="consent")

@@ -102,3 +102,7 @@ def status(ctx: typer.Context) -> None:
                       "(kek_retire_after); run `confida keys retire`")
 
     emit(st, versions, human)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="keys")

@@ -65,3 +65,7 @@ def show(
         console.print(k)
 
     emit(st, {"version": reg.content_hash(), **reg.model_dump(mode="json")}, human)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="register")

@@ -77,3 +77,7 @@ def reject(
     with guard(st), st.vault() as v:
         r = core.reject(v, request_id, reason, actor=st.actor())
     emit(st, r, lambda: console.print(f"request {r.id} rejected"))
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="requests")

@@ -168,3 +168,7 @@ def feed(
         console.print(t)
 
     emit(st, notices, human)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="rights")

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from functools import cache
 
+from confida.pii import names
+
 #: How many characters before a candidate are searched for context words.
 WINDOW = 48
 
@@ -244,8 +246,6 @@ def not_a_place(words: list[str]) -> bool:
     inside), and phrases made only of common words ("in Half") are not places; "East" in
     "East Bethany" does not spoil a place name.
     """
-    from confida.pii import names  # local: names imports this package's patterns
-
     first = words[0]
     if first.casefold() in _NOT_PLACES:
         return True
