@@ -346,7 +346,7 @@ def test_sqlite_constraint_failures_are_named_like_postgresql_ones(vault: Vault)
     schema's constraint name, as PostgreSQL does."""
     from sqlalchemy.exc import IntegrityError
 
-    from confida.server.error_detail import describe
+    from confida.error_detail import describe
 
     with pytest.raises(IntegrityError) as info, vault.key_engine.begin() as conn:
         row = conn.execute(select(data_key).where(data_key.c.key_id == INDEX_KEY)).one()

@@ -15,9 +15,9 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from confida import __version__
+from confida import __version__, readiness
 from confida.config import Config
-from confida.server import api, audit_api, problems, readiness, rights_api
+from confida.server import api, audit_api, problems, rights_api
 from confida.server.deps import ServerContext
 from confida.server.security import BodyLimit, SecurityHeaders, Timeout
 

@@ -18,7 +18,7 @@ from confida import credential, oidc, subject_token
 from confida.config import Config
 from confida.errors import AccessDenied, ConfidaError, PurposeRequired, Unauthenticated
 from confida.operation import Actor, Operation
-from confida.server.readiness import BackgroundJob, ReadinessProbe
+from confida.readiness import BackgroundJob, ReadinessProbe
 from confida.server.security import RateLimiter, client_host
 from confida.vault import Vault
 

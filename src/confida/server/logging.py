@@ -5,7 +5,7 @@ addresses; both are personal data. :class:`RedactingFilter` rewrites each record
 any handler formats it: with ``confida.pii`` installed, through its detector (everything found is
 replaced by its label); in any case through a conservative built-in masker for e-mail addresses,
 IP addresses, long digit runs and the subject segment of API paths. An exception attached to
-a record is reduced to what :mod:`confida.server.error_detail` keeps: its type, the database
+a record is reduced to what :mod:`confida.error_detail` keeps: its type, the database
 constraint it broke and where in Confida it was raised.
 """
 
@@ -15,7 +15,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 
-from confida.server.error_detail import describe
+from confida.error_detail import describe
 
 _EMAIL = re.compile(r"[^\s@/\"'<>()]+@[^\s@/\"'<>()]+\.[A-Za-z]{2,}")
 _IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")

@@ -20,8 +20,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import exc as sqlalchemy_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from confida.error_detail import describe
 from confida.errors import ConfidaError, RateLimited, Unauthenticated
-from confida.server.error_detail import describe
 
 PROBLEM_BASE = "https://confida.dev/problems/"
 MEDIA_TYPE = "application/problem+json"

@@ -85,7 +85,7 @@ class RetentionTask:
             self.last_error = type(exc).__name__
             sys.stderr.write(f"retention run failed: {exc.code}\n")
         except Exception as exc:  # noqa: BLE001 - a bug must not end the job silently
-            from confida.server.error_detail import describe
+            from confida.error_detail import describe
 
             self.errors += 1
             self.last_error = type(exc).__name__
@@ -99,7 +99,7 @@ class RetentionTask:
                 if self._stop.wait(self.every):
                     return
         except BaseException as exc:  # noqa: BLE001 - recorded for /ready, never a traceback
-            from confida.server.error_detail import describe
+            from confida.error_detail import describe
 
             self.crashed = type(exc).__name__
             sys.stderr.write(f"retention thread stopped: {describe(exc)}\n")
