@@ -133,7 +133,11 @@ class Vault:
                     raise AccessDenied(f"{op.action}: no access decision was made")
                 signed = self.audit.append(conn, self._entry(op, "allowed"))
         except ConfidaError as exc:
-            outcome = "denied" if exc.exit_code == 1 and exc.http_status < 500 else "failed"
+            refused = op.decision is not None and op.decision["decision"] == "denied"
+            outcome = (
+                "denied" if refused or (exc.exit_code == 1 and exc.http_status < 500)
+                else "failed"
+            )
             op.details["error"] = exc.code
             try:
                 with transaction(self.engine) as conn:
