@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import make_url
 
-from confida import __version__, erasure_journal
+from confida import erasure_journal
 from confida.audit.log import LogCorrupted
 from confida.authz import authorise
 from confida.config import CONFIG_FILE, Config
@@ -52,6 +52,7 @@ from confida.operation import Operation, system_actor
 from confida.permissions import require_ready
 from confida.store import migrate
 from confida.store.engine import make_engine
+from confida.version import __version__
 
 if TYPE_CHECKING:
     from confida.vault import Vault

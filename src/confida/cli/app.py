@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from confida import __version__
 from confida.cli import (
     analytics,
     apikey,
@@ -26,6 +25,7 @@ from confida.cli import (
     transparency,
 )
 from confida.cli.output import State
+from confida.version import __version__
 
 app = typer.Typer(
     name="confida",

@@ -15,11 +15,12 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from confida import __version__, readiness
+from confida import readiness
 from confida.config import Config
 from confida.server import api, audit_api, problems, rights_api
 from confida.server.deps import ServerContext
 from confida.server.security import BodyLimit, SecurityHeaders, Timeout
+from confida.version import __version__
 
 
 class ReadyOut(BaseModel):

@@ -1,0 +1,3 @@
+"""The installed version, kept apart so that any module can import it without a cycle."""
+
+__version__ = "0.1.0"
