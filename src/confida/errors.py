@@ -114,7 +114,7 @@ class StoreUnavailable(ConfidaError):
     http_status = 503
 
 
-# --- API access (issue 6) ---------------------------------------------------------------------
+# --- API access -----------------------------------------------------------------------------------
 
 
 class PurposeRequired(BadInput):
