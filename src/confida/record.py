@@ -27,6 +27,7 @@ from confida.errors import (
     InvalidRecord,
     NotFound,
     PurposeNotAllowed,
+    RequestConflict,
 )
 from confida.lawfulness import check_objection
 from confida.minimisation import minimise
@@ -71,6 +72,49 @@ class RecordMeta:
 class Record(RecordMeta):
     data: dict[str, Any] = field(default_factory=dict)
     withheld_fields: int = 0
+
+
+def aad_of(
+    record_id: str,
+    subject_id: str,
+    kind: str,
+    purpose: str,
+    version: int,
+    retain_until: datetime,
+    legal_hold: bool,
+) -> bytes:
+    """The associated data a record's ciphertext is sealed under (see ``aead.record_aad``)."""
+    return aead.record_aad(
+        record_id=record_id, subject_id=subject_id, kind=kind, version=version,
+        purposes=(purpose,), retain_until=retain_until, legal_hold=bool(legal_hold),
+    )
+
+
+def row_aad(row: Any) -> bytes:
+    """The associated data of a stored row: an edited metadata column fails authentication."""
+    return aad_of(row.id, row.subject_id, row.kind, row.purpose, row.version, row.retain_until,
+                  row.legal_hold)
+
+
+def reseal_values(
+    row: Any,
+    key: bytes,
+    plaintext: bytes,
+    *,
+    retain_until: datetime | None = None,
+    legal_hold: bool | None = None,
+) -> dict[str, Any]:
+    """Column values that re-seal ``row`` at the next version under a fresh nonce.
+
+    Every change of what the ciphertext is bound to (payload, deadline, hold) goes through here,
+    in the same statement, so the row's metadata and its authenticated copy never diverge.
+    """
+    until = row.retain_until if retain_until is None else retain_until
+    hold = bool(row.legal_hold) if legal_hold is None else legal_hold
+    version = int(row.version) + 1
+    aad = aad_of(row.id, row.subject_id, row.kind, row.purpose, version, until, hold)
+    return {"ciphertext": aead.seal(key, plaintext, aad), "version": version,
+            "retain_until": until, "legal_hold": hold}
 
 
 def _encode(data: Mapping[str, Any]) -> bytes:
@@ -178,8 +222,10 @@ def collect_many(
                     "kind": it.kind,
                     "purpose": it.purpose,
                     "ciphertext": aead.seal(
-                        keys[s.id], _encode(m.data), aead.record_aad(rid, s.id, it.kind)
+                        keys[s.id], _encode(m.data),
+                        aad_of(rid, s.id, it.kind, it.purpose, 1, retain_until, False),
                     ),
+                    "version": 1,
                     "pii_summary": summary or None,
                     "dropped_fields": m.dropped,
                     "consent_event_id": grant_id,
@@ -237,10 +283,7 @@ def _load(conn: Connection, record_id: str) -> Any:
 
 def decrypt_row(vault: Vault, row: Any, key: bytes | None = None) -> dict[str, Any]:
     k = key if key is not None else vault.keys.get_key(row.subject_id)
-    raw = aead.open_sealed(
-        k, row.ciphertext, aead.record_aad(row.id, row.subject_id, row.kind), what="record"
-    )
-    return json.loads(raw)
+    return json.loads(aead.open_sealed(k, row.ciphertext, row_aad(row), what="record"))
 
 
 def authorise_purpose(
@@ -393,16 +436,14 @@ def rewrite(
             raise InvalidRecord(f"required field {name!r} cannot be removed")
     summary = _scan(vault, row.kind, data)
     now = vault.clock()
-    conn.execute(
+    res = conn.execute(
         sql_update(record_t)
-        .where(record_t.c.id == row.id)
-        .values(
-            ciphertext=aead.seal(key, _encode(data), aead.record_aad(row.id, row.subject_id,
-                                                                    row.kind)),
-            pii_summary=summary or None,
-            updated_at=now,
-        )
+        .where(record_t.c.id == row.id, record_t.c.version == row.version)
+        .values(**reseal_values(row, key, _encode(data)), pii_summary=summary or None,
+                updated_at=now)
     )
+    if res.rowcount != 1:
+        raise RequestConflict("the record changed while it was being updated; try again")
     return data, sorted(m.data), summary, now
 
 
