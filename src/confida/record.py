@@ -19,7 +19,7 @@ from sqlalchemy import update as sql_update
 
 from confida import consent, masking
 from confida import subject as subjects
-from confida.authz import Grant, Resource, authorise
+from confida.authz import Grant, Resource, authorise, compatible
 from confida.crypto import aead
 from confida.errors import (
     BadInput,
@@ -286,16 +286,42 @@ def decrypt_row(vault: Vault, row: Any, key: bytes | None = None) -> dict[str, A
     return json.loads(aead.open_sealed(k, row.ciphertext, row_aad(row), what="record"))
 
 
+def origins_for(vault: Vault, purpose: str) -> list[str]:
+    """The collection purposes whose records may be processed for ``purpose``: itself and the
+    ones the register declares it compatible with (decided by :func:`confida.authz.compatible`).
+    Bulk readers filter on this, as single reads decide through :func:`bind`."""
+    return [o for o in vault.register.purposes if compatible(vault.register, purpose, (o,))]
+
+
+def bind(
+    vault: Vault, actor: Actor, action: str, row: Any, purpose: str, op: Operation
+) -> Grant:
+    """The access decision once the record is known: the purpose it was collected for is part
+    of the resource, so processing it for another purpose needs a declared compatibility."""
+    return authorise(
+        actor, action,
+        Resource(purpose=purpose, collected_for=(row.purpose,), subject_id=row.subject_id),
+        register=vault.register, op=op,
+    )
+
+
 def authorise_purpose(
     vault: Vault, conn: Connection, row: Any, purpose: str
 ) -> int | None:
-    """May ``row`` be processed for ``purpose`` now? Raises when not; returns the grant id."""
+    """May ``row`` be processed for ``purpose`` now? Raises when not; returns the grant id.
+
+    Consent is checked on every read, for the purpose of this access and, when different, for
+    the purpose the record was collected for: data given under a consent that has since been
+    withdrawn is processed for nothing (it only awaits deletion).
+    """
     _check_purpose_covers(vault, row.kind, purpose)
     s = subjects.by_id(conn, row.subject_id)
     subjects.ensure_processable(s)
     check_objection(vault.register, conn, s, purpose)
     if row.retain_until <= vault.clock():
         raise NotFound("the record is past its retention period and awaits deletion")
+    if row.purpose != purpose and vault.register.purpose(row.purpose).consent_required:
+        consent.require_consent(conn, s.id, row.purpose)
     if vault.register.purpose(purpose).consent_required:
         return consent.require_consent(conn, s.id, purpose)
     return None
@@ -317,9 +343,10 @@ def read(
     with vault.operation(Operation("record.read", actor, purpose, object_ids=[record_id])) as (
         conn, op,
     ):
-        grant = authorise(actor, "read", Resource(purpose=purpose), register=vault.register, op=op)
+        authorise(actor, "read", Resource(purpose=purpose), register=vault.register, op=op)
         row = _load(conn, record_id)
         op.subject_pseudonyms.append(subjects.by_id(conn, row.subject_id).pseudonym)
+        grant = bind(vault, actor, "read", row, purpose, op)
         authorise_purpose(vault, conn, row, purpose)
         data = decrypt_row(vault, row)
     view, withheld = _view(vault, grant, row.kind, purpose, data)
@@ -380,6 +407,9 @@ def list_records(
             q = q.where(record_t.c.kind == kind)
         if purpose:
             q = q.where(record_t.c.purpose == purpose)
+        if stated:
+            # listing for a purpose shows only what may be processed for it
+            q = q.where(record_t.c.purpose.in_(origins_for(vault, stated)))
         rows = conn.execute(q.order_by(record_t.c.created_at, record_t.c.id).limit(limit)).all()
         op.details["count"] = len(rows)
     return [RecordMeta(**_meta(r)) for r in rows]
@@ -398,10 +428,10 @@ def update(
     with vault.operation(Operation(action, actor, purpose, object_ids=[record_id])) as (
         conn, op,
     ):
-        grant = authorise(actor, "update", Resource(purpose=purpose), register=vault.register,
-                          op=op)
+        authorise(actor, "update", Resource(purpose=purpose), register=vault.register, op=op)
         row = _load(conn, record_id)
         op.subject_pseudonyms.append(subjects.by_id(conn, row.subject_id).pseudonym)
+        grant = bind(vault, actor, "update", row, purpose, op)
         authorise_purpose(vault, conn, row, purpose)
         data, fields, summary, now = rewrite(vault, conn, row, changes, purpose)
         op.details["fields"] = fields
