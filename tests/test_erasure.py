@@ -310,7 +310,7 @@ def test_art_17_3_exceptions_are_kept_under_their_own_key(vault: Vault, config: 
     held = record.collect(vault, "jane", "conversation_message",
                          {"conversation_id": "c", "text": "threat, kept for court"},
                          "service", actor=ADMIN).record_id
-    rights.set_legal_hold(vault, held)
+    rights.set_legal_hold(vault, held, True, "pending litigation", actor=ADMIN)
     res = rights.erase(vault, "jane", verified_by=V)
     kept = {k["record"]: k for k in res.kept}
     assert set(kept) == {inv, held}

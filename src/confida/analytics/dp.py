@@ -270,8 +270,9 @@ def _rows(vault: Vault, conn: Any, q: Query, kinds: list[str],
     eligible = _eligible_subjects(vault, conn, ids, q.purpose, excluded)
     cols = [record_t.c.id, record_t.c.subject_id, record_t.c.kind, record_t.c.purpose,
             record_t.c.created_at]
-    if fields:
-        cols.append(record_t.c.ciphertext)
+    if fields:  # the columns the ciphertext's associated data binds, to open it
+        cols += [record_t.c.ciphertext, record_t.c.version, record_t.c.retain_until,
+                 record_t.c.legal_hold]
     rows: list[dict[str, Any]] = []
     per: Counter[str] = Counter()
     truncated = 0
