@@ -210,7 +210,7 @@ def test_copy_taken_before_erasure_cannot_be_decrypted(
             try:
                 rid = backup_rows[0].id
                 with pytest.raises(NotFound):
-                    record.read(restored, rid, "service", actor=ADMIN)  # the subject row is back, the key is not
+                    record.read(restored, rid, backup_rows[0].purpose, actor=ADMIN)  # the subject row is back, the key is not
                 with restored.engine.connect() as conn:
                     row = conn.execute(select(record_t).where(record_t.c.id == rid)).one()
                 with pytest.raises(NotFound):
