@@ -83,20 +83,20 @@ def test_budget_denies_by_default_then_spends_and_refuses(av: Vault, sink: ListS
     _events(av)
     q = Query("count", 0.6, "ana", kind="usage_event")
     with pytest.raises(PrivacyBudgetExceeded, match="no privacy budget"):
-        run(av, q)
-    budget.set_budget(av, "ana", "usage_event", 1.0)
-    a = run(av, q)
+        run(av, q, actor=ADMIN)
+    budget.set_budget(av, "ana", "usage_event", 1.0, actor=ADMIN)
+    a = run(av, q, actor=ADMIN)
     assert a.epsilon <= 0.6 and a.budget_left == pytest.approx(0.4)
     assert a.max_rows_per_subject == 10 and a.scale == pytest.approx(10 / 0.6, rel=1e-3)
     lo, hi = a.cells[0].ci
     assert hi - lo == pytest.approx(2 * a.accuracy)
     with pytest.raises(PrivacyBudgetExceeded, match="0.4"):
-        run(av, q)
-    run(av, Query("count", 0.4, "ana", kind="usage_event"))  # exactly the rest
+        run(av, q, actor=ADMIN)
+    run(av, Query("count", 0.4, "ana", kind="usage_event"), actor=ADMIN)  # exactly the rest
     with pytest.raises(PrivacyBudgetExceeded):
-        run(av, Query("count", 0.01, "ana", kind="usage_event"))
+        run(av, Query("count", 0.01, "ana", kind="usage_event"), actor=ADMIN)
     with pytest.raises(PrivacyBudgetExceeded):  # another analyst has nothing
-        run(av, Query("count", 0.1, "bob", kind="usage_event"))
+        run(av, Query("count", 0.1, "bob", kind="usage_event"), actor=ADMIN)
     with av.engine.connect() as conn:
         spends = conn.execute(select(privacy_spend.c.analyst, privacy_spend.c.epsilon)).all()
     assert [tuple(s) for s in spends] == [("ana", 0.6), ("ana", 0.4)]
@@ -111,39 +111,39 @@ def test_budget_denies_by_default_then_spends_and_refuses(av: Vault, sink: ListS
     # u0's 40 rows are cut to 10: 10 + 5 * 4
     assert ok["details"]["rows"] == 30 and ok["details"]["truncated_rows"] == 30
     assert ok["details"]["budget_spent"] == pytest.approx(0.6)
-    shown = budget.show(av, "ana")
+    shown = budget.show(av, "ana", actor=ADMIN)
     assert shown[0].spent == pytest.approx(1.0) and shown[0].queries == 2
 
 
 def test_histogram_sum_mean_and_rules(av: Vault, sink: ListSink) -> None:
     _events(av)
-    budget.set_budget(av, "ana", "usage", 10.0)
+    budget.set_budget(av, "ana", "usage", 10.0, actor=ADMIN)
     with av.engine.begin() as conn:  # a restricted subject is never counted
         conn.execute(update(subject_t).where(subject_t.c.ref == av.subject_ref("u5"))
                      .values(status="restricted"))
     h = run(av, Query("histogram", 1.0, "ana", dataset="usage", kind="usage_event",
                       group_by=("country",), categories={"country": ["DE", "FR"]},
-                      max_rows_per_subject=4))
+                      max_rows_per_subject=4), actor=ADMIN)
     assert [c.group for c in h.cells] == [{"country": "DE"}, {"country": "FR"},
                                           {"country": OTHER}]
     assert h.scale == pytest.approx(4.0, rel=1e-3)
     entry = sink.entries[-1]
     assert entry["details"]["excluded_subject_restricted"] == 1
     s = run(av, Query("sum", 1.0, "ana", dataset="usage", kind="usage_event",
-                      field="duration_ms", bounds=(0, 1000), max_rows_per_subject=2))
+                      field="duration_ms", bounds=(0, 1000), max_rows_per_subject=2), actor=ADMIN)
     assert s.scale == pytest.approx(2000, rel=1e-3) and s.mechanism == "discrete laplace"
     m = run(av, Query("mean", 2.0, "ana", dataset="usage", kind="usage_event",
                       field="duration_ms", bounds=(0, 1000), group_by=("country",),
-                      categories={"country": ["DE", "FR"]}))
+                      categories={"country": ["DE", "FR"]}), actor=ADMIN)
     assert len(m.cells) == 2 and "split evenly over 2 groups" in m.notes[0]
     for c in m.cells:
         assert 0 <= c.ci[0] <= c.value <= c.ci[1] <= 1000
     assert m.epsilon <= 2.0 * (1 + 1e-9)
-    assert budget.show(av, "ana")[0].spent == pytest.approx(4.0)
+    assert budget.show(av, "ana", actor=ADMIN)[0].spent == pytest.approx(4.0)
 
 
 def test_queries_checked_against_register(av: Vault) -> None:
-    budget.set_budget(av, "ana", "usage_event", 10.0)
+    budget.set_budget(av, "ana", "usage_event", 10.0, actor=ADMIN)
     now = datetime.now(UTC)
     cases = [
         (Query("sum", 1.0, "ana", kind="usage_event", field="ip", bounds=(0, 1)),
@@ -161,10 +161,10 @@ def test_queries_checked_against_register(av: Vault) -> None:
     ]
     for q, err in cases:
         with pytest.raises(err):
-            run(av, q)
-    assert budget.show(av, "ana")[0].spent == 0.0  # refusals spend nothing
+            run(av, q, actor=ADMIN)
+    assert budget.show(av, "ana", actor=ADMIN)[0].spent == 0.0  # refusals spend nothing
     a = run(av, Query("histogram", 1.0, "ana", kind="usage_event", group_by=("day",),
-                      since=now - timedelta(days=3), until=now + timedelta(days=1)))
+                      since=now - timedelta(days=3), until=now + timedelta(days=1)), actor=ADMIN)
     assert len(a.cells) == 5
 
 

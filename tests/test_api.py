@@ -83,10 +83,11 @@ EXPECTED_ALLOWED = {
     "update":         [200, 403, 403, 200, 403, 403],
     "list":           [200, 200, 200, 200, 403, 403],
     "consents_read":  [200, 200, 403, 200, 403, 403],
-    "consents_write": [201, 201, 403, 201, 403, 403],
+    "consents_write": [201, 403, 403, 201, 403, 403],  # dpo: model_training not its purpose
     "subject_token":  [201, 201, 403, 201, 403, 403],
     "register":       [200, 200, 200, 200, 200, 200],
     "me":             [403, 403, 403, 403, 403, 403],
+    "legal_hold":     [200, 200, 403, 403, 403, 403],
 }
 PURPOSE_ENDPOINTS = ["collect", "collect_batch", "read", "update", "list", "consents_read"]
 
@@ -117,6 +118,9 @@ def call(env: dict[str, Any], endpoint: str, key: str, purpose: str) -> Any:
         return c.get("/v1/register", headers=auth(key))
     if endpoint == "me":
         return c.get("/v1/me/consents", headers=auth(key))
+    if endpoint == "legal_hold":
+        return c.put(f"/v1/records/{rid}/legal-hold", headers=auth(key),
+                     json={"hold": True, "reason": "Pending court case"})
     raise AssertionError(endpoint)
 
 
@@ -152,7 +156,7 @@ def test_every_v1_route_is_in_the_matrix(env: dict[str, Any]) -> None:
     covered = {"/v1/records", "/v1/records/batch", "/v1/records/{record_id}",
                "/v1/subjects/{subject_id}/records", "/v1/subjects/{subject_id}/consents",
                "/v1/subject-tokens", "/v1/register", "/v1/me/consents", "/v1/me/records",
-               "/v1/pii/scan", "/v1/pii/redact",
+               "/v1/pii/scan", "/v1/pii/redact", "/v1/records/{record_id}/legal-hold",
                # by role in test_api_audit.py
                "/v1/audit/checkpoints/latest", "/v1/audit/proofs/inclusion",
                "/v1/audit/proofs/consistency",
@@ -478,3 +482,19 @@ def test_unknown_query_parameter_is_refused(env: dict[str, Any]) -> None:
     r = env["client"].get("/v1/subjects/user-1/records?kind=account",
                           headers=auth(env["keys"]["admin"], "service"))
     assert r.status_code == 200 and [m["kind"] for m in r.json()] == ["account"]
+
+
+def test_legal_hold_endpoint_places_and_lifts_and_refuses_personal_data(
+    env: dict[str, Any],
+) -> None:
+    c, k, rid = env["client"], env["keys"]["admin"], env["record"]
+    url = f"/v1/records/{rid}/legal-hold"
+    r = c.put(url, headers=auth(k), json={"hold": True, "reason": "Pending court case"})
+    assert r.status_code == 200 and r.json() == {"record_id": rid, "legal_hold": True}
+    assert c.get(f"/v1/records/{rid}", headers=auth(k, "service")).json()["legal_hold"] is True
+    r = c.put(url, headers=auth(k), json={"hold": False, "reason": "jane.doe@example.com"})
+    assert r.status_code == 400 and r.headers["content-type"] == PROBLEM
+    assert "jane.doe" not in r.text
+    r = c.put(url, headers=auth(k), json={"hold": False, "reason": "Case closed"})
+    assert r.status_code == 200 and r.json()["legal_hold"] is False
+    assert c.put(url, headers=auth(k), json={"hold": True}).status_code == 422

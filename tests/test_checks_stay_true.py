@@ -120,7 +120,7 @@ class World:
                 rights.lift_restriction(v, who, verified_by=V)
             elif name == "hold":
                 for rid, _p in self.records.get(who, [])[-1:]:
-                    rights.set_legal_hold(v, rid)
+                    rights.set_legal_hold(v, rid, True, "pending litigation", actor=ADMIN)
             elif name == "erase":
                 rights.erase(v, who, verified_by=V)
                 self.records.pop(who, None)  # a returning person is a new subject

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -11,11 +12,19 @@ from confida.crypto import aead
 from confida.crypto.kek import FileKek
 from confida.errors import KeyUnavailable
 
+WHEN = datetime(2027, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+
+
+def _aad(rid: str = "r1", subject: str = "s1", kind: str = "account", **kw: object) -> bytes:
+    args: dict[str, object] = {"version": 1, "purposes": ("service",), "retain_until": WHEN,
+                               "legal_hold": False, **kw}
+    return aead.record_aad(record_id=rid, subject_id=subject, kind=kind, **args)  # type: ignore[arg-type]
+
 
 @given(st.binary(max_size=4096), st.text(max_size=40), st.text(max_size=40))
 def test_seal_round_trip(plaintext: bytes, rid: str, kind: str) -> None:
     key = aead.new_key()
-    aad = aead.record_aad(rid, "s", kind)
+    aad = _aad(rid, "s", kind)
     sealed = aead.seal(key, plaintext, aad)
     assert aead.open_sealed(key, sealed, aad) == plaintext
     assert len(plaintext) < 16 or plaintext not in sealed
@@ -33,12 +42,19 @@ def test_any_bit_flip_is_rejected(plaintext: bytes, pos: int) -> None:
 
 def test_wrong_key_and_moved_ciphertext_rejected() -> None:
     key = aead.new_key()
-    sealed = aead.seal(key, b"secret", aead.record_aad("r1", "s1", "account"))
+    sealed = aead.seal(key, b"secret", _aad())
     with pytest.raises(KeyUnavailable):
-        aead.open_sealed(aead.new_key(), sealed, aead.record_aad("r1", "s1", "account"))
+        aead.open_sealed(aead.new_key(), sealed, _aad())
     for other in (("r2", "s1", "account"), ("r1", "s2", "account"), ("r1", "s1", "invoice")):
         with pytest.raises(KeyUnavailable):
-            aead.open_sealed(key, sealed, aead.record_aad(*other))
+            aead.open_sealed(key, sealed, _aad(*other))
+    later = WHEN.replace(microsecond=WHEN.microsecond + 1)
+    for meta in ({"version": 2}, {"purposes": ("safety",)}, {"purposes": ("service", "safety")},
+                 {"retain_until": later}, {"legal_hold": True}):
+        with pytest.raises(KeyUnavailable):
+            aead.open_sealed(key, sealed, _aad(**meta))
+    assert aead.open_sealed(key, sealed, _aad(retain_until=WHEN.astimezone(
+        timezone(timedelta(hours=2))))) == b"secret"  # the same instant in another zone
 
 
 def test_aad_is_unambiguous() -> None:

@@ -210,7 +210,7 @@ def test_copy_taken_before_erasure_cannot_be_decrypted(
             try:
                 rid = backup_rows[0].id
                 with pytest.raises(NotFound):
-                    record.read(restored, rid, "service", actor=ADMIN)  # the subject row is back, the key is not
+                    record.read(restored, rid, backup_rows[0].purpose, actor=ADMIN)  # the subject row is back, the key is not
                 with restored.engine.connect() as conn:
                     row = conn.execute(select(record_t).where(record_t.c.id == rid)).one()
                 with pytest.raises(NotFound):
@@ -310,7 +310,7 @@ def test_art_17_3_exceptions_are_kept_under_their_own_key(vault: Vault, config: 
     held = record.collect(vault, "jane", "conversation_message",
                          {"conversation_id": "c", "text": "threat, kept for court"},
                          "service", actor=ADMIN).record_id
-    rights.set_legal_hold(vault, held)
+    rights.set_legal_hold(vault, held, True, "pending litigation", actor=ADMIN)
     res = rights.erase(vault, "jane", verified_by=V)
     kept = {k["record"]: k for k in res.kept}
     assert set(kept) == {inv, held}

@@ -96,7 +96,7 @@ def test_export_end_to_end(av: Vault, config, sink: ListSink, tmp_path: Path) ->
     old.close()
 
     out = tmp_path / "ds1"
-    res = export_training(av, out, shard_size=2)
+    res = export_training(av, out, shard_size=2, actor=ADMIN)
     rows = _rows(out)
     assert res.record_count == len(rows) == 3  # alice, carol, eve
     assert res.subject_count == 3
@@ -143,17 +143,17 @@ def test_export_end_to_end(av: Vault, config, sink: ListSink, tmp_path: Path) ->
     assert [x["system"] for x in refs] == [f"dataset:{res.dataset_id}"]
     carol_pseudo = refs[0]["reference"]
     assert carol_pseudo in {r["subject"] for r in rows}
-    erase(av, "carol", verified_by="test: signed-in session")
+    erase(av, "carol", verified_by="test: signed-in session", actor=ADMIN)
     consent.withdraw(av, "eve", "model_training", actor=ADMIN)
     notices = erasure_feed(av)
     assert [n.references for n in notices] == [
         [{"system": f"dataset:{res.dataset_id}", "reference": carol_pseudo}]]
     assert not av.keys.has_key(carol_id)
-    revoked = {x.pseudonym: x.reason for x in revocations(av, res.dataset_id)}
+    revoked = {x.pseudonym: x.reason for x in revocations(av, res.dataset_id, actor=ADMIN)}
     assert revoked == {eve_pseudo.pop(): "consent_withdrawn"}  # carol: in the feed
 
     # a new export holds only alice, under new pseudonyms
-    res2 = export_training(av, tmp_path / "ds2", formats=["parquet"])
+    res2 = export_training(av, tmp_path / "ds2", formats=["parquet"], actor=ADMIN)
     rows2 = pq.read_table(next((tmp_path / "ds2").glob("*.parquet"))).to_pylist()
     assert res2.record_count == 1 and "<IBAN>" in rows2[0]["text"]
     assert rows2[0]["subject"] not in {r["subject"] for r in rows}
@@ -164,9 +164,9 @@ def test_export_end_to_end(av: Vault, config, sink: ListSink, tmp_path: Path) ->
 
 def test_temporary_chat_never_exported(av: Vault, tmp_path: Path) -> None:
     with pytest.raises(PurposeNotAllowed):
-        export_training(av, tmp_path / "x", selection=Selection(kinds=("temporary_chat",)))
+        export_training(av, tmp_path / "x", selection=Selection(kinds=("temporary_chat",)), actor=ADMIN)
     with pytest.raises(PurposeNotAllowed):  # a purpose on another legal basis
-        export_training(av, tmp_path / "y", selection=Selection(purpose="service"))
+        export_training(av, tmp_path / "y", selection=Selection(purpose="service"), actor=ADMIN)
     assert not (tmp_path / "x").exists()
 
 
@@ -174,19 +174,19 @@ def test_refuses_non_empty_dir_and_bad_format(av: Vault, tmp_path: Path) -> None
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "f").write_text("x")
     with pytest.raises(BadInput):
-        export_training(av, tmp_path / "full")
+        export_training(av, tmp_path / "full", actor=ADMIN)
     with pytest.raises(BadInput):
-        export_training(av, tmp_path / "z", formats=["csv"])
+        export_training(av, tmp_path / "z", formats=["csv"], actor=ADMIN)
 
 
 def test_same_key_same_output(av: Vault, tmp_path: Path) -> None:
     consent.grant(av, "alice", "model_training", actor=ADMIN)
     _msg(av, "alice", PLANTED["alice"])
     key = bytes(range(32))
-    a = export_training(av, tmp_path / "a", dataset_key=key, formats=["jsonl"])
-    b = export_training(av, tmp_path / "b", dataset_key=key, formats=["jsonl"])
+    a = export_training(av, tmp_path / "a", dataset_key=key, formats=["jsonl"], actor=ADMIN)
+    b = export_training(av, tmp_path / "b", dataset_key=key, formats=["jsonl"], actor=ADMIN)
     assert a.shards[0].sha256 == b.shards[0].sha256
-    c = export_training(av, tmp_path / "c", formats=["jsonl"])
+    c = export_training(av, tmp_path / "c", formats=["jsonl"], actor=ADMIN)
     assert _rows(tmp_path / "c")[0]["subject"] != _rows(tmp_path / "a")[0]["subject"]
     assert c.record_count == 1
 
@@ -198,18 +198,18 @@ def test_legitimate_interest_objection_and_restriction(av: Vault, tmp_path: Path
     # safety covers temporary chats, but they never leave for training
     record.collect(av, "ben", "temporary_chat", {"conversation_id": "t", "text": "temporary"},
                    "service", actor=ADMIN)
-    object_to(av, "ann", "safety", verified_by="test")
-    res = export_training(av, tmp_path / "li", selection=Selection(purpose="safety"))
+    object_to(av, "ann", "safety", verified_by="test", actor=ADMIN)
+    res = export_training(av, tmp_path / "li", selection=Selection(purpose="safety"), actor=ADMIN)
     assert res.record_count == 2 and res.excluded == {"objected": 1}
     assert "temporary" not in "".join(p.read_text() for p in (tmp_path / "li").glob("*.jsonl"))
-    object_to(av, "ben", "safety", verified_by="test")
+    object_to(av, "ben", "safety", verified_by="test", actor=ADMIN)
     with av.engine.begin() as conn:
         conn.execute(update(subject_t).where(subject_t.c.ref == av.subject_ref("cat")).values(
             status="restricted", status_changed_at=av.clock() + timedelta(seconds=1)))
-    assert sorted(r.reason for r in revocations(av, res.dataset_id)) == ["objected",
+    assert sorted(r.reason for r in revocations(av, res.dataset_id, actor=ADMIN)) == ["objected",
                                                                          "restricted"]
     between = av.clock()
-    object_to(av, "cat", "safety", verified_by="test")
-    assert [r.reason for r in revocations(av, res.dataset_id, since=between)] == ["restricted"]
+    object_to(av, "cat", "safety", verified_by="test", actor=ADMIN)
+    assert [r.reason for r in revocations(av, res.dataset_id, since=between, actor=ADMIN)] == ["restricted"]
     later = av.clock() + timedelta(days=1)
-    assert revocations(av, res.dataset_id, since=later) == []
+    assert revocations(av, res.dataset_id, since=later, actor=ADMIN) == []

@@ -73,18 +73,22 @@ def test_consent_grant_then_withdraw_takes_effect_at_once(vault: Vault) -> None:
         record.read(vault, res.record_id, "model_training", actor=ADMIN)
     with pytest.raises(ConsentRequired):
         record.collect(vault, "u", "conversation_message", MSG, "model_training", actor=ADMIN)
-    assert record.read(vault, res.record_id, "service", actor=ADMIN).data == MSG  # contract purpose unaffected
+    # data given under consent serves that purpose only (purpose binding)
+    with pytest.raises(PurposeNotAllowed):
+        record.read(vault, res.record_id, "service", actor=ADMIN)
+    other = record.collect(vault, "u", "conversation_message", MSG, "service", actor=ADMIN)
+    assert record.read(vault, other.record_id, "service", actor=ADMIN).data == MSG  # contract data unaffected
 
 
 def test_consent_ledger_is_append_only_history(vault: Vault) -> None:
     consent.grant(vault, "u", "model_training", notice_version="n1", actor=ADMIN)
     consent.withdraw(vault, "u", "model_training", source="web", notice_version="n2", actor=ADMIN)
     consent.grant(vault, "u", "model_training", source="cli", actor=ADMIN)
-    hist = consent.history(vault, "u")
+    current, hist = consent.show(vault, "u", actor=ADMIN)
     assert [e.action for e in hist] == ["grant", "withdraw", "grant"]
     assert [e.source for e in hist] == ["api", "web", "cli"]
     assert hist[0].notice_version == "n1"
-    assert consent.state(vault, "u")["model_training"]["granted"] is True
+    assert current["model_training"]["granted"] is True
 
 
 def test_consent_for_non_consent_purpose_is_bad_input(vault: Vault) -> None:

@@ -37,9 +37,9 @@ def test_deletes_by_kind_and_purpose_and_reports_it(v: Vault, clock: Clock,
             for _ in range(3)]
     record.collect(v, "u-1", "temporary_chat", {"conversation_id": "c", "text": "x"}, "service", actor=ADMIN)
     clock.advance(days=29)
-    assert run_retention(v).removed_total == 0
+    assert run_retention(v, actor=ADMIN).removed_total == 0
     clock.advance(days=2)
-    rep = run_retention(v)
+    rep = run_retention(v, actor=ADMIN)
     assert rep.removed == {"usage_event": {"safety": 3}, "temporary_chat": {"service": 1}}
     assert rep.removed_total == 4 and rep.keys_destroyed == 0
     with v.engine.connect() as conn:
@@ -60,7 +60,7 @@ def test_legal_hold_and_restriction_suspend_deletion(v: Vault, clock: Clock) -> 
         set_record(conn, held, legal_hold=True)
         conn.execute(subject.update().where(subject.c.id == sid).values(status="restricted"))
     clock.advance(days=31)
-    rep = run_retention(v)
+    rep = run_retention(v, actor=ADMIN)
     assert rep.removed_total == 0 and rep.kept_legal_hold == 1 and rep.kept_restricted == 1
     assert v.keys.has_key(sid)
 
@@ -70,7 +70,7 @@ def test_emptied_subject_loses_its_key_and_returns_as_a_new_subject(v: Vault,
     rid = record.collect(v, "u-1", "usage_event", {"event": "a"}, "safety", actor=ADMIN).record_id
     old = _subject(v, rid)
     clock.advance(days=31)
-    rep = run_retention(v)
+    rep = run_retention(v, actor=ADMIN)
     assert rep.keys_destroyed == 1
     with v.engine.connect() as conn:
         row = conn.execute(select(subject).where(subject.c.id == old.id)).first()
@@ -80,7 +80,7 @@ def test_emptied_subject_loses_its_key_and_returns_as_a_new_subject(v: Vault,
         v.keys.get_key(old.id)
     again = record.collect(v, "u-1", "usage_event", {"event": "b"}, "safety", actor=ADMIN).record_id
     assert _subject(v, again).id != old.id
-    assert run_retention(v).keys_destroyed == 0  # idempotent
+    assert run_retention(v, actor=ADMIN).keys_destroyed == 0  # idempotent
 
 
 def test_subject_with_consent_in_force_keeps_its_key(v: Vault, clock: Clock) -> None:
@@ -88,7 +88,7 @@ def test_subject_with_consent_in_force_keeps_its_key(v: Vault, clock: Clock) -> 
     rid = record.collect(v, "u-1", "usage_event", {"event": "a"}, "safety", actor=ADMIN).record_id
     sid = _subject(v, rid).id
     clock.advance(days=31)
-    rep = run_retention(v)
+    rep = run_retention(v, actor=ADMIN)
     assert rep.removed_total == 1 and rep.keys_destroyed == 0 and v.keys.has_key(sid)
 
 
@@ -99,10 +99,10 @@ def test_a_crash_before_key_destruction_is_finished_by_the_next_run(v: Vault,
     clock.advance(days=31)
     original = v.keys.destroy
     v.keys.destroy = lambda key_id: False  # type: ignore[method-assign]  # crash stand-in
-    run_retention(v)
+    run_retention(v, actor=ADMIN)
     assert v.keys.has_key(sid)
     v.keys.destroy = original  # type: ignore[method-assign]
-    assert run_retention(v).keys_destroyed == 1 and not v.keys.has_key(sid)
+    assert run_retention(v, actor=ADMIN).keys_destroyed == 1 and not v.keys.has_key(sid)
 
 
 def test_background_task_runs_retention(config, clock: Clock) -> None:
@@ -125,9 +125,9 @@ def test_background_task_runs_retention(config, clock: Clock) -> None:
 def test_retention_boundary_is_exact(v: Vault, clock: Clock) -> None:
     c = record.collect(v, "u-1", "usage_event", {"event": "a"}, "safety", actor=ADMIN)
     clock.now = c.retain_until - timedelta(seconds=1)
-    assert run_retention(v).removed_total == 0
+    assert run_retention(v, actor=ADMIN).removed_total == 0
     clock.now = c.retain_until
-    assert run_retention(v).removed_total == 1
+    assert run_retention(v, actor=ADMIN).removed_total == 1
 
 
 def test_subject_with_an_open_request_keeps_its_key(v: Vault, clock: Clock) -> None:
@@ -144,12 +144,12 @@ def test_subject_with_an_open_request_keeps_its_key(v: Vault, clock: Clock) -> N
             verified_by="test", status="received", received_at=clock.now,
             due_at=clock.now + timedelta(days=30), extended_months=0))
     clock.advance(days=31)
-    rep = run_retention(v)
+    rep = run_retention(v, actor=ADMIN)
     assert rep.removed_total == 1 and rep.keys_destroyed == 0 and v.keys.has_key(sid)
     with transaction(v.engine) as conn:
         conn.execute(subject_request.update().values(status="completed", closed_at=clock.now))
     record.collect(v, "u-9", "usage_event", {"event": "b"}, "safety", actor=ADMIN)  # unrelated
-    assert run_retention(v).keys_destroyed == 1 and not v.keys.has_key(sid)  # request ended
+    assert run_retention(v, actor=ADMIN).keys_destroyed == 1 and not v.keys.has_key(sid)  # request ended
 
 
 def test_serve_records_its_mode_and_runs_retention_while_up(config, monkeypatch) -> None:

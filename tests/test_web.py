@@ -196,7 +196,7 @@ def test_consent_switch_is_recorded_with_notice_version(client, seeded, vault, t
     assert not in_next_training_export(vault, seeded["subject_id"], tmp_path)
     from confida import consent
 
-    last = consent.history(vault, SUBJECT)[-1]
+    last = consent.show(vault, SUBJECT, actor=ADMIN)[1][-1]
     assert (last.action, last.source, last.notice_version) == (
         "withdraw", "web", vault.notice_version())
     # A purpose that is not consent-based cannot be switched: the core refuses.

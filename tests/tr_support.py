@@ -18,6 +18,7 @@ from sqlalchemy import Connection, insert, update
 from confida.clock import utcnow
 from confida.config import Config
 from confida.crypto import aead
+from confida.record import aad_of
 from confida.register import Register
 from confida.store.schema import record, subject
 from confida.vault import Vault
@@ -75,12 +76,13 @@ def plant_record(vault: Vault, conn: Connection, *, kind: str, purpose: str,
                                             created_at=now))
     rid = str(uuid.uuid4())
     key = vault.keys.get_key(subject_id)
+    until = retain_until or now + timedelta(days=365)
     conn.execute(insert(record).values(
         id=rid, subject_id=subject_id, kind=kind, purpose=purpose,
         ciphertext=aead.seal(key, json.dumps(data or {"x": 1}).encode(),
-                             aead.record_aad(rid, subject_id, kind)),
+                             aad_of(rid, subject_id, kind, purpose, 1, until, False)),
         pii_summary={}, dropped_fields=0, consent_event_id=consent_event_id, legal_hold=False,
-        created_at=now, updated_at=now, retain_until=retain_until or now + timedelta(days=365),
+        created_at=now, updated_at=now, retain_until=until, version=1,
     ))
     return rid, subject_id
 

@@ -151,14 +151,6 @@ def _history(conn: Connection, subject_id: str) -> list[ConsentEvent]:
     ]
 
 
-def history(vault: Vault, external_id: str) -> list[ConsentEvent]:
-    with vault.engine.connect() as conn:
-        s = subjects.find(vault, conn, external_id)
-        if s is None:
-            return []
-        return _history(conn, s.id)
-
-
 def show(
     vault: Vault,
     external_id: str | None = None,
@@ -185,8 +177,14 @@ def show(
 
 
 def state(vault: Vault, external_id: str) -> dict[str, dict[str, object]]:
-    """purpose -> {granted, since, notice_version} for every consent-based purpose."""
-    return state_from(vault, history(vault, external_id))
+    """purpose -> {granted, since, notice_version} for every consent-based purpose.
+
+    Unaudited; kept only for the privacy center's page, which shows a person their own
+    switches. Every other reader uses :func:`show`.
+    """
+    with vault.engine.connect() as conn:
+        s = subjects.find(vault, conn, external_id)
+        return state_from(vault, _history(conn, s.id) if s is not None else [])
 
 
 def state_from(vault: Vault, events: list[ConsentEvent]) -> dict[str, dict[str, object]]:

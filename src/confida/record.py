@@ -19,7 +19,7 @@ from sqlalchemy import update as sql_update
 
 from confida import consent, masking
 from confida import subject as subjects
-from confida.authz import Grant, Resource, authorise
+from confida.authz import Grant, Resource, authorise, compatible
 from confida.crypto import aead
 from confida.errors import (
     BadInput,
@@ -27,6 +27,7 @@ from confida.errors import (
     InvalidRecord,
     NotFound,
     PurposeNotAllowed,
+    RequestConflict,
 )
 from confida.lawfulness import check_objection
 from confida.minimisation import minimise
@@ -71,6 +72,49 @@ class RecordMeta:
 class Record(RecordMeta):
     data: dict[str, Any] = field(default_factory=dict)
     withheld_fields: int = 0
+
+
+def aad_of(
+    record_id: str,
+    subject_id: str,
+    kind: str,
+    purpose: str,
+    version: int,
+    retain_until: datetime,
+    legal_hold: bool,
+) -> bytes:
+    """The associated data a record's ciphertext is sealed under (see ``aead.record_aad``)."""
+    return aead.record_aad(
+        record_id=record_id, subject_id=subject_id, kind=kind, version=version,
+        purposes=(purpose,), retain_until=retain_until, legal_hold=bool(legal_hold),
+    )
+
+
+def row_aad(row: Any) -> bytes:
+    """The associated data of a stored row: an edited metadata column fails authentication."""
+    return aad_of(row.id, row.subject_id, row.kind, row.purpose, row.version, row.retain_until,
+                  row.legal_hold)
+
+
+def reseal_values(
+    row: Any,
+    key: bytes,
+    plaintext: bytes,
+    *,
+    retain_until: datetime | None = None,
+    legal_hold: bool | None = None,
+) -> dict[str, Any]:
+    """Column values that re-seal ``row`` at the next version under a fresh nonce.
+
+    Every change of what the ciphertext is bound to (payload, deadline, hold) goes through here,
+    in the same statement, so the row's metadata and its authenticated copy never diverge.
+    """
+    until = row.retain_until if retain_until is None else retain_until
+    hold = bool(row.legal_hold) if legal_hold is None else legal_hold
+    version = int(row.version) + 1
+    aad = aad_of(row.id, row.subject_id, row.kind, row.purpose, version, until, hold)
+    return {"ciphertext": aead.seal(key, plaintext, aad), "version": version,
+            "retain_until": until, "legal_hold": hold}
 
 
 def _encode(data: Mapping[str, Any]) -> bytes:
@@ -178,8 +222,10 @@ def collect_many(
                     "kind": it.kind,
                     "purpose": it.purpose,
                     "ciphertext": aead.seal(
-                        keys[s.id], _encode(m.data), aead.record_aad(rid, s.id, it.kind)
+                        keys[s.id], _encode(m.data),
+                        aad_of(rid, s.id, it.kind, it.purpose, 1, retain_until, False),
                     ),
+                    "version": 1,
                     "pii_summary": summary or None,
                     "dropped_fields": m.dropped,
                     "consent_event_id": grant_id,
@@ -237,22 +283,45 @@ def _load(conn: Connection, record_id: str) -> Any:
 
 def decrypt_row(vault: Vault, row: Any, key: bytes | None = None) -> dict[str, Any]:
     k = key if key is not None else vault.keys.get_key(row.subject_id)
-    raw = aead.open_sealed(
-        k, row.ciphertext, aead.record_aad(row.id, row.subject_id, row.kind), what="record"
+    return json.loads(aead.open_sealed(k, row.ciphertext, row_aad(row), what="record"))
+
+
+def origins_for(vault: Vault, purpose: str) -> list[str]:
+    """The collection purposes whose records may be processed for ``purpose``: itself and the
+    ones the register declares it compatible with (decided by :func:`confida.authz.compatible`).
+    Bulk readers filter on this, as single reads decide through :func:`bind`."""
+    return [o for o in vault.register.purposes if compatible(vault.register, purpose, (o,))]
+
+
+def bind(
+    vault: Vault, actor: Actor, action: str, row: Any, purpose: str, op: Operation
+) -> Grant:
+    """The access decision once the record is known: the purpose it was collected for is part
+    of the resource, so processing it for another purpose needs a declared compatibility."""
+    return authorise(
+        actor, action,
+        Resource(purpose=purpose, collected_for=(row.purpose,), subject_id=row.subject_id),
+        register=vault.register, op=op,
     )
-    return json.loads(raw)
 
 
 def authorise_purpose(
     vault: Vault, conn: Connection, row: Any, purpose: str
 ) -> int | None:
-    """May ``row`` be processed for ``purpose`` now? Raises when not; returns the grant id."""
+    """May ``row`` be processed for ``purpose`` now? Raises when not; returns the grant id.
+
+    Consent is checked on every read, for the purpose of this access and, when different, for
+    the purpose the record was collected for: data given under a consent that has since been
+    withdrawn is processed for nothing (it only awaits deletion).
+    """
     _check_purpose_covers(vault, row.kind, purpose)
     s = subjects.by_id(conn, row.subject_id)
     subjects.ensure_processable(s)
     check_objection(vault.register, conn, s, purpose)
     if row.retain_until <= vault.clock():
         raise NotFound("the record is past its retention period and awaits deletion")
+    if row.purpose != purpose and vault.register.purpose(row.purpose).consent_required:
+        consent.require_consent(conn, s.id, row.purpose)
     if vault.register.purpose(purpose).consent_required:
         return consent.require_consent(conn, s.id, purpose)
     return None
@@ -274,9 +343,10 @@ def read(
     with vault.operation(Operation("record.read", actor, purpose, object_ids=[record_id])) as (
         conn, op,
     ):
-        grant = authorise(actor, "read", Resource(purpose=purpose), register=vault.register, op=op)
+        authorise(actor, "read", Resource(purpose=purpose), register=vault.register, op=op)
         row = _load(conn, record_id)
         op.subject_pseudonyms.append(subjects.by_id(conn, row.subject_id).pseudonym)
+        grant = bind(vault, actor, "read", row, purpose, op)
         authorise_purpose(vault, conn, row, purpose)
         data = decrypt_row(vault, row)
     view, withheld = _view(vault, grant, row.kind, purpose, data)
@@ -337,6 +407,9 @@ def list_records(
             q = q.where(record_t.c.kind == kind)
         if purpose:
             q = q.where(record_t.c.purpose == purpose)
+        if stated:
+            # listing for a purpose shows only what may be processed for it
+            q = q.where(record_t.c.purpose.in_(origins_for(vault, stated)))
         rows = conn.execute(q.order_by(record_t.c.created_at, record_t.c.id).limit(limit)).all()
         op.details["count"] = len(rows)
     return [RecordMeta(**_meta(r)) for r in rows]
@@ -355,10 +428,10 @@ def update(
     with vault.operation(Operation(action, actor, purpose, object_ids=[record_id])) as (
         conn, op,
     ):
-        grant = authorise(actor, "update", Resource(purpose=purpose), register=vault.register,
-                          op=op)
+        authorise(actor, "update", Resource(purpose=purpose), register=vault.register, op=op)
         row = _load(conn, record_id)
         op.subject_pseudonyms.append(subjects.by_id(conn, row.subject_id).pseudonym)
+        grant = bind(vault, actor, "update", row, purpose, op)
         authorise_purpose(vault, conn, row, purpose)
         data, fields, summary, now = rewrite(vault, conn, row, changes, purpose)
         op.details["fields"] = fields
@@ -393,16 +466,14 @@ def rewrite(
             raise InvalidRecord(f"required field {name!r} cannot be removed")
     summary = _scan(vault, row.kind, data)
     now = vault.clock()
-    conn.execute(
+    res = conn.execute(
         sql_update(record_t)
-        .where(record_t.c.id == row.id)
-        .values(
-            ciphertext=aead.seal(key, _encode(data), aead.record_aad(row.id, row.subject_id,
-                                                                    row.kind)),
-            pii_summary=summary or None,
-            updated_at=now,
-        )
+        .where(record_t.c.id == row.id, record_t.c.version == row.version)
+        .values(**reseal_values(row, key, _encode(data)), pii_summary=summary or None,
+                updated_at=now)
     )
+    if res.rowcount != 1:
+        raise RequestConflict("the record changed while it was being updated; try again")
     return data, sorted(m.data), summary, now
 
 

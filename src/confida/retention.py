@@ -7,6 +7,9 @@ kind's retention. A run deletes every record past that deadline, except:
 - records of a *restricted* subject: Art. 18(1)(c) restriction exists precisely so that data the
   controller no longer needs is kept for the subject's legal claims; restriction suspends deletion.
 
+A record collected for a consent-based purpose whose consent has been withdrawn is deleted by
+the same run, whatever its deadline: it may no longer be processed for anything.
+
 A subject with no record left, no consent in force and no open request needs no key any more (one
 emptied by this run, or one an earlier run kept for a consent or request that has since ended): the
 run destroys the subject's data key (crypto-shredding), clears its ``ref`` (so a returning person
@@ -27,7 +30,8 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, exists, func, select, update
 
-from confida.consent import GRANT
+from confida.authz import authorise
+from confida.consent import GRANT, current_grants
 from confida.operation import Actor, Operation
 from confida.store.schema import consent_event, record, subject
 from confida.vault import Vault
@@ -94,6 +98,28 @@ def _with_current_consent(conn: Connection, ids: list[str]) -> set[str]:
     return out
 
 
+def _consent_ended(vault: Vault, conn: Connection, now: datetime, restricted: Any) -> list[Any]:
+    """Records collected under a consent that is no longer in force (Art. 7(3), 17(1)(b)).
+
+    Such data may be processed for nothing, so it is deleted at once rather than at its
+    deadline; legal hold and restriction keep it as they keep any record.
+    """
+    out: list[Any] = []
+    for name, p in sorted(vault.register.purposes.items()):
+        if not p.consent_required:
+            continue
+        rows = conn.execute(
+            select(record.c.id, record.c.subject_id, record.c.kind, record.c.purpose).where(
+                record.c.purpose == name, record.c.retain_until > now,
+                record.c.legal_hold.is_(False), record.c.subject_id.not_in(restricted),
+            )
+        ).all()
+        if rows:
+            granted = current_grants(conn, {r.subject_id for r in rows}, name)
+            out += [r for r in rows if r.subject_id not in granted]
+    return out
+
+
 def run_retention(
     vault: Vault, now: datetime | None = None, *, actor: Actor
 ) -> RetentionReport:
@@ -102,6 +128,7 @@ def run_retention(
     report = RetentionReport(ran_at=now)
     counts: Counter[tuple[str, str]] = Counter()
     with vault.operation(Operation("retention.run", actor)) as (conn, op):
+        authorise(actor, "retention", register=vault.register, op=op)
         due = and_(record.c.retain_until <= now)
         report.kept_legal_hold = int(
             conn.execute(
@@ -121,6 +148,7 @@ def run_retention(
                 due, record.c.legal_hold.is_(False), record.c.subject_id.not_in(restricted)
             )
         ).all()
+        rows += _consent_ended(vault, conn, now, restricted)
         ids = [r.id for r in rows]
         for i in range(0, len(ids), BATCH):
             conn.execute(delete(record).where(record.c.id.in_(ids[i : i + BATCH])))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, insert, select
 
+from confida.authz import authorise
 from confida.errors import BadInput, PrivacyBudgetExceeded
 from confida.operation import Actor, Operation
 from confida.store.conflict import insert_for
@@ -58,6 +59,8 @@ def set_budget(
     _check_name(dataset, "dataset")
     _check_epsilon(epsilon, "the budget")
     with vault.operation(Operation("analytics.budget.set", actor, "analytics")) as (conn, op):
+        # budgets are governance, set by whoever oversees compliance, never by the analyst
+        authorise(actor, "compliance", register=vault.register, op=op)
         now = vault.clock()
         # One statement, so two concurrent settings of the same budget never conflict: the
         # later one wins, as it would one after the other.
@@ -111,11 +114,14 @@ def charge(
     return Budget(analyst, dataset, b.limit, b.spent + epsilon, b.queries + 1)
 
 
-def show(vault: Vault, analyst: str | None = None) -> list[Budget]:
-    with vault.engine.connect() as conn:
+def show(vault: Vault, analyst: str | None = None, *, actor: Actor) -> list[Budget]:
+    """Budgets and what is left of them (audited: they say who queried what)."""
+    with vault.operation(Operation("analytics.budget.show", actor, "analytics")) as (conn, op):
+        authorise(actor, "compliance", register=vault.register, op=op)
         q = select(privacy_budget.c.analyst, privacy_budget.c.dataset)
         if analyst:
             q = q.where(privacy_budget.c.analyst == analyst)
         pairs = conn.execute(q.order_by(privacy_budget.c.analyst,
                                         privacy_budget.c.dataset)).all()
+        op.details["count"] = len(pairs)
         return [_budget(conn, a, d) for a, d in pairs]

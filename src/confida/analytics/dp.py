@@ -32,9 +32,10 @@ from typing import Any
 from sqlalchemy import select
 
 from confida.analytics import budget as budgets
+from confida.authz import Resource, authorise
 from confida.errors import BadInput, PurposeNotAllowed
 from confida.operation import Actor, Operation
-from confida.record import decrypt_row, purpose_view
+from confida.record import decrypt_row, origins_for, purpose_view
 from confida.store.schema import record as record_t
 from confida.vault import Vault
 
@@ -257,7 +258,8 @@ def _rows(vault: Vault, conn: Any, q: Query, kinds: list[str],
     from confida.export.training import _eligible_subjects
 
     now = vault.clock()
-    base = record_t.c.kind.in_(kinds) & (record_t.c.retain_until > now)
+    base = (record_t.c.kind.in_(kinds) & (record_t.c.retain_until > now)
+            & record_t.c.purpose.in_(origins_for(vault, q.purpose)))
     if q.since:
         base &= record_t.c.created_at >= q.since
     if q.until:
@@ -268,8 +270,9 @@ def _rows(vault: Vault, conn: Any, q: Query, kinds: list[str],
     eligible = _eligible_subjects(vault, conn, ids, q.purpose, excluded)
     cols = [record_t.c.id, record_t.c.subject_id, record_t.c.kind, record_t.c.purpose,
             record_t.c.created_at]
-    if fields:
-        cols.append(record_t.c.ciphertext)
+    if fields:  # the columns the ciphertext's associated data binds, to open it
+        cols += [record_t.c.ciphertext, record_t.c.version, record_t.c.retain_until,
+                 record_t.c.legal_hold]
     rows: list[dict[str, Any]] = []
     per: Counter[str] = Counter()
     truncated = 0
@@ -322,6 +325,8 @@ def run(vault: Vault, q: Query, *, actor: Actor) -> Answer:
         "max_rows_per_subject": d_in, "alpha": q.alpha,
     })
     with vault.operation(op) as (conn, op):
+        authorise(actor, "analytics", Resource(purpose=q.purpose), register=vault.register,
+                  op=op)
         spent = budgets.charge(vault, conn, q.analyst, q.budget_dataset, q.aggregate, q.epsilon)
         op.details.update({"budget_spent": spent.spent, "budget_limit": spent.limit})
         rows, stats = _rows(vault, conn, q, kinds, fields)

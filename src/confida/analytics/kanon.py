@@ -26,9 +26,10 @@ from typing import Any
 from sqlalchemy import select
 
 from confida import safe_files
+from confida.authz import Resource, authorise
 from confida.errors import BadInput, PurposeNotAllowed
 from confida.operation import Actor, Operation
-from confida.record import decrypt_row, purpose_view
+from confida.record import decrypt_row, origins_for, purpose_view
 from confida.store.schema import record as record_t
 from confida.vault import Vault
 
@@ -201,11 +202,14 @@ def kanon_export(
     if out is not None:
         safe_files.check_target(out, force=force)
     with vault.operation(Operation("analytics.kanon", actor, purpose)) as (conn, op):
+        authorise(actor, "analytics", Resource(purpose=purpose), register=vault.register,
+                  op=op)
         from collections import Counter
 
         now = vault.clock()
         excluded: Counter[str] = Counter()
-        cond = (record_t.c.kind == kind) & (record_t.c.retain_until > now)
+        cond = ((record_t.c.kind == kind) & (record_t.c.retain_until > now)
+                & record_t.c.purpose.in_(origins_for(vault, purpose)))
         ids = sorted({r.subject_id for r in conn.execute(
             select(record_t.c.subject_id).where(cond).distinct())})
         eligible = _eligible_subjects(vault, conn, ids, purpose, excluded)

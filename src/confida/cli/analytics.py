@@ -149,7 +149,7 @@ def budget_show(ctx: typer.Context, analyst: Annotated[
 
     st = state(ctx)
     with guard(st), st.vault() as v:
-        rows = show(v, analyst)
+        rows = show(v, analyst, actor=st.actor())
 
     def human() -> None:
         t = Table("analyst", "dataset", "limit", "spent", "left", "queries")

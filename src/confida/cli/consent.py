@@ -50,8 +50,7 @@ def show(ctx: typer.Context, subject: Subject) -> None:
     """Current consent per purpose and the full history."""
     st = state(ctx)
     with guard(st), st.vault() as v:
-        current = consent_core.state(v, subject)
-        hist = consent_core.history(v, subject)
+        current, hist = consent_core.show(v, subject, actor=st.actor())
 
     def human() -> None:
         t = Table(title="Current consent")

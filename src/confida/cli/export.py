@@ -108,7 +108,7 @@ def list_(ctx: typer.Context) -> None:
 
     st = state(ctx)
     with guard(st), st.vault() as v:
-        rows = list_datasets(v)
+        rows = list_datasets(v, actor=st.actor())
 
     def human() -> None:
         t = Table("id", "created", "purpose", "records", "subjects")

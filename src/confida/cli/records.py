@@ -87,3 +87,23 @@ def update(
     with guard(st), st.vault() as v:
         rec = records_core.update(v, record_id, read_json_arg(data), purpose, actor=st.actor())
     emit(st, rec, lambda: console.print(f"updated {rec.id}"))
+
+
+@app.command("legal-hold")
+def legal_hold(
+    ctx: typer.Context,
+    record_id: Annotated[str, typer.Argument(metavar="RECORD")],
+    reason: Annotated[str, typer.Option(
+        "--reason", help="The legal ground (no personal data; 1-500 characters).")],
+    release: Annotated[bool, typer.Option(
+        "--release", help="Lift the hold instead of placing it.")] = False,
+) -> None:
+    """Place a record under legal hold (Art. 17(3)(e)), or lift it: a held record survives
+    erasure and retention until released."""
+    from confida.rights.erasure import set_legal_hold
+
+    st = state(ctx)
+    with guard(st), st.vault() as v:
+        held = set_legal_hold(v, record_id, not release, reason, actor=st.actor())
+    emit(st, {"record": record_id, "legal_hold": held}, lambda: console.print(
+        f"{record_id}: {'under legal hold' if held else 'legal hold released'}"))

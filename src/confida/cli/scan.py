@@ -363,7 +363,33 @@ def _redact_ray(path: str, out: Path | None, pol: Policy, field: str | None, key
         Console(stderr=True).print(f"wrote {report['files']} file(s) to {out}", highlight=False)
 
 
+def detokenize(
+    ctx: typer.Context,
+    subject: Annotated[str, typer.Argument(help="The host application's subject id.")],
+    source: Annotated[str, typer.Argument(metavar="FILE|-", help="Text holding <TOK_...> tokens.")],
+    purpose: Annotated[str, typer.Option("--purpose", "-p", help="Why you re-identify.")],
+) -> None:
+    """Put back the values of one subject's tokens (re-identification: authorised and audited
+    for a purpose; an erased person's tokens stay as they are)."""
+    from confida.cli.output import console, emit, guard, state
+    from confida.token_map import detokenize as detokenize_core
+
+    st = state(ctx)
+    with guard(st):
+        if source == "-":
+            text = sys.stdin.read()
+        elif Path(source).is_file():
+            text = Path(source).read_text("utf-8")
+        else:
+            raise CoreBadInput(f"no such file: {source}")
+        with st.vault() as v:
+            res = detokenize_core(v, subject, text, purpose, actor=st.actor())
+    emit(st, {"text": res.texts[0], "restored": res.restored, "opaque": res.opaque},
+         lambda: console.print(res.texts[0], end="", highlight=False, markup=False))
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``scan`` and ``redact`` as top-level commands of ``app``."""
+    """Add ``scan``, ``redact`` and ``detokenize`` as top-level commands of ``app``."""
     app.command("scan")(scan)
     app.command("redact")(redact)
+    app.command("detokenize")(detokenize)

@@ -32,6 +32,7 @@ from sqlalchemy import Connection, insert, select
 
 from confida import consent
 from confida import subject as subjects
+from confida.authz import Resource, authorise
 from confida.downstream import record_refs
 from confida.errors import BadInput, NotFound, PurposeNotAllowed, Refused
 from confida.export.anonymise import FieldRule, anonymise_record, field_rules, keyed_ref
@@ -39,7 +40,7 @@ from confida.export.manifest import Manifest, Shard, shard_of, write_manifest
 from confida.lawfulness import check_objection
 from confida.operation import Actor, Operation
 from confida.pii import Policy
-from confida.record import decrypt_row, purpose_view
+from confida.record import decrypt_row, origins_for, purpose_view
 from confida.register.models import LegalBasis
 from confida.safe_files import OutputDir
 from confida.store.schema import consent_event, downstream_ref, training_dataset
@@ -284,9 +285,14 @@ def export_training(
     moved = False
     try:
         with vault.operation(op) as (conn, op):
+            authorise(actor, "export", Resource(purpose=sel.purpose), register=vault.register,
+                      op=op)
             now = vault.clock()
             excluded: Counter[str] = Counter()
-            base = select(record_t.c.subject_id).where(record_t.c.kind.in_(kinds))
+            # purpose binding: records collected for this purpose or one declared compatible
+            bound = record_t.c.kind.in_(kinds) & record_t.c.purpose.in_(
+                origins_for(vault, sel.purpose))
+            base = select(record_t.c.subject_id).where(bound)
             if sel.since:
                 base = base.where(record_t.c.created_at >= sel.since)
             if sel.until:
@@ -297,7 +303,7 @@ def export_training(
             writer = _ShardWriter(tmp, fmts, shard_size, cols)
             included: dict[str, str] = {}
             count = 0
-            q = select(record_t).where(record_t.c.kind.in_(kinds))
+            q = select(record_t).where(bound)
             if sel.since:
                 q = q.where(record_t.c.created_at >= sel.since)
             if sel.until:
@@ -396,6 +402,9 @@ def revocations(
         ds = conn.execute(
             select(training_dataset).where(training_dataset.c.id == str(dataset_id))
         ).first()
+        # the dataset names the purpose it was exported for: the decision is about that one
+        authorise(actor, "export", Resource(purpose=ds.purpose if ds else None),
+                  register=vault.register, op=op)
         if ds is None:
             raise NotFound("no such training dataset")
         cutoff = max(ds.created_at, since) if since else ds.created_at
@@ -457,9 +466,17 @@ def _objected_at(conn: Connection, subject_id: str, purpose: str) -> datetime | 
     return max(times) if times else None
 
 
-def list_datasets(vault: Vault) -> list[dict[str, Any]]:
-    with vault.engine.connect() as conn:
-        rows = conn.execute(select(training_dataset).order_by(training_dataset.c.created_at))
+def list_datasets(
+    vault: Vault, *, actor: Actor, purpose: str | None = None
+) -> list[dict[str, Any]]:
+    """The training datasets exported so far (audited; ``purpose`` narrows and states why)."""
+    with vault.operation(Operation("export.list", actor, purpose)) as (conn, op):
+        authorise(actor, "export", Resource(purpose=purpose), register=vault.register, op=op)
+        q = select(training_dataset)
+        if purpose:
+            q = q.where(training_dataset.c.purpose == purpose)
+        rows = conn.execute(q.order_by(training_dataset.c.created_at)).all()
+        op.details["count"] = len(rows)
         return [
             {"id": r.id, "created_at": r.created_at.isoformat(), "purpose": r.purpose,
              "records": r.record_count, "subjects": r.subject_count}

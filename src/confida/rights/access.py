@@ -41,6 +41,7 @@ from confida import subject as subjects
 from confida.consent import GRANT
 from confida.crypto import aead
 from confida.operation import Actor, Operation
+from confida.record import row_aad
 from confida.rights.objection import OBJECTABLE, objections_of
 from confida.store.schema import consent_event
 from confida.store.schema import record as record_t
@@ -95,7 +96,7 @@ def _rows_by_kind(vault: Vault, rows: Iterable[Any], key: bytes) -> dict[str, li
     cipher = aead.Opener(key)  # one AES-GCM context for all of the subject's records
     for r in rows:
         data = json.loads(
-            cipher.open(r.ciphertext, aead.record_aad(r.id, r.subject_id, r.kind), what="record")
+            cipher.open(r.ciphertext, row_aad(r), what="record")
         )
         out.setdefault(r.kind, []).append(
             {
@@ -284,7 +285,7 @@ def access_export(
         c = record_t.c
         rows = conn.execute(
             select(c.id, c.subject_id, c.kind, c.purpose, c.ciphertext, c.legal_hold,
-                   c.created_at, c.updated_at, c.retain_until)
+                   c.created_at, c.updated_at, c.retain_until, c.version)
             .where(record_t.c.subject_id == s.id)
             .order_by(record_t.c.kind, record_t.c.created_at, record_t.c.id)
         ).all()

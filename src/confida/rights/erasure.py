@@ -42,8 +42,9 @@ from sqlalchemy import Connection, delete, exists, insert, select, update
 from confida import downstream, erasure_journal
 from confida import request as requests
 from confida import subject as subjects
+from confida.authz import authorise
 from confida.crypto import aead
-from confida.errors import NotFound, SubjectErased
+from confida.errors import BadInput, NotFound, RequestConflict, SubjectErased
 from confida.operation import Actor, Operation
 from confida.register.models import LegalBasis
 from confida.rights import feed
@@ -334,13 +335,14 @@ def _retain(vault: Vault, conn: Connection, s: subjects.Subject, op: Operation) 
     rkey = vault.keys.get_key(kid) if vault.keys.has_key(kid) else vault.keys.create_key(kid)
     main = aead.Opener(vault.keys.get_key(s.id))
     now = vault.clock()
+    from confida.record import reseal_values
+
     for r in rows:
-        aad = aead.record_aad(r.id, r.subject_id, r.kind)
-        plain = main.open(r.ciphertext, aad, what="record")
+        plain = main.open(r.ciphertext, _row_aad(r), what="record")
         conn.execute(
             update(record_t)
             .where(record_t.c.id == r.id)
-            .values(ciphertext=aead.seal(rkey, plain, aad))
+            .values(**reseal_values(r, rkey, plain))
         )
     conn.execute(
         insert(retained_record),
@@ -351,19 +353,60 @@ def _retain(vault: Vault, conn: Connection, s: subjects.Subject, op: Operation) 
     return len(rows)
 
 
+MAX_HOLD_REASON = 500
+
+
 def set_legal_hold(
-    vault: Vault, record_id: str, hold: bool = True, *, actor: Actor
-) -> None:
-    """Put a record under legal hold (or release it): an erasure then keeps it (Art. 17(3)(e))."""
-    from confida.record import _load
+    vault: Vault, record_id: str, hold: bool, reason: str, *, actor: Actor
+) -> bool:
+    """Put a record under legal hold (or release it): an erasure then keeps it (Art. 17(3)(e))
+    and the retention run skips it. Returns the hold now in force.
+
+    The reason is required, so the decision can be justified later, but it is not personal data
+    and must not become a way to store some: a reason in which the scanner finds personal data
+    is refused, and the audit entry records only its length. The change re-seals the record
+    (the hold is part of its associated data) in the same transaction.
+    """
+    from confida.record import _load, reseal_values
 
     with vault.operation(Operation("record.legal_hold", actor, object_ids=[record_id])) as (
         conn, op,
     ):
+        authorise(actor, "legal_hold", register=vault.register, op=op)
+        text = reason.strip() if isinstance(reason, str) else ""
+        if not 1 <= len(text) <= MAX_HOLD_REASON:
+            raise BadInput(
+                f"give the reason for the legal hold (1 to {MAX_HOLD_REASON} characters)"
+            )
+        if vault.scan(text):
+            raise BadInput("the reason appears to contain personal data; describe the legal "
+                           "ground without naming anyone")
         row = _load(conn, record_id)
         op.subject_pseudonyms.append(subjects.by_id(conn, row.subject_id).pseudonym)
-        conn.execute(update(record_t).where(record_t.c.id == row.id).values(legal_hold=hold))
-        op.details["hold"] = hold
+        op.details.update({"hold": bool(hold), "reason_chars": len(text)})
+        if bool(row.legal_hold) == bool(hold):
+            op.details["changed"] = False
+            return bool(hold)
+        kept = conn.execute(
+            select(retained_record.c.key_id).where(retained_record.c.record_id == row.id)
+        ).scalar_one_or_none()
+        key = vault.keys.get_key(kept if kept is not None else row.subject_id)
+        plain = aead.open_sealed(key, row.ciphertext, _row_aad(row), what="record")
+        res = conn.execute(
+            update(record_t)
+            .where(record_t.c.id == row.id, record_t.c.version == row.version)
+            .values(**reseal_values(row, key, plain, legal_hold=bool(hold)))
+        )
+        if res.rowcount != 1:
+            raise RequestConflict("the record changed meanwhile; try again")
+        op.details["changed"] = True
+    return bool(hold)
+
+
+def _row_aad(row: Any) -> bytes:
+    from confida.record import row_aad
+
+    return row_aad(row)
 
 
 def read_retained(vault: Vault, record_id: str, *, actor: Actor) -> dict[str, Any]:
@@ -375,6 +418,7 @@ def read_retained(vault: Vault, record_id: str, *, actor: Actor) -> dict[str, An
     with vault.operation(Operation("rights.retained.read", actor, object_ids=[record_id])) as (
         conn, op,
     ):
+        authorise(actor, "rights", register=vault.register, op=op)
         row = _load(conn, record_id)
         kept = conn.execute(
             select(retained_record).where(retained_record.c.record_id == row.id)
@@ -384,8 +428,7 @@ def read_retained(vault: Vault, record_id: str, *, actor: Actor) -> dict[str, An
         op.subject_pseudonyms.append(subjects.by_id(conn, row.subject_id).pseudonym)
         op.details["ground"] = kept.ground
         raw = aead.open_sealed(
-            vault.keys.get_key(kept.key_id), row.ciphertext,
-            aead.record_aad(row.id, row.subject_id, row.kind), what="record",
+            vault.keys.get_key(kept.key_id), row.ciphertext, _row_aad(row), what="record",
         )
     return json.loads(raw)
 
@@ -398,6 +441,7 @@ def purge_retained(vault: Vault, *, actor: Actor) -> dict[str, int]:
     """
     now = vault.clock()
     with vault.operation(Operation("rights.retained.purge", actor)) as (conn, op):
+        authorise(actor, "retention", register=vault.register, op=op)
         before = set(conn.execute(select(retained_record.c.subject_id).distinct()).scalars())
         expired = conn.execute(
             select(record_t.c.id)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from confida import consent, record, register_view, subject_token, text_scan
 from confida.operation import Actor
+from confida.rights import erasure
 from confida.server.deps import Caller, get_vault, no_unknown_query, purpose, staff, subject
 from confida.vault import Vault
 
@@ -167,6 +168,26 @@ def update_record(record_id: RecordId, body: UpdateIn, vault: VaultDep, actor: S
                   for_purpose: PurposeDep) -> RecordOut:
     """Change fields of a record (the old values are not kept)."""
     return _record_out(record.update(vault, record_id, body.data, for_purpose, actor=actor))
+
+
+class LegalHoldIn(_In):
+    hold: bool = Field(description="true places the hold, false lifts it")
+    reason: Annotated[str, Field(min_length=1, max_length=500,
+                                 description="the legal ground; no personal data")]
+
+
+class LegalHoldOut(BaseModel):
+    record_id: str
+    legal_hold: bool
+
+
+@router.put("/records/{record_id}/legal-hold", tags=["records"], response_model=LegalHoldOut)
+def put_legal_hold(record_id: RecordId, body: LegalHoldIn, vault: VaultDep,
+                   actor: StaffDep) -> LegalHoldOut:
+    """Place or lift a legal hold (Art. 17(3)(e)): a held record survives erasure and
+    retention. The role needs the `legal_hold` action; the reason is not logged."""
+    held = erasure.set_legal_hold(vault, record_id, body.hold, body.reason, actor=actor)
+    return LegalHoldOut(record_id=record_id, legal_hold=held)
 
 
 @router.get("/subjects/{subject_id}/records", tags=["records"],

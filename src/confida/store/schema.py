@@ -62,6 +62,9 @@ record = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("retain_until", UTCDateTime(), nullable=False, index=True),
+    # Grows on every re-seal (update, rectification, legal hold): part of the ciphertext's
+    # associated data, so an older ciphertext copied back into the row does not open.
+    Column("version", Integer, nullable=False, default=1),
 )
 
 consent_event = Table(

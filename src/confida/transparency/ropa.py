@@ -32,6 +32,7 @@ class Activity:
     dpo: str  # (a) ... of the data protection officer, if any
     purpose_description: str  # (b) the purposes of the processing
     legal_basis: str  # (b) not listed in 30(1) but asked for by every authority's template
+    compatible_with: list[str]  # (b) data collected for other purposes reused here (Art. 6(4))
     data_subjects: list[str]  # (c) categories of data subjects
     personal_data: list[str]  # (c) categories of personal data
     special_categories: list[str]  # (c) Art. 9 categories among them
@@ -51,7 +52,8 @@ def security_measures(config: Config | None) -> list[str]:
     """Art. 32 measures in place, derived from the installation (see module docstring)."""
     tom = [
         "Encryption at rest: every record sealed with AES-256-GCM under a data key of its own "
-        "data subject; associated data binds record id, subject and kind",
+        "data subject; associated data binds record id, subject, kind, version, purpose, retention "
+        "deadline and legal hold, so altered or replayed metadata is refused",
         "Data keys stored only wrapped by a key-encryption key, in a key store separate from the "
         "record store (a database backup holds no key)",
         "Erasure by key destruction (crypto-shredding), reaching backups and copies",
@@ -111,6 +113,10 @@ def activities(register: Register, config: Config | None = None) -> list[Activit
                 legal_basis=f"{p.legal_basis.value} ({p.legal_basis.article})"
                 + (f"; legitimate interest: {p.legitimate_interest}"
                    if p.legitimate_interest else ""),
+                compatible_with=[
+                    f"data collected for {orig}: {' '.join(reason.split())}"
+                    for orig, reason in sorted(p.compatible_with.items())
+                ],
                 data_subjects=list(subjects) if subjects else [DEFAULT_SUBJECTS],
                 personal_data=personal,
                 special_categories=special,
@@ -170,6 +176,8 @@ def _markdown(register: Register, acts: list[Activity]) -> str:
         ("dpo", "(a) Data protection officer"),
         ("purpose_description", "(b) Purpose"),
         ("legal_basis", "(b) Legal basis"),
+        ("compatible_with", "(b) Further processing of data collected for another purpose "
+                            "(Art. 6(4))"),
         ("data_subjects", "(c) Categories of data subjects"),
         ("personal_data", "(c) Categories of personal data"),
         ("special_categories", "(c) Special categories (Art. 9)"),
