@@ -17,10 +17,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from confida import credential, record, subject_token
-from confida.store.schema import audit_tables
 from confida.clock import utcnow
 from confida.errors import BadInput, Unauthenticated
 from confida.server.app import create_app
+from confida.store.schema import audit_tables
 from confida.vault import Vault
 from tests.actors import ADMIN
 from tests.conftest import database, make_config
