@@ -154,3 +154,16 @@ def test_privacy_link_endpoint_denies_a_role_without_rights_and_audits_it(client
     assert denied and denied[-1]["outcome"] == "denied"
     assert denied[-1]["role"] == "support"
     assert denied[-1]["details"]["authz"]["decision"] == "denied"
+
+
+def test_confida_link_prints_a_single_use_link(client, seeded, config):
+    from tests.conftest import cli
+
+    r = cli(config.data_dir, "--json", "link", SUBJECT, "--minutes", "5")
+    assert r.exit_code == 0, r.output
+    url = json.loads(r.stdout)["url"]
+    assert url.startswith("https://127.0.0.1:8443/privacy/enter?token=cst_v")
+    token = url.split("token=", 1)[1]
+    assert _enter(client, token) == 303
+    client.cookies.clear()
+    assert _enter(client, token) == 401
