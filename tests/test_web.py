@@ -18,15 +18,16 @@ from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 
-from confida import record
+from confida import record, subject_token, web_sessions
 from confida.clock import utcnow
 from confida.errors import NotFound, SubjectErased, Unauthenticated
+from confida.operation import Actor, subject_actor
 from confida.server.app import create_app
 from confida.vault import Vault
-from confida.web import csrf, i18n, ports, subject_link
+from confida.web import csrf, i18n, ports
 from confida.web import session as sessions
 from tests.actors import ADMIN
-from tests.web_support import SECRET_TEXT, SUBJECT, in_next_training_export, seed
+from tests.web_support import SECRET_TEXT, SUBJECT, in_next_training_export, new_link, seed
 
 
 @pytest.fixture
@@ -66,8 +67,10 @@ def test_link_is_exchanged_for_a_hardened_cookie(client, seeded):
     assert "httponly" in low and "secure" in low and "samesite=strict" in low and "path=/" in low
     assert r.headers["referrer-policy"] == "no-referrer"
     # Neither the link nor the cookie reveals the person's id.
-    for value in (seeded["link"], cookie.split(";")[0].split("=", 1)[1]):
-        raw = base64.urlsafe_b64decode(value.removeprefix("csl_") + "==")
+    payload = seeded["link"].split(".")[1]
+    sealed = cookie.split(";")[0].split("=", 1)[1].split(".", 1)[1]
+    for value in (payload, sealed):
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
         assert SUBJECT.encode() not in raw and b"user-4711" not in raw
 
 
@@ -102,10 +105,10 @@ def test_post_without_or_with_wrong_csrf_is_refused(client, seeded, vault, tmp_p
         assert client.post(path, data={}, follow_redirects=False).status_code == 403
 
 
-def test_csrf_token_of_another_session_is_refused(config, seeded, client):
+def test_csrf_token_of_another_session_is_refused(config, seeded, client, vault):
     other_token = _enter(client, seeded["link"])
     with TestClient(create_app(config), base_url="https://testserver") as other:
-        _enter(other, subject_link.issue(Vault.open(config), SUBJECT, 60))
+        _enter(other, new_link(vault))
         r = other.post("/privacy/consent", data={"purpose": "model_training", "choice": "off",
                                                  "csrf": other_token + "A"})
         assert r.status_code == 403
@@ -113,9 +116,10 @@ def test_csrf_token_of_another_session_is_refused(config, seeded, client):
 
 def test_expired_forged_and_missing_links(client, config, seeded):
     past = Vault.open(config, clock=lambda: utcnow() - timedelta(hours=2))
-    expired = subject_link.issue(past, SUBJECT, 60)
+    expired = new_link(past)
+    past.close()
     forged = seeded["link"][:-3] + ("AAA" if not seeded["link"].endswith("AAA") else "BBB")
-    for token in (expired, forged, "", "csl_", "x" * 5000):
+    for token in (expired, forged, "", "cst_", "x" * 5000):
         r = client.get("/privacy/enter", params={"token": token}, follow_redirects=False)
         assert r.status_code == 401
         assert "expired" in r.text
@@ -123,12 +127,14 @@ def test_expired_forged_and_missing_links(client, config, seeded):
             client.get("/privacy/").status_code == 401
 
 
-def test_subject_link_verify_rejects_tampering(vault, seeded):
-    assert subject_link.verify(vault, seeded["link"]) == SUBJECT
+def test_subject_token_verify_rejects_tampering(vault, seeded):
+    link = subject_token.LINK
+    assert subject_token.verify(vault, seeded["link"], use=link).subject_id == \
+        seeded["subject_id"]
     with pytest.raises(Unauthenticated):
-        subject_link.verify(vault, "csl_" + "A" * 80)
+        subject_token.verify(vault, "cst_" + "A" * 80, use=link)
     with pytest.raises(Unauthenticated):
-        subject_link.verify(vault, seeded["link"].replace("csl_", "cst_"))
+        subject_token.verify(vault, seeded["link"].replace("cst_", "csl_"), use=link)
 
 
 def test_tampered_session_cookie_is_no_session(client, seeded):
@@ -143,10 +149,10 @@ def test_tampered_session_cookie_is_no_session(client, seeded):
 
 def test_session_cookie_expires(vault):
     now = time.time()
-    s = sessions.new(sessions.SUBJECT, now, csrf="t", sub=SUBJECT)
+    s = sessions.anonymous(now, csrf="t", key_version=web_sessions.current_key_version(vault))
     sealed = sessions.seal(vault, s)
     assert sessions.open_cookie(vault, sealed, now) == s
-    assert sessions.open_cookie(vault, sealed, now + sessions.SUBJECT_SECONDS + 1) is None
+    assert sessions.open_cookie(vault, sealed, now + sessions.ANON_SECONDS + 1) is None
     assert sessions.open_cookie(vault, sealed[:-4], now) is None
     assert sessions.open_cookie(vault, "x" * 5000, now) is None
 
@@ -221,19 +227,19 @@ def test_request_and_its_deadline(client, seeded, vault):
     r = client.post("/privacy/request", data={"type": "rectification", "csrf": token,
                                               "request_id": "web-abc123"})
     assert r.status_code == 200 and "We answer by" in r.text
-    mine = ports.my_requests(vault, SUBJECT)
+    mine = ports.my_requests(vault, _me(seeded))
     assert [(m.type, m.status) for m in mine] == [("rectification", "received")]
     assert mine[0].due_at > mine[0].received_at + timedelta(days=27)
     # The same form sent twice is one request (the core's idempotency by request id).
     client.post("/privacy/request", data={"type": "rectification", "csrf": token,
                                           "request_id": "web-abc123"})
-    assert len(ports.my_requests(vault, SUBJECT)) == 1
+    assert len(ports.my_requests(vault, _me(seeded))) == 1
     # An objection takes effect at once: analytics stops for this person.
     r = client.post("/privacy/request", data={"type": "objection", "purpose": "analytics",
                                               "csrf": token})
     assert r.status_code == 200
     assert ("objection", "completed") in {(m.type, m.status) for m in
-                                          ports.my_requests(vault, SUBJECT)}
+                                          ports.my_requests(vault, _me(seeded))}
     # Objecting to a contract purpose is refused by the core (Art. 21 does not apply).
     r = client.post("/privacy/request", data={"type": "objection", "purpose": "service",
                                               "csrf": token})
@@ -252,6 +258,11 @@ def test_restriction_applies_at_once(client, seeded, vault):
     assert r.status_code == 200
     with pytest.raises(SubjectRestricted):
         record.collect(vault, SUBJECT, "usage_event", {"event": "x"}, "analytics", actor=ADMIN)
+
+
+def _me(seeded: dict[str, str]) -> Actor:
+    """The person, as the privacy center acts for them."""
+    return subject_actor(seeded["subject_id"], "test")
 
 
 def _subject_id(vault: Vault) -> str:
@@ -278,7 +289,7 @@ def assert_erased(config, subject_id: str) -> None:
                 n = conn.execute(select(func.count()).select_from(t)
                                  .where(t.c.subject_id == subject_id)).scalar_one()
                 assert n == 0
-        assert ports.is_erased(fresh, SUBJECT)
+        assert ports.is_erased(fresh, subject_id)
     finally:
         fresh.close()
 
@@ -288,16 +299,16 @@ def test_delete_needs_confirmation_then_nothing_is_readable(client, seeded, vaul
     token = _enter(client, seeded["link"])
     r = client.post("/privacy/delete", data={"csrf": token})
     assert r.status_code == 400
-    assert not ports.is_erased(vault, SUBJECT)
+    assert not ports.is_erased(vault, sid)
     r = client.post("/privacy/delete", data={"csrf": token, "confirm": "yes"})
     assert r.status_code == 200 and "has been deleted" in r.text
     assert_erased(config, sid)
     with pytest.raises((SubjectErased, NotFound)):  # the person is no longer findable
-        ports.access_export(vault, SUBJECT, ports.SYSTEM)
-    # The old link still opens a session, which shows only that the account is gone.
+        ports.access_export(vault, subject_actor(sid, "test"))
+    # The session ended with the erasure, and the link was single-use anyway.
+    assert client.get("/privacy/").status_code == 401
     assert client.get("/privacy/enter", params={"token": seeded["link"]},
-                      follow_redirects=False).status_code == 303
-    assert "has been deleted" in client.get("/privacy/").text
+                      follow_redirects=False).status_code == 401
 
 
 def _staff(client: TestClient, key: str) -> str:
@@ -318,7 +329,7 @@ def test_console_requires_a_staff_login(client, seeded, vault):
     assert bad.status_code == 401
     from confida import credential
 
-    ml = credential.create(vault, "ml_engineer").key  # no "requests" action: denied
+    ml = credential.create(vault, "ml_engineer", actor=ADMIN).key  # no "requests" action: denied
     assert client.post("/console/login", data={"api_key": ml, "csrf": _csrf(page.text)}
                        ).status_code == 401
 
@@ -328,7 +339,7 @@ def test_revoked_key_ends_the_console_session(client, seeded, vault):
 
     _staff(client, seeded["staff_key"])
     assert client.get("/console/").status_code == 200
-    credential.revoke(vault, seeded["staff_key"].split("_")[1])
+    credential.revoke(vault, seeded["staff_key"].split("_")[1], actor=ADMIN)
     assert client.get("/console/", follow_redirects=False).status_code == 303
 
 
@@ -340,8 +351,8 @@ def test_staff_completes_an_overdue_request(client, seeded, vault):
     r = client.post("/console/requests/complete", data={
         "request_id": seeded["overdue_request"], "csrf": token})
     assert r.status_code == 200
-    done = [x for x in ports.staff_requests(vault, ports.staff_login(
-        vault, seeded["staff_key"])[0]) if x.id == seeded["overdue_request"]][0]
+    done = [x for x in ports.staff_requests(vault, Actor(
+        "test-dpo", "dpo", "web")) if x.id == seeded["overdue_request"]][0]
     assert done.status == "completed" and not done.overdue
     for path in ("/console/register", "/console/keys", "/console/compliance",
                  "/console/audit", "/console/breaches"):
@@ -376,7 +387,7 @@ def test_notice_compliance_and_breaches(client, seeded, vault):
 def test_console_pages_refuse_a_role_without_the_action(client, seeded, vault):
     from confida import credential
 
-    support = credential.create(vault, "support").key  # may handle requests, not breaches
+    support = credential.create(vault, "support", actor=ADMIN).key  # may handle requests, not breaches
     _staff(client, support)
     assert client.get("/console/").status_code == 200
     assert client.get("/console/breaches").status_code == 403
@@ -385,7 +396,7 @@ def test_console_pages_refuse_a_role_without_the_action(client, seeded, vault):
 def test_chart_counts_requests_per_week_and_median_time():
     from types import SimpleNamespace
 
-    from confida.web.app import _chart
+    from confida.web.console import chart as _chart
 
     now = utcnow()
     reqs = [SimpleNamespace(received_at=now - timedelta(days=d), closed_at=c)

@@ -201,12 +201,12 @@ def test_expired_link_is_refused(page, server, config):
     from datetime import timedelta
 
     from confida.clock import utcnow
-    from confida.web import subject_link
+    from tests.web_support import new_link
 
     past = Vault.open(config, clock=lambda: utcnow() - timedelta(minutes=30))
     try:
         seed(past)
-        token = subject_link.issue(past, SUBJECT, 60)
+        token = new_link(past, SUBJECT, 15)
     finally:
         past.close()
     resp = page.goto(f"{server}/privacy/enter?token={token}")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from confida import consent, credential, record, request
+from confida import consent, credential, record, request, subject_token
 from confida.vault import Vault
-from confida.web import subject_link
 from tests.actors import ADMIN
 
 SUBJECT = "user-4711@example.test"
@@ -29,19 +28,19 @@ def seed(vault: Vault) -> dict[str, str]:
     now = vault.clock()
     earlier = Vault(vault.config, clock=lambda: now - timedelta(days=45))
     try:  # received 45 days ago: past its one-month deadline
-        overdue = request.submit(earlier, request.RECTIFICATION, other, "test:support-desk")
+        overdue = request.submit(earlier, request.RECTIFICATION, other, "test:support-desk", actor=ADMIN)
     finally:
         earlier.close()
     from confida import breach
 
     breach.register_breach(vault, title="Lost laptop (encrypted disk)",
                            description="A support laptop was stolen.",
-                           discovered_at=now - timedelta(hours=80), kinds=["account"])
+                           discovered_at=now - timedelta(hours=80), kinds=["account"], actor=ADMIN)
     breach.register_breach(vault, title="Misdirected export",
                            description="An export was sent to the wrong team.",
-                           discovered_at=now - timedelta(hours=10), kinds=["usage_event"])
-    key = credential.create(vault, "dpo", label="console test").key
-    link = subject_link.issue(vault, SUBJECT, 600)
+                           discovered_at=now - timedelta(hours=10), kinds=["usage_event"], actor=ADMIN)
+    key = credential.create(vault, "dpo", label="console test", actor=ADMIN).key
+    link = new_link(vault)
     from confida import subject as subjects
 
     with vault.engine.connect() as conn:
@@ -50,10 +49,16 @@ def seed(vault: Vault) -> dict[str, str]:
             "staff_key": key, "link": link}
 
 
+def new_link(vault: Vault, subject: str = SUBJECT, minutes: int = 10) -> str:
+    """A fresh single-use privacy-center link token for ``subject``."""
+    return subject_token.issue(vault, subject, minutes=minutes, use=subject_token.LINK,
+                               actor=ADMIN).token
+
+
 def in_next_training_export(vault: Vault, subject_id: str, tmp_path) -> bool:  # type: ignore[no-untyped-def]
     """Run the real training export into a fresh directory: does it take this subject?"""
     import uuid
 
     from confida.web import ports
 
-    return subject_id in ports.training_export(vault, tmp_path / f"ds-{uuid.uuid4().hex[:8]}")
+    return subject_id in ports.training_export(vault, tmp_path / f"ds-{uuid.uuid4().hex[:8]}", actor=ADMIN)

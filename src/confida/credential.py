@@ -22,6 +22,7 @@ from datetime import datetime
 
 from sqlalchemy import insert, select, update
 
+from confida import web_sessions
 from confida.errors import BadInput, NotFound, Unauthenticated
 from confida.operation import Actor, Operation
 from confida.store.schema import api_key
@@ -120,6 +121,7 @@ def revoke(vault: Vault, key_id: str, *, actor: Actor) -> ApiKeyInfo:
             conn.execute(
                 update(api_key).where(api_key.c.id == key_id).values(revoked_at=vault.clock())
             )
+            web_sessions.end_for_actor(conn, f"apikey:{key_id}", vault.clock())  # its consoles
         row = conn.execute(select(api_key).where(api_key.c.id == key_id)).one()
     return _info(row)
 

@@ -1,4 +1,5 @@
-"""``confida demo``: seed synthetic users and print a console key and a privacy-center link.
+"""``confida demo``: seed synthetic users and print a console key and a privacy-center link;
+``confida link SUBJECT``: a single-use privacy-center link for one person.
 
 Everything it writes is made up by Faker (seeded, so reruns look alike) and goes through the
 same core calls as real data (collect, consent, requests), audit entries included.
@@ -25,7 +26,7 @@ def register(app: typer.Typer) -> None:
             str, typer.Option(help="Where `confida serve` listens.")
         ] = "https://127.0.0.1:8443",
         link_minutes: Annotated[
-            int, typer.Option(min=1, max=60, help="Lifetime of the privacy-center link.")
+            int, typer.Option(min=1, max=15, help="Lifetime of the privacy-center link.")
         ] = 15,
         seed: Annotated[int, typer.Option(help="Random seed for Faker.")] = 7,
     ) -> None:
@@ -40,6 +41,7 @@ def register(app: typer.Typer) -> None:
                 vault.close()
         out["console_url"] = f"{base_url}/console/login"
         out["privacy_link"] = f"{base_url}/privacy/enter?token={out.pop('token')}"
+        out["privacy_link_expires_at"] = out.pop("token_expires_at")
 
         def human() -> None:
             console.print(f"Seeded {out['users']} synthetic users "
@@ -48,23 +50,47 @@ def register(app: typer.Typer) -> None:
             console.print(f"Console API key (role {out['role']}, shown once): {out['api_key']}",
                           soft_wrap=True)
             console.print(f"\nPrivacy center for demo user {out['demo_user']} "
-                          f"(valid {link_minutes} min):")
+                          f"(opens once, within {link_minutes} min):")
             console.print(out["privacy_link"], soft_wrap=True)
             console.print("\nThe certificate is self-signed: accept it in the browser.")
 
         emit(st, out, human)
 
-    _ = demo
+    @app.command()
+    def link(
+        ctx: typer.Context,
+        subject: Annotated[str, typer.Argument(help="The host application's id for the person.")],
+        base_url: Annotated[
+            str, typer.Option(help="Where `confida serve` listens, as the person reaches it.")
+        ] = "https://127.0.0.1:8443",
+        minutes: Annotated[
+            int, typer.Option(min=1, max=15, help="How long the link may wait to be opened.")
+        ] = 15,
+    ) -> None:
+        """Print a single-use privacy-center link for SUBJECT (opens one session, once)."""
+        from confida import subject_token
+
+        st = state(ctx)
+        with guard(st):
+            vault = st.vault()
+            try:
+                made = subject_token.privacy_link(vault, subject, base_url=base_url,
+                                                  minutes=minutes, actor=st.actor())
+            finally:
+                vault.close()
+        out = {"url": made.url, "expires_at": made.expires_at.isoformat()}
+        emit(st, out, lambda: console.print(made.url, soft_wrap=True))
+
+    _ = demo, link
 
 
 def seed_demo(vault, *, users: int, seed: int, link_minutes: int, actor) -> dict:  # type: ignore[no-untyped-def]
     """Create the demo data; returns counts, the demo user's id, a token and a console key."""
     from faker import Faker
 
-    from confida import consent, credential, request
+    from confida import consent, credential, request, subject_token
     from confida.record import CollectItem
     from confida.vault import Vault
-    from confida.web import subject_link
 
     fake = Faker(["en_GB", "de_DE"])
     Faker.seed(seed)
@@ -121,6 +147,8 @@ def seed_demo(vault, *, users: int, seed: int, link_minutes: int, actor) -> dict
     role = "dpo" if "dpo" in vault.register.roles else "admin"
     key = credential.create(vault, role, label="confida demo console",
                             expires_at=now + timedelta(days=1), actor=actor)
-    token = subject_link.issue(vault, ids[0], link_minutes * 60, actor=actor)
+    token = subject_token.issue(vault, ids[0], minutes=link_minutes, use=subject_token.LINK,
+                                actor=actor)
     return {"users": users, "records": n_records, "requests": n_requests, "demo_user": ids[0],
-            "role": role, "api_key": key.key, "token": token}
+            "role": role, "api_key": key.key, "token": token.token,
+            "token_expires_at": token.expires_at.isoformat()}

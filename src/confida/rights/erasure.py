@@ -39,7 +39,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, exists, insert, select, update
 
-from confida import downstream, erasure_journal
+from confida import downstream, erasure_journal, web_sessions
 from confida import request as requests
 from confida import subject as subjects
 from confida.authz import authorise
@@ -283,6 +283,7 @@ def _shred_and_finish(
         op.details.update({"kept": len(kept), "notice": notice_id})
         entry = erasure_journal.completion(conn, entry)
         erasure_journal.complete_in(conn, entry)
+        web_sessions.end_for_subject(conn, s.id, vault.clock())  # the person's sessions end too
     if done_to_file:
         erasure_journal.record_done(vault, entry)
     if not kept:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Query, status
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from confida import consent, record, register_view, subject_token, text_scan
@@ -105,11 +105,23 @@ class ConsentsOut(BaseModel):
 
 class SubjectTokenIn(_In):
     subject: Annotated[str, Field(min_length=1, max_length=256)]
-    minutes: Annotated[int, Field(ge=1, le=60)] | None = None
+    minutes: Annotated[int, Field(ge=1, le=subject_token.MAX_MINUTES)] | None = None
+    use: Literal["api", "link"] = Field(
+        "api", description="`api`: a bearer token for `/v1/me` during its lifetime; `link`: "
+        "opens the privacy center once (`/privacy/enter?token=...`).")
 
 
 class SubjectTokenOut(BaseModel):
     token: str
+    expires_at: datetime
+
+
+class PrivacyLinkIn(_In):
+    minutes: Annotated[int, Field(ge=1, le=subject_token.MAX_MINUTES)] | None = None
+
+
+class PrivacyLinkOut(BaseModel):
+    url: str
     expires_at: datetime
 
 
@@ -234,9 +246,21 @@ def record_consent(subject_id: SubjectId, body: ConsentIn, vault: VaultDep,
              response_model=SubjectTokenOut)
 def issue_subject_token(body: SubjectTokenIn, vault: VaultDep,
                         actor: StaffDep) -> SubjectTokenOut:
-    """A short-lived token scoped to one subject, for the privacy center (role needs `rights`)."""
-    t = subject_token.issue(vault, body.subject, minutes=body.minutes, actor=actor)
+    """A token scoped to one subject, at most 15 minutes long (role needs `rights`)."""
+    t = subject_token.issue(vault, body.subject, minutes=body.minutes, use=body.use,
+                            actor=actor)
     return SubjectTokenOut(token=t.token, expires_at=t.expires_at)
+
+
+@router.post("/subjects/{subject_id}/privacy-link", status_code=status.HTTP_201_CREATED,
+             tags=["privacy center"], response_model=PrivacyLinkOut)
+def privacy_link(subject_id: SubjectId, request: Request, vault: VaultDep, actor: StaffDep,
+                 body: Annotated[PrivacyLinkIn | None, Body()] = None) -> PrivacyLinkOut:
+    """A single-use privacy-center link for the subject, to hand to the person after the host's
+    own login (role needs `rights`). It opens one session, once, within its lifetime."""
+    link = subject_token.privacy_link(vault, subject_id, base_url=str(request.base_url),
+                                      minutes=body.minutes if body else None, actor=actor)
+    return PrivacyLinkOut(url=link.url, expires_at=link.expires_at)
 
 
 @router.get("/me/records", tags=["privacy center"], response_model=list[RecordMetaOut])

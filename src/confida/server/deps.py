@@ -105,7 +105,7 @@ def _authenticate(request: Request, ctx: ServerContext,
         if credential.looks_like_key(token):
             caller = Caller(credential.authenticate(vault, token))
         elif subject_token.looks_like_token(token):
-            claims = subject_token.verify(vault, token)
+            claims = subject_token.verify(vault, token, use=subject_token.API)
             caller = Caller(subject_token.actor_for(claims), claims.subject_id)
         elif oidc.looks_like_jwt(token) and ctx.config.oidc.enabled:
             caller = Caller(ctx.verifier().authenticate(token, set(vault.register.roles)))

@@ -303,3 +303,38 @@ erasure_journal = Table(
     Column("notice_id", BigInteger, nullable=True),
     Column("refs", JSON(none_as_null=True), nullable=True),
 )
+
+# --- privacy-center links and web sessions ---
+# A privacy-center link is single-use: its token id is recorded here in the transaction that
+# opens the session, so a second use (a leaked browser history, a forwarded mail) finds it.
+subject_token_use = Table(
+    "subject_token_use",
+    metadata,
+    Column("jti", String(64), primary_key=True),
+    Column("used_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+)
+
+# The server side of a web session: the sealed cookie only names a row, so signing out, an
+# erasure or a revoked API key ends the session at once, whatever the browser still holds.
+web_session = Table(
+    "web_session",
+    metadata,
+    Column("sid", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),  # subject | staff
+    Column("subject_id", String(36), nullable=True, index=True),  # Confida's id, never the host's
+    Column("actor_id", String(200), nullable=False, index=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("ended_at", UTCDateTime(), nullable=True),
+    Column("key_version", Integer, nullable=False),
+)
+
+# Versions of the session-cookie key (system keys ``web-session-v{N}``): the newest seals new
+# sessions, the one before it still opens cookies sealed before a rotation, older ones nothing.
+web_session_key = Table(
+    "web_session_key",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)

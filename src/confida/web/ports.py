@@ -1,45 +1,32 @@
-"""The core functions the pages call, in one place.
-
-Where another branch's module owns a feature (``confida.rights``/``confida.request``,
-``confida.subject_token``, ``confida.export.training``, ``confida.compliance``,
-``confida.breach``, ``confida.audit``) and is not in this build yet, the page works through the
-interim seam named here (``confida.rights_interim``, ``confida.web.subject_link``) or says the
-module is missing. Swapping a seam for the real module is a change to this file only.
+"""The core functions the pages call, in one place: each maps a page's input to one core call
+made as the visitor (the person, or the staff member) and returns what the page shows.
 """
 
 from __future__ import annotations
 
-import importlib
 import io
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from confida import consent, record
+from confida import consent, key_view, record, register_view, web_sessions
 from confida import subject as subjects
 from confida.audit.witness import WitnessFile
-from confida.errors import BadInput
+from confida.errors import BadInput, SubjectErased
 from confida.operation import Actor, Operation
 from confida.store.engine import snapshot
 from confida.vault import Vault
-from confida.web import subject_link
-
-
-def optional(module: str) -> Any | None:
-    """The module if this build has it (a later branch), else None."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
-            return None
-        raise
-
 
 # --- privacy center --------------------------------------------------------------------------
 
 
-def subject_from_link(vault: Vault, token: str) -> str:
-    return subject_link.verify(vault, token)
+def enter(vault: Vault, token: str) -> web_sessions.WebSession:
+    """Open a privacy-center session with a single-use link token."""
+    return web_sessions.enter_privacy_center(vault, token)
+
+
+def sign_out(vault: Vault, server: web_sessions.WebSession, actor: Actor) -> None:
+    web_sessions.sign_out(vault, server, actor=actor)
 
 
 @dataclass(frozen=True)
@@ -54,9 +41,16 @@ class Holding:
     count: int
 
 
-def holdings(vault: Vault, external_id: str, actor: Actor) -> list[Holding]:
+def _subject_id(actor: Actor) -> str:
+    if actor.subject_id is None:
+        raise BadInput("the privacy center acts for a data subject")
+    return actor.subject_id
+
+
+def holdings(vault: Vault, actor: Actor) -> list[Holding]:
     """Held data by kind and purpose, described from the register (metadata only)."""
-    metas = record.list_records(vault, external_id, actor=actor, limit=100_000)
+    metas = record.list_records(vault, "", subject_id=_subject_id(actor), actor=actor,
+                                limit=100_000)
     counts = Counter((m.kind, m.purpose) for m in metas)
     reg = vault.register
     out = []
@@ -69,15 +63,41 @@ def holdings(vault: Vault, external_id: str, actor: Actor) -> list[Holding]:
     return out
 
 
-def consent_state(vault: Vault, external_id: str) -> dict[str, dict[str, object]]:
-    return consent.state(vault, external_id)
+def overview(vault: Vault, actor: Actor) -> dict[str, Any]:
+    """What the overview page shows: holdings, consents, objectable purposes, requests."""
+    subject_id = _subject_id(actor)
+    if is_erased(vault, subject_id):
+        raise SubjectErased("this subject's data has been erased")
+    states, _events = consent.show(vault, subject_id=subject_id, actor=actor)
+    reg = vault.register
+    consents = [
+        {"purpose": name, "prompt": p.consent_prompt or p.description,
+         "description": p.description, "on": bool(states.get(name, {}).get("granted"))}
+        for name, p in reg.purposes.items() if p.consent_required
+    ]
+    objectable = [{"name": n, "description": p.description} for n, p in reg.purposes.items()
+                  if p.legal_basis.value in ("legitimate_interests", "public_task")]
+    return {"holdings": holdings(vault, actor), "consents": consents,
+            "notice_version": vault.notice_version(), "requests": my_requests(vault, actor),
+            "objectable": objectable}
 
 
-def set_consent(vault: Vault, external_id: str, purpose: str, on: bool, actor: Actor) -> str:
-    """Grant or withdraw, recorded with the notice version the page showed."""
+class NoticeChanged(BadInput):
+    """The notice the page showed is no longer the one in force."""
+
+
+def set_consent(vault: Vault, purpose: str, on: bool, shown_version: str,
+                actor: Actor) -> str:
+    """Grant or withdraw, recorded with the notice version the page showed (which must still
+    be the one in force)."""
+    import hmac
+
     version = vault.notice_version()
+    if not shown_version or not hmac.compare_digest(version.encode(), shown_version.encode()):
+        raise NoticeChanged("the privacy notice changed; reload the page")
     (consent.grant if on else consent.withdraw)(
-        vault, external_id, purpose, source="web", notice_version=version, actor=actor
+        vault, "", purpose, subject_id=_subject_id(actor), source="web",
+        notice_version=version, actor=actor,
     )
     return version
 
@@ -85,54 +105,62 @@ def set_consent(vault: Vault, external_id: str, purpose: str, on: bool, actor: A
 VERIFIED_BY = "privacy-center:subject-link"  # the host's login, vouched for by its link
 
 
-def access_export(vault: Vault, external_id: str, actor: Actor) -> bytes:
+def access_export(vault: Vault, actor: Actor) -> bytes:
     """Art. 15/20 export (``confida.rights``): the zip, completed as a tracked request."""
     from confida import rights
 
     buf = io.BytesIO()
-    rights.access_export(vault, external_id, buf, verified_by=VERIFIED_BY, actor=actor)
+    rights.access_export(vault, "", buf, subject_id=_subject_id(actor),
+                         verified_by=VERIFIED_BY, actor=actor)
     return buf.getvalue()
 
 
-def submit_request(vault: Vault, external_id: str, type_: str, *, purpose: str | None,
+def submit_request(vault: Vault, type_: str, *, purpose: str | None,
                    request_id: str | None, actor: Actor) -> Any:
     """Restriction and objection take effect at once (``confida.rights``); a correction is
     recorded with its deadline for staff to carry out (what to correct is agreed with the
     person through the host, so no free text lands in the store)."""
     from confida import request, rights
 
-    kw: dict[str, Any] = {"verified_by": VERIFIED_BY, "request_id": request_id, "actor": actor}
+    kw: dict[str, Any] = {"verified_by": VERIFIED_BY, "request_id": request_id, "actor": actor,
+                          "subject_id": _subject_id(actor)}
     if type_ == "restriction":
-        return rights.restrict(vault, external_id, **kw)
+        return rights.restrict(vault, "", **kw)
     if type_ == "objection":
         if not purpose:
             raise BadInput("an objection names the purpose objected to")
-        return rights.object_to(vault, external_id, purpose, **kw)
+        return rights.object_to(vault, "", purpose, **kw)
     if type_ == "rectification":
-        return request.submit(vault, request.RECTIFICATION, external_id, VERIFIED_BY,
-                              request_id=request_id, actor=actor)
+        return request.submit(vault, request.RECTIFICATION, "", VERIFIED_BY,
+                              request_id=request_id, subject_id=_subject_id(actor), actor=actor)
     raise BadInput("unknown request type")
 
 
-def my_requests(vault: Vault, external_id: str) -> list[Any]:
+def my_requests(vault: Vault, actor: Actor) -> list[Any]:
     """The person's own requests, newest first."""
     from confida import request
 
     with vault.engine.connect() as conn:
-        s = subjects.find(vault, conn, external_id)
-        return [] if s is None else list(reversed(request.of_subject(vault, conn, s.id)))
+        return list(reversed(request.of_subject(vault, conn, _subject_id(actor))))
 
 
-def erase(vault: Vault, external_id: str, actor: Actor) -> Any:
+def erase(vault: Vault, actor: Actor) -> Any:
     from confida import rights
 
-    return rights.erase(vault, external_id, verified_by=VERIFIED_BY, actor=actor)
+    return rights.erase(vault, "", subject_id=_subject_id(actor), verified_by=VERIFIED_BY,
+                        actor=actor)
 
 
-def is_erased(vault: Vault, external_id: str) -> bool:
+def is_erased(vault: Vault, subject_id: str) -> bool:
+    """Whether the subject (Confida's id) is erased or being erased."""
+    from confida.errors import NotFound
+
     with vault.engine.connect() as conn:
-        s = subjects.find(vault, conn, external_id)
-    return s is None or s.status in (subjects.ERASED, subjects.ERASING)
+        try:
+            s = subjects.by_id(conn, subject_id)
+        except NotFound:
+            return True
+    return s.status in (subjects.ERASED, subjects.ERASING)
 
 
 def training_export(vault: Vault, out_dir: Any, *, actor: Actor) -> set[str]:
@@ -157,36 +185,29 @@ def training_export(vault: Vault, out_dir: Any, *, actor: Actor) -> set[str]:
 # --- console ---------------------------------------------------------------------------------
 
 
-def staff_login(vault: Vault, secret: str, oidc: Any = None) -> tuple[Actor, int | None]:
-    """The actor for an API key or (when ``[oidc]`` is configured) an OIDC ID token, and the
-    token's expiry (Unix time) when it has one. The role must be allowed to handle requests:
-    deny by default."""
-    from confida import access, credential
+def sign_in(vault: Vault, secret: str, oidc: Any = None) -> tuple[web_sessions.WebSession,
+                                                                 str | None]:
+    """Open a console session for an API key or (when ``[oidc]`` is configured) an OIDC ID
+    token; the core refuses a role that may not handle requests. Returns the session and the
+    role the pages act with."""
+    from confida import credential
     from confida.errors import Unauthenticated
 
-    exp: int | None = None
+    not_after = None
     if credential.looks_like_key(secret):
         actor = credential.authenticate(vault, secret)
     elif oidc is not None and secret.count(".") == 2:
+        from datetime import UTC, datetime
+
         import jwt
 
         actor = oidc.authenticate(secret, set(vault.register.roles))
         exp = int(jwt.decode(secret, options={"verify_signature": False})["exp"])  # verified
+        not_after = datetime.fromtimestamp(exp, tz=UTC)
     else:
         raise Unauthenticated("malformed credential")
-    access.decide(vault.register, actor, "requests")
-    return actor, exp
-
-
-def staff_still_valid(vault: Vault, actor_id: str) -> bool:
-    """A console session ends as soon as its API key is revoked or expires."""
-    from confida import credential
-
-    if not actor_id.startswith("apikey:"):
-        return actor_id.startswith("oidc:")  # bounded by the token's expiry in the session
-    key_id = actor_id.removeprefix("apikey:")
-    now = vault.clock()
-    return any(k.id == key_id and k.status(now) == "active" for k in credential.list_keys(vault))
+    actor = Actor(id=actor.id, role=actor.role, source="web")
+    return web_sessions.open_console(vault, actor, not_after=not_after), actor.role
 
 
 def _may_handle_requests(vault: Vault, actor: Actor) -> None:
@@ -220,12 +241,14 @@ def extend_request(vault: Vault, request_id: str, months: int, reason: str, acto
     return request.extend(vault, request_id, months, reason, actor=actor)
 
 
-def key_status(vault: Vault) -> dict[str, Any]:
-    return {
-        "provider": vault.config.kek_provider,
-        "versions": vault.keys.versions(),
-        "current": vault.keys.current_version(),
-    }
+def key_status(vault: Vault, actor: Actor) -> dict[str, Any]:
+    return key_view.key_status(vault, actor=actor)
+
+
+def register(vault: Vault, actor: Actor) -> dict[str, Any]:
+    """The register in force (role-checked, audited), its hash and the notice version."""
+    return {"reg": register_view.read_register(vault, actor=actor),
+            "reg_hash": vault.register.content_hash(), "notice_version": vault.notice_version()}
 
 
 # --- transparency (confida.transparency, confida.compliance, confida.breach) -----------------
