@@ -22,6 +22,10 @@ PKG = SRC / "confida"
 ADAPTERS = ("confida.server", "confida.web", "confida.cli")
 
 
+def is_adapter(mod: str) -> bool:
+    return any(mod == a or mod.startswith(a + ".") for a in ADAPTERS)
+
+
 def _modules() -> dict[str, Path]:
     out = {}
     for p in PKG.rglob("*.py"):
@@ -154,7 +158,7 @@ FORBIDDEN_CALLS = ("authorise", "decide", "operation", "transaction", "snapshot"
 
 
 def _adapter_files() -> list[tuple[str, Path]]:
-    return sorted((m, p) for m, p in MODULES.items() if m.startswith(ADAPTERS))
+    return sorted((m, p) for m, p in MODULES.items() if is_adapter(m))
 
 
 def adapter_violations(mod: str, path: Path) -> list[str]:
@@ -233,7 +237,7 @@ def _calls(node: ast.AST) -> set[str]:
 
 def _core_functions() -> Iterator[tuple[str, ast.FunctionDef]]:
     for mod, path in sorted(MODULES.items()):
-        if mod.startswith(ADAPTERS) or mod in ("confida.authz", "confida.operation"):
+        if is_adapter(mod) or mod in ("confida.authz", "confida.operation"):
             continue
         tree = ast.parse(path.read_text())
         local = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
