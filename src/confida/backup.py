@@ -18,7 +18,7 @@ opens nothing without the KEK, and once a retired KEK version is destroyed
 ``restore`` puts the SQLite stores back (refusing while a server holds the data dir), keeps the
 live journal file and adds to it what only the backup's copy has (the live file, on its own
 volume, knows the erasures made after the backup), then replays the journal
-(``confida.erasure_journal.replay``) before anything can serve the restored data. After a
+(``confida.erasure_replay.replay``) before anything can serve the restored data. After a
 PostgreSQL restore (``pg_restore``), ``restore --replay-only`` is the required last step.
 
 Both also acknowledge the restore in the audit trail (``acknowledge_restore``): a restored log is
@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import make_url
 
-from confida import __version__, erasure_journal
+from confida import __version__, erasure_journal, erasure_replay, kek_lifecycle
 from confida.audit.log import LogCorrupted
 from confida.authz import authorise
 from confida.config import CONFIG_FILE, Config
@@ -222,7 +222,6 @@ def _check_out(out: Path, force: bool) -> None:
         raise BadInput(f"--out: directory {out.parent} does not exist")
 
 
-BACKUP_ACTOR_ID = "system:backup"
 
 
 def backup(config: Config, out: Path, *, force: bool = False,
@@ -265,12 +264,9 @@ def backup(config: Config, out: Path, *, force: bool = False,
 
 
 def _rotate_after_backup(config: Config) -> dict[str, Any]:
-    from confida.kek_lifecycle import rotate
-    from confida.vault import Actor, Vault
-
     try:
         with Vault.open(config) as v:
-            r = rotate(v, Actor(id=BACKUP_ACTOR_ID, role=None, source="system"))
+            r = kek_lifecycle.rotate(v, actor=system_actor("backup"))
             window = v.config.kek_retire_window
     except ConfidaError as exc:
         return {"kek_rotated": None, "kek_rotation_error": exc.code}
@@ -426,7 +422,7 @@ def restore(
     return result
 
 
-def _report(r: erasure_journal.ReplayReport) -> dict[str, Any]:
+def _report(r: erasure_replay.ReplayReport) -> dict[str, Any]:
     return {
         "journaled": r.journaled, "erasures_completed": r.erasures_completed,
         "subjects_restored": r.subjects_restored, "requests_restored": r.requests_restored,
@@ -437,7 +433,7 @@ def _report(r: erasure_journal.ReplayReport) -> dict[str, Any]:
 
 def _acknowledge_then_replay(
     v: Vault, backup: str | None, result: dict[str, Any]
-) -> erasure_journal.ReplayReport:
+) -> erasure_replay.ReplayReport:
     """Acknowledge the restore in the audit trail, then replay the journal. The replay runs even
     if the acknowledgement fails (no erased person may come back); that failure is raised after
     it, and ``audit verify`` keeps failing on the shortened log until a restore is acknowledged."""
@@ -446,7 +442,7 @@ def _acknowledge_then_replay(
         result["audit"] = acknowledge_restore(v, backup)
     except (ConfidaError, LogCorrupted, OSError, ValueError) as exc:
         failed = exc
-    report = erasure_journal.replay(v)
+    report = erasure_replay.replay(v, actor=system_actor("restore-replay"))
     if failed is not None:
         reason = failed.strerror if isinstance(failed, OSError) and failed.strerror else failed
         raise RestoreNotAcknowledged(

@@ -12,27 +12,51 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from confida.authz import authorise
 from confida.operation import Actor, Operation
 from confida.vault import Vault
 
 
-def rotate(vault: Vault, actor: Actor,
+def rotate(vault: Vault, *, actor: Actor,
            progress: Callable[[int, int], None] | None = None) -> dict[str, object]:
-    """Rotate (or finish an interrupted rotation) and audit it."""
-    res = vault.keys.rotate(progress=progress)
-    with vault.operation(Operation("keys.rotate", actor, details=dict(res))):
-        pass
+    """Rotate (or finish an interrupted rotation) and audit it (role action ``keys``).
+
+    The rotation runs inside the audited operation, after the decision: the key store has its
+    own transactions, so a failure after it leaves the rotation to be finished by the next run.
+    """
+    op = Operation("keys.rotate", actor)
+    with vault.operation(op):
+        authorise(actor, "keys", register=vault.register, op=op)
+        res = vault.keys.rotate(progress=progress)
+        op.details.update(res)
     return res
 
 
-def retire_due(vault: Vault, actor: Actor, window: Any = None) -> dict[str, object]:
+def retire_due(vault: Vault, *, actor: Actor, window: Any = None) -> dict[str, object]:
     """Destroy every KEK version retired longer ago than ``window`` (default: the config's
     ``kek_retire_after``); audited, refused while a due version still wraps a data key."""
     window = window if window is not None else vault.config.kek_retire_window
     now = vault.keys.clock()
     op = Operation("keys.retire", actor, details={"older_than": str(window)})
     with vault.operation(op):
+        authorise(actor, "keys", register=vault.register, op=op)
         res = vault.keys.retire(lambda since: window.after(since) <= now)
         op.details.update({"destroyed": res["destroyed"], "kept": res["kept"]})
     res["older_than"] = str(window)
     return res
+
+
+def status(vault: Vault, *, actor: Actor) -> list[dict[str, Any]]:
+    """The KEK versions, their state, and when each retired one may be destroyed (audited)."""
+    op = Operation("keys.status", actor)
+    with vault.operation(op):
+        authorise(actor, "keys", register=vault.register, op=op)
+        window = vault.config.kek_retire_window
+        since = vault.keys.retired_since()
+        versions = vault.keys.versions()
+    for r in versions:
+        ver = str(r["version"])
+        r["retired_since"] = since.get(ver)
+        r["destroyable_at"] = (window.after(since[ver])
+                               if r["state"] == "retired" and ver in since else None)
+    return versions
