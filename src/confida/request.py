@@ -440,3 +440,32 @@ def of_subject(vault: Vault, conn: Connection, subject_id: str) -> list[Request]
     ).all()
     now = vault.clock()
     return [_from_row(r, now) for r in rows]
+
+
+def sign_in(vault: Vault, *, actor: Actor) -> None:
+    """Admit a staff member to the request console: their role must handle requests (audited,
+    so a refused sign-in is in the log like any other denial)."""
+    with vault.operation(Operation("request.console", actor)) as (_conn, op):
+        authorise(actor, "requests", register=vault.register, op=op)
+
+
+def every_request(vault: Vault, conn: Connection) -> list[Request]:
+    """Every request, in the caller's transaction (the compliance run's deadline check)."""
+    rows = conn.execute(_select().order_by(subject_request.c.due_at,
+                                           subject_request.c.id)).all()
+    now = vault.clock()
+    return [_from_row(r, now) for r in rows]
+
+
+def subjects_with_open_requests(conn: Connection, subject_ids: list[str]) -> set[str]:
+    """Which of ``subject_ids`` have a request not answered yet, in the caller's transaction:
+    retention must not take the key from under an access request in progress."""
+    out: set[str] = set()
+    for i in range(0, len(subject_ids), 500):
+        chunk = subject_ids[i : i + 500]
+        out |= set(conn.execute(
+            select(subject_request.c.subject_id)
+            .where(subject_request.c.subject_id.in_(chunk))
+            .where(subject_request.c.status.in_(OPEN))
+        ).scalars())
+    return out

@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from confida.compliance import seams
+from confida.audit import reads as audit_reads
+from confida.authz import authorise
 from confida.compliance.checks import CHECKS, FAIL, NA, CheckResult, Ctx
 from confida.errors import BadInput
 from confida.operation import Actor, Operation
@@ -35,7 +36,7 @@ class ComplianceReport:
         return [r.id for r in self.results if r.status == NA]
 
 
-def run_checks(
+def _run_checks(
     vault: Vault, now: datetime | None = None, only: Iterable[str] | None = None
 ) -> list[CheckResult]:
     """Run the checks (all, or those named in ``only``) on one consistent read."""
@@ -53,7 +54,7 @@ def run_checks(
     # The witnessed checkpoints first: each was committed before it was witnessed, so all of
     # them are visible in the snapshot taken next (read after it, a checkpoint committed in
     # between would look like a log shortened below its witness).
-    witness = seams.witnessed(vault)
+    witness = audit_reads.witnessed(vault.config)
     with snapshot(vault.engine) as conn:
         ctx = Ctx(vault, conn, now, witness)
         for cid, fn in CHECKS:
@@ -66,17 +67,31 @@ def run_compliance(
     vault: Vault, *, now: datetime | None = None, actor: Actor,
     only: Iterable[str] | None = None,
 ) -> ComplianceReport:
-    results = run_checks(vault, now, only)
-    report = ComplianceReport(
-        ran_at=now or vault.clock(),
-        controller=vault.register.controller.name,
-        register_version=vault.register.content_hash()[:16],
-        notice_version=vault.notice_version(),
-        results=results,
-    )
+    """Run the checks (role action ``compliance``); the run and its outcome are one audit entry.
+
+    The checks read their own snapshot (on SQLite a plain ``BEGIN``), not the operation's
+    connection, so the operation's entry is not part of what they verify.
+    """
     with vault.operation(Operation("compliance.check", actor)) as (_conn, op):
+        authorise(actor, "compliance", register=vault.register, op=op)
+        results = _run_checks(vault, now, only)
+        report = ComplianceReport(
+            ran_at=now or vault.clock(),
+            controller=vault.register.controller.name,
+            register_version=vault.register.content_hash()[:16],
+            notice_version=vault.notice_version(),
+            results=results,
+        )
         op.details.update({
             "checks": len(results), "failed": report.failed,
             "not_applicable": report.not_applicable,
         })
     return report
+
+
+def run_checks(
+    vault: Vault, now: datetime | None = None, only: Iterable[str] | None = None, *,
+    actor: Actor,
+) -> list[CheckResult]:
+    """The results of one audited run of the checks named in ``only`` (or all)."""
+    return run_compliance(vault, now=now, actor=actor, only=only).results

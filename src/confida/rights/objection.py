@@ -13,6 +13,7 @@ every collect, read and update, in the same transaction as the processing it gua
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, select
@@ -90,3 +91,11 @@ def object_to(
         return requests.set_status(
             vault, conn, req, requests.COMPLETED, details={"purpose": purpose, "effect": effect}
         )
+
+
+def every_objection(conn: Connection) -> dict[tuple[str, str], datetime]:
+    """When each (subject id, purpose) objection was made, in the caller's transaction (the
+    compliance run checks nothing was processed for the purpose after it)."""
+    return {(r.subject_id, r.purpose): r.at for r in conn.execute(
+        select(objection.c.subject_id, objection.c.purpose, objection.c.at)
+    )}
