@@ -20,6 +20,7 @@ from confida.audit.restore_record import parse_restore
 from confida.compliance.run import run_checks
 from confida.config import Config
 from confida.vault import SYSTEM, Operation, Vault
+from tests.actors import ADMIN
 from tests.conftest import cli
 from tests.journal_support import open_vault, pg_dump, pg_restore
 from tests.test_audit_witness import truncate
@@ -46,7 +47,7 @@ def verify(data_dir: Path, *args: str) -> tuple[int, dict[str, Any]]:
 
 def compliance_ok(data_dir: Path) -> tuple[bool, list[str]]:
     with open_vault(data_dir) as v:
-        (res,) = run_checks(v, only=["audit-log"])
+        (res,) = run_checks(v, only=["audit-log"], actor=ADMIN)
     return res.status == "pass", list(res.evidence)
 
 

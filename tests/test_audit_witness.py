@@ -36,6 +36,7 @@ from confida.errors import StoreUnavailable
 from confida.server.app import create_app
 from confida.store.schema import audit_tables as T
 from confida.vault import SYSTEM, Operation, Vault
+from tests.actors import ADMIN
 from tests.apihelp import auth, setup
 from tests.conftest import cli, make_config
 
@@ -368,7 +369,7 @@ def test_compliance_check_reads_the_witness_before_its_snapshot(
 
     monkeypatch.setattr(compliance_run, "CHECKS", [("meanwhile", meanwhile),
                                                    *compliance_run.CHECKS])
-    results = compliance_run.run_checks(witnessed, only=["meanwhile", "audit-log"])
+    results = compliance_run.run_checks(witnessed, only=["meanwhile", "audit-log"], actor=ADMIN)
     audit = next(r for r in results if r.id == "audit-log")
     assert audit.status == PASS, audit.evidence
     assert max(witnessed_sizes(cfg)) > 21  # the concurrent checkpoint was witnessed

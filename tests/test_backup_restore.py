@@ -20,9 +20,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, select
 
-from confida import erasure_journal, record, rights
+from confida import erasure_journal, erasure_replay, record, rights
 from confida.backup import data_dir_lock, sqlite_restore
 from confida.config import Config
+from confida.operation import system_actor
 from confida.store.keyschema import erasure_journal as key_journal
 from confida.store.schema import erasure_journal as store_journal
 from confida.store.schema import erasure_notice
@@ -67,7 +68,7 @@ def test_restore_keeps_erased_subject_erased(
     out = _json(cli(data_dir, "--json", "backup", "--out", str(tmp_path / "bk")))
     assert out["record_store"] == backend and out["key_store"] == "sqlite"
     with open_vault(data_dir) as v:
-        res = erase(v, "alice", "del-A")
+        res = erase(v, "alice", "del-A", actor=ADMIN)
         assert_erased(v, a, "alice", res.request.id, res.notice_id)
     lines, _ = erasure_journal.parse(journal.read_bytes())
     assert {o["event"] for o in lines} == {"erasure", "erased"}
@@ -93,10 +94,10 @@ def test_restore_keeps_erased_subject_erased(
     with open_vault(data_dir) as v:
         assert_erased(v, a, "alice", res.request.id, res.notice_id)
         assert_intact(v, "bob")
-        feed = {n.id: n.references for n in rights.erasure_feed(v)}
+        feed = {n.id: n.references for n in rights.erasure_feed(v, actor=ADMIN)}
         assert feed[res.notice_id] == [{"system": "dataset:train-1", "reference": "ds-ecila"}]
         # a retry of the host's request finds the completed request
-        again = erase(v, "alice", "del-A")
+        again = erase(v, "alice", "del-A", actor=ADMIN)
         assert again.request.id == res.request.id and again.request.status == "completed"
         # every journal names the erasure again
         with v.engine.connect() as conn:
@@ -106,7 +107,7 @@ def test_restore_keeps_erased_subject_erased(
             assert conn.execute(select(key_journal.c.request_id)
                                 .where(key_journal.c.subject_id == a.id)).scalar()
         # and a second replay (the next `serve`) has nothing left to do
-        again_rep = erasure_journal.replay(v)
+        again_rep = erasure_replay.replay(v, actor=system_actor("restore-replay"))
         assert again_rep.repaired == 0 and not any(again_rep.written.values())
 
 
@@ -117,7 +118,7 @@ def test_old_key_store_backup_has_its_key_destroyed_again(
         a = populate(v, "alice")
         populate(v, "bob")
         _json(cli(data_dir, "--json", "backup", "--out", str(tmp_path / "bk")))
-        res = erase(v, "alice", "del-A")
+        res = erase(v, "alice", "del-A", actor=ADMIN)
         assert not v.keys.has_key(a.id)
     # an operator puts back only the key store of the old backup: alice's key is in it
     cfg = Config.load(data_dir)
@@ -139,7 +140,7 @@ def test_serve_replays_before_serving(data_dir: Path, tmp_path: Path, backend: s
     with open_vault(data_dir) as v:
         a = populate(v, "alice")
         _json(cli(data_dir, "--json", "backup", "--out", str(tmp_path / "bk")))
-        res = erase(v, "alice", "del-A")
+        res = erase(v, "alice", "del-A", actor=ADMIN)
     cfg = Config.load(data_dir)
     for name, url in (("confida.db", cfg.database_url), ("keystore.db", cfg.keystore_url)):
         sqlite_restore(tmp_path / "bk" / name, Path(url.removeprefix("sqlite:///")))
@@ -163,27 +164,27 @@ def test_each_journal_is_written_back_and_torn_lines_are_skipped(data_dir: Path)
     with open_vault(data_dir) as v:
         a = populate(v, "alice")
         b = populate(v, "bob")
-        erase(v, "alice", "del-A")
+        erase(v, "alice", "del-A", actor=ADMIN)
         # lose the file and the key store's copy, and the record store's row
         cfg.erasure_journal.unlink()
         with v.key_engine.begin() as conn:
             conn.execute(delete(key_journal))
-        rep = erasure_journal.replay(v)
+        rep = erasure_replay.replay(v, actor=system_actor("restore-replay"))
         assert rep.written == {"record_store": 0, "key_store": 1, "file": 2}
         with v.engine.begin() as conn:
             conn.execute(delete(store_journal))
-        rep = erasure_journal.replay(v)
+        rep = erasure_replay.replay(v, actor=system_actor("restore-replay"))
         assert rep.written == {"record_store": 1, "key_store": 0, "file": 0}
         # a crash tore the last line: it is skipped, and the next erasure starts a fresh line
         with cfg.erasure_journal.open("ab") as f:
             f.write(b'{"v":1,"event":"erasure","subject":"' + b.id.encode()[:10])
-        rep = erasure_journal.replay(v)
+        rep = erasure_replay.replay(v, actor=system_actor("restore-replay"))
         assert rep.damaged_lines == 1 and rep.repaired == 0
-        erase(v, "bob", "del-B")
+        erase(v, "bob", "del-B", actor=ADMIN)
         lines, damaged = erasure_journal.JournalFile.of(cfg).read()
         assert damaged == 1
         assert {o["subject"] for o in lines} == {a.id, b.id}
-        assert erasure_journal.replay(v).journaled == 2
+        assert erasure_replay.replay(v, actor=system_actor("restore-replay")).journaled == 2
 
 
 def test_journal_on_missing_volume_stops_erasure_before_the_key_goes(
@@ -194,7 +195,7 @@ def test_journal_on_missing_volume_stops_erasure_before_the_key_goes(
     with open_vault(data_dir) as v:
         a = populate(v, "alice")
         with pytest.raises(Exception, match="is its volume mounted"):
-            erase(v, "alice", "del-A")
+            erase(v, "alice", "del-A", actor=ADMIN)
         assert v.keys.has_key(a.id)  # journaled first, then destroyed: nothing destroyed yet
     path.parent.mkdir(mode=0o700)
     r = _json(cli(data_dir, "--json", "restore", "--replay-only"))
@@ -210,7 +211,7 @@ def test_journal_on_missing_volume_stops_erasure_before_the_key_goes(
 def test_backup_contents_and_refusals(data_dir: Path, tmp_path: Path, backend: str) -> None:
     with open_vault(data_dir) as v:
         populate(v, "alice")
-        erase(v, "alice", "del-A")
+        erase(v, "alice", "del-A", actor=ADMIN)
     bk = tmp_path / "bk"
     _json(cli(data_dir, "--json", "backup", "--out", str(bk)))
     manifest = json.loads((bk / "manifest.json").read_text())

@@ -113,16 +113,16 @@ class World:
             elif name in ("grant", "withdraw"):
                 getattr(consent, name)(v, who, "model_training")
             elif name == "object":
-                rights.object_to(v, who, purpose, verified_by=V)
+                rights.object_to(v, who, purpose, verified_by=V, actor=ADMIN)
             elif name == "restrict":
-                rights.restrict(v, who, verified_by=V)
+                rights.restrict(v, who, verified_by=V, actor=ADMIN)
             elif name == "lift":
-                rights.lift_restriction(v, who, verified_by=V)
+                rights.lift_restriction(v, who, verified_by=V, actor=ADMIN)
             elif name == "hold":
                 for rid, _p in self.records.get(who, [])[-1:]:
                     rights.set_legal_hold(v, rid)
             elif name == "erase":
-                rights.erase(v, who, verified_by=V)
+                rights.erase(v, who, verified_by=V, actor=ADMIN)
                 self.records.pop(who, None)  # a returning person is a new subject
             elif name == "retention":
                 step = min(days or 0, MAX_DAYS - self.days)
@@ -154,7 +154,7 @@ def check_history(ops: list[tuple[Any, ...]]) -> None:
             world = World(vault, clock)
             trace = [world.run(op) for op in ops]
             world.run(("retention", None, None, None, 0))  # the scheduled job has run
-            report = run_compliance(vault)
+            report = run_compliance(vault, actor=ADMIN)
         finally:
             vault.close()
     failed = [(r.id, r.evidence) for r in report.results if not r.passed]
@@ -219,7 +219,7 @@ def _failures_after(ops: list[tuple[Any, ...]], rogue_at: int) -> dict[str, list
                 if i == rogue_at:
                     _rogue_read(vault, "dave", "model_training", clock)
                 assert "refused" not in world.run(op), op
-            report = run_compliance(vault)
+            report = run_compliance(vault, actor=ADMIN)
         finally:
             vault.close()
     return {r.id: r.evidence for r in report.results if not r.passed}

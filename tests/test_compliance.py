@@ -102,7 +102,7 @@ def test_clean_store_passes_everything_and_the_run_is_logged(config, clock) -> N
     with Vault.open(config, clock=clock, audit=sink,
                     register=register_from(restricted_admin())) as v:
         seed(v)
-        report = run_compliance(v)
+        report = run_compliance(v, actor=ADMIN)
     statuses = {r.id: r.status for r in report.results}
     assert FAIL not in statuses.values(), [r for r in report.results if r.status == FAIL]
     assert report.passed
@@ -122,7 +122,7 @@ def test_report_html_is_well_formed_and_escaped(config, clock) -> None:
         seed(v)
         with transaction(v.engine) as conn:
             plant_record(v, conn, kind="biometric", purpose="service")
-        report = run_compliance(v)
+        report = run_compliance(v, actor=ADMIN)
     assert not report.passed
     page = render(report, "html")
     parse_html(page)
@@ -612,12 +612,12 @@ def test_breach_deadline_check(v: Vault, clock: Clock) -> None:
 
     assert one(v, "breach-deadlines").status == PASS
     b = breach.register_breach(v, title="t", description="d",
-                               discovered_at=clock.now - timedelta(hours=10))
+                               discovered_at=clock.now - timedelta(hours=10), actor=ADMIN)
     assert one(v, "breach-deadlines").status == PASS
     clock.advance(hours=63)
     res = one(v, "breach-deadlines")
     assert res.status == FAIL and b.id in res.evidence[0]
-    breach.mark_notified(v, b.id, authority=True)
+    breach.mark_notified(v, b.id, authority=True, actor=ADMIN)
     assert one(v, "breach-deadlines").status == PASS
 
 
@@ -625,7 +625,7 @@ def test_unknown_check_name_is_bad_input(v: Vault) -> None:
     from confida.errors import BadInput
 
     with pytest.raises(BadInput):
-        run_checks(v, only=["nope"])
+        run_checks(v, only=["nope"], actor=ADMIN)
 
 
 def test_no_plaintext_fails_on_plaintext_written_as_ciphertext(v: Vault) -> None:

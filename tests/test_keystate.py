@@ -397,13 +397,13 @@ def test_breach_draft_says_what_rotation_and_retirement_do(vault: Vault) -> None
     record.collect(vault, "jane", "conversation_message", MSG, "service", actor=ADMIN)
     vault.keys.rotate()
     kek_only = breach.register_breach(vault, title="kek", description="KEK file leaked",
-                                      kek_versions=["v1"])
+                                      kek_versions=["v1"], actor=ADMIN)
     text = breach.draft_notification(vault, kek_only)
     assert "opens nothing" not in text
     assert "confida keys retire" in text and "30 days" in text
     assert "made before the rotation still can" in text
     both = breach.register_breach(vault, title="both", description="KEK and key store leaked",
-                                  kek_versions=["v1"], key_store_exposed=True)
+                                  kek_versions=["v1"], key_store_exposed=True, actor=ADMIN)
     assert "rotation does not change the data keys" in breach.draft_notification(vault, both)
 
 
