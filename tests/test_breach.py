@@ -34,9 +34,9 @@ def test_affected_by_kind(v: Vault, clock: Clock, sink: ListSink) -> None:
                                kinds=["conversation_message"], actor=ADMIN)
     assert (b.affected_subjects, b.affected_records) == (2, 2)
     assert b.categories == ["content.conversation"]  # content.metadata is not personal
-    assert len(breach.affected_subject_ids(v, b.id, actor=ADMIN)) == 2
     assert sink.entries[-1]["action"] == "breach.register"
     assert sink.entries[-1]["details"]["subjects"] == 2
+    assert len(breach.affected_subject_ids(v, b.id, actor=ADMIN)) == 2
 
 
 def test_affected_by_window_and_kind_intersect(v: Vault, clock: Clock) -> None:

@@ -299,7 +299,7 @@ def test_erasure_interrupted_inside_retain_rolls_back_and_resumes(
     monkeypatch.setattr(aead, "seal", real_seal)
     res = rights.erase(vault, "jane", verified_by=V, actor=ADMIN)
     assert [k["record"] for k in res.kept] == [inv]
-    assert rights.read_retained(vault, inv)["invoice_number"] == "INV-9"
+    assert rights.read_retained(vault, inv, actor=ADMIN)["invoice_number"] == "INV-9"
 
 
 def test_art_17_3_exceptions_are_kept_under_their_own_key(vault: Vault, config: Config) -> None:
@@ -310,7 +310,7 @@ def test_art_17_3_exceptions_are_kept_under_their_own_key(vault: Vault, config: 
     held = record.collect(vault, "jane", "conversation_message",
                          {"conversation_id": "c", "text": "threat, kept for court"},
                          "service", actor=ADMIN).record_id
-    rights.set_legal_hold(vault, held)
+    rights.set_legal_hold(vault, held, actor=ADMIN)
     res = rights.erase(vault, "jane", verified_by=V, actor=ADMIN)
     kept = {k["record"]: k for k in res.kept}
     assert set(kept) == {inv, held}
@@ -321,16 +321,16 @@ def test_art_17_3_exceptions_are_kept_under_their_own_key(vault: Vault, config: 
     assert not vault.keys.has_key(s.id)
     assert vault.keys.has_key(erasure.retained_key_id(s.id))
     assert sorted(r.id for r in _rows(vault, s.id)) == sorted([inv, held])
-    assert rights.read_retained(vault, inv) == {"invoice_number": "INV-1", "amount_cents": 990}
+    assert rights.read_retained(vault, inv, actor=ADMIN) == {"invoice_number": "INV-1", "amount_cents": 990}
     with pytest.raises((SubjectErased, NotFound)):
         record.read(vault, inv, "billing", actor=ADMIN)  # not for ordinary processing
     with pytest.raises(NotFound):
-        rights.read_retained(vault, "00000000-0000-0000-0000-000000000000")
+        rights.read_retained(vault, "00000000-0000-0000-0000-000000000000", actor=ADMIN)
     # retention: when the last kept record goes, the retained key goes with it
     later = Vault.open(config, clock=lambda: datetime.now(UTC) + timedelta(days=365 * 11))
     try:
         assert later.keys.has_key(erasure.retained_key_id(s.id))
-        out = rights.purge_retained(later)
+        out = rights.purge_retained(later, actor=ADMIN)
         assert out == {"deleted": 2, "keys_destroyed": 1}
         assert _rows(later, s.id) == []
         assert not later.keys.has_key(erasure.retained_key_id(s.id))
