@@ -68,7 +68,7 @@ def test_restore_keeps_erased_subject_erased(
     out = _json(cli(data_dir, "--json", "backup", "--out", str(tmp_path / "bk")))
     assert out["record_store"] == backend and out["key_store"] == "sqlite"
     with open_vault(data_dir) as v:
-        res = erase(v, "alice", "del-A", actor=ADMIN)
+        res = erase(v, "alice", "del-A")
         assert_erased(v, a, "alice", res.request.id, res.notice_id)
     lines, _ = erasure_journal.parse(journal.read_bytes())
     assert {o["event"] for o in lines} == {"erasure", "erased"}
@@ -97,7 +97,7 @@ def test_restore_keeps_erased_subject_erased(
         feed = {n.id: n.references for n in rights.erasure_feed(v, actor=ADMIN)}
         assert feed[res.notice_id] == [{"system": "dataset:train-1", "reference": "ds-ecila"}]
         # a retry of the host's request finds the completed request
-        again = erase(v, "alice", "del-A", actor=ADMIN)
+        again = erase(v, "alice", "del-A")
         assert again.request.id == res.request.id and again.request.status == "completed"
         # every journal names the erasure again
         with v.engine.connect() as conn:
@@ -118,7 +118,7 @@ def test_old_key_store_backup_has_its_key_destroyed_again(
         a = populate(v, "alice")
         populate(v, "bob")
         _json(cli(data_dir, "--json", "backup", "--out", str(tmp_path / "bk")))
-        res = erase(v, "alice", "del-A", actor=ADMIN)
+        res = erase(v, "alice", "del-A")
         assert not v.keys.has_key(a.id)
     # an operator puts back only the key store of the old backup: alice's key is in it
     cfg = Config.load(data_dir)
@@ -140,7 +140,7 @@ def test_serve_replays_before_serving(data_dir: Path, tmp_path: Path, backend: s
     with open_vault(data_dir) as v:
         a = populate(v, "alice")
         _json(cli(data_dir, "--json", "backup", "--out", str(tmp_path / "bk")))
-        res = erase(v, "alice", "del-A", actor=ADMIN)
+        res = erase(v, "alice", "del-A")
     cfg = Config.load(data_dir)
     for name, url in (("confida.db", cfg.database_url), ("keystore.db", cfg.keystore_url)):
         sqlite_restore(tmp_path / "bk" / name, Path(url.removeprefix("sqlite:///")))
@@ -164,7 +164,7 @@ def test_each_journal_is_written_back_and_torn_lines_are_skipped(data_dir: Path)
     with open_vault(data_dir) as v:
         a = populate(v, "alice")
         b = populate(v, "bob")
-        erase(v, "alice", "del-A", actor=ADMIN)
+        erase(v, "alice", "del-A")
         # lose the file and the key store's copy, and the record store's row
         cfg.erasure_journal.unlink()
         with v.key_engine.begin() as conn:
@@ -180,7 +180,7 @@ def test_each_journal_is_written_back_and_torn_lines_are_skipped(data_dir: Path)
             f.write(b'{"v":1,"event":"erasure","subject":"' + b.id.encode()[:10])
         rep = erasure_replay.replay(v, actor=system_actor("restore-replay"))
         assert rep.damaged_lines == 1 and rep.repaired == 0
-        erase(v, "bob", "del-B", actor=ADMIN)
+        erase(v, "bob", "del-B")
         lines, damaged = erasure_journal.JournalFile.of(cfg).read()
         assert damaged == 1
         assert {o["subject"] for o in lines} == {a.id, b.id}
@@ -195,7 +195,7 @@ def test_journal_on_missing_volume_stops_erasure_before_the_key_goes(
     with open_vault(data_dir) as v:
         a = populate(v, "alice")
         with pytest.raises(Exception, match="is its volume mounted"):
-            erase(v, "alice", "del-A", actor=ADMIN)
+            erase(v, "alice", "del-A")
         assert v.keys.has_key(a.id)  # journaled first, then destroyed: nothing destroyed yet
     path.parent.mkdir(mode=0o700)
     r = _json(cli(data_dir, "--json", "restore", "--replay-only"))
@@ -211,7 +211,7 @@ def test_journal_on_missing_volume_stops_erasure_before_the_key_goes(
 def test_backup_contents_and_refusals(data_dir: Path, tmp_path: Path, backend: str) -> None:
     with open_vault(data_dir) as v:
         populate(v, "alice")
-        erase(v, "alice", "del-A", actor=ADMIN)
+        erase(v, "alice", "del-A")
     bk = tmp_path / "bk"
     _json(cli(data_dir, "--json", "backup", "--out", str(bk)))
     manifest = json.loads((bk / "manifest.json").read_text())

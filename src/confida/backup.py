@@ -39,21 +39,23 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
 from confida import __version__, erasure_journal, erasure_replay, kek_lifecycle
+from confida.audit.checkpoint import NoteError, open_note, parse_checkpoint
 from confida.audit.log import LogCorrupted
+from confida.audit.restore_record import RestoreRecord, now_text, sign_restore
+from confida.audit.witness import WitnessFile
 from confida.authz import authorise
+from confida.clock import utcnow
 from confida.config import CONFIG_FILE, Config
 from confida.errors import BadInput, ConfidaError
 from confida.operation import Operation, system_actor
 from confida.store import migrate
 from confida.store.engine import make_engine
-
-if TYPE_CHECKING:
-    from confida.vault import Vault
+from confida.vault import Vault
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -274,7 +276,6 @@ def _rotate_after_backup(config: Config) -> dict[str, Any]:
 
 
 def _write_backup(config: Config, tmp: Path) -> dict[str, Any]:
-    from confida.clock import utcnow
 
     created = utcnow().isoformat()
     stores: dict[str, str] = {}
@@ -369,7 +370,6 @@ def restore(
     config: Config, src: Path | None = None, *, force: bool = False, replay_only: bool = False
 ) -> dict[str, Any]:
     """Restore the SQLite stores from ``src`` (unless ``replay_only``), then replay the journal."""
-    from confida.vault import Vault
 
     result: dict[str, Any] = {"restored": [], "not_restored": [], "config_restored": [],
                               "journal_lines_added": 0}
@@ -460,9 +460,6 @@ def acknowledge_restore(v: Vault, backup: str | None) -> dict[str, Any]:
     Runs before the journal replay, so the record names the log exactly as restored. The
     "witnessed before" size is the newest witnessed checkpoint since the previous restore record.
     """
-    from confida.audit.checkpoint import NoteError, open_note, parse_checkpoint
-    from confida.audit.restore_record import RestoreRecord, now_text, sign_restore
-    from confida.audit.witness import WitnessFile
 
     signer = v.audit.signer
     witness = WitnessFile(v.config.audit_witness_file)

@@ -21,14 +21,15 @@ def rotate(vault: Vault, *, actor: Actor,
            progress: Callable[[int, int], None] | None = None) -> dict[str, object]:
     """Rotate (or finish an interrupted rotation) and audit it (role action ``keys``).
 
-    The rotation runs inside the audited operation, after the decision: the key store has its
-    own transactions, so a failure after it leaves the rotation to be finished by the next run.
+    Decided and logged before the rotation starts, and its outcome logged after: re-wrapping
+    every data key takes a while and runs in the key store, so the record store is not held
+    for it. An interrupted rotation is finished by the next run.
     """
-    op = Operation("keys.rotate", actor)
-    with vault.operation(op):
+    with vault.operation(Operation("keys.rotate.begin", actor)) as (_conn, op):
         authorise(actor, "keys", register=vault.register, op=op)
-        res = vault.keys.rotate(progress=progress)
-        op.details.update(res)
+    res = vault.keys.rotate(progress=progress)
+    with vault.operation(Operation("keys.rotate", actor, details=dict(res))) as (_conn, op):
+        authorise(actor, "keys", register=vault.register, op=op)
     return res
 
 

@@ -42,6 +42,7 @@ __all__ = [
     "inclusion_proof",
     "latest_checkpoint",
     "log_status",
+    "pin",
     "status",
     "witnessed",
 ]
@@ -144,28 +145,32 @@ def status(vault: Vault, *, actor: Actor, verify: bool = False) -> dict[str, Any
     checked to extend every checkpoint witnessed outside the database."""
     log = audit_log(vault.config)
     out: dict[str, Any] = {"origin": vault.config.audit_origin}
-    with vault.operation(Operation("audit.verify" if verify else "audit.status", actor)) as (
+    # decided and logged first; the reads below take a snapshot of their own (on SQLite no
+    # write lock), so a long verification does not hold up the writers
+    with vault.operation(Operation("audit.status", actor, details={"verify": verify})) as (
         _conn, op,
     ):
         authorise(actor, "audit", register=vault.register, op=op)
-        # witnessed checkpoints before the snapshot: every one of them is then visible in it
-        trusted = WitnessFile(vault.config.audit_witness_file).read().trusted() if verify else []
-        with snapshot(vault.engine) as conn:
-            out["size"] = log.size(conn)
-            latest = log.latest_checkpoint(conn)
-            out["checkpoint"] = (
-                None if latest is None else
-                {"size": latest[0], "at": latest[2], "root": latest[1].split("\n")[2]}
-            )
-            if verify:
-                key = _verifier(vault.config)
-                # a log shortened below its witness fails here as in `confida audit verify`
-                r = log.verify_live(conn, key, trusted_checkpoints=trusted)
-                out["verify"] = {"ok": r.ok, "size": r.size, "checkpoints": r.checkpoints,
-                                 "verified_size": r.verified_size,
-                                 "first_bad_index": r.first_bad_index,
-                                 "errors": r.errors[:10], "warnings": r.warnings[:10]}
-                op.details.update({"ok": r.ok, "size": r.size})
+    # witnessed checkpoints before the snapshot: every one of them is then visible in it
+    trusted = WitnessFile(vault.config.audit_witness_file).read().trusted() if verify else []
+    with snapshot(vault.engine) as conn:
+        out["size"] = log.size(conn)
+        latest = log.latest_checkpoint(conn)
+        out["checkpoint"] = (
+            None if latest is None else
+            {"size": latest[0], "at": latest[2], "root": latest[1].split("\n")[2]}
+        )
+        if verify:
+            # a log shortened below its witness fails here as in `confida audit verify`
+            r = log.verify_live(conn, _verifier(vault.config), trusted_checkpoints=trusted)
+            out["verify"] = {"ok": r.ok, "size": r.size, "checkpoints": r.checkpoints,
+                             "verified_size": r.verified_size,
+                             "first_bad_index": r.first_bad_index,
+                             "errors": r.errors[:10], "warnings": r.warnings[:10]}
+    if verify:
+        with vault.operation(Operation("audit.verify", actor)) as (_conn, op):
+            authorise(actor, "audit", register=vault.register, op=op)
+            op.details.update({"ok": out["verify"]["ok"], "size": out["verify"]["size"]})
     return out
 
 
@@ -213,6 +218,12 @@ def _entry_time(conn: Connection, idx: int) -> datetime | None:
         return _aware(json.loads(raw).get("time")) if raw else None
     except (TypeError, ValueError, AttributeError):
         return None
+
+
+def pin(conn: Connection) -> None:
+    """Start the caller's snapshot now (SQLite and PostgreSQL both take it at the first read),
+    so that what is committed afterwards stays out of it."""
+    conn.execute(select(audit_tables.head).limit(1)).first()
 
 
 def entries(conn: Connection) -> Iterator[dict[str, Any]]:
