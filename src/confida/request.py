@@ -190,17 +190,24 @@ def decide_for_subject(
 
 
 def _decide_for_request(
-    vault: Vault, conn: Connection, op: Operation, actor: Actor, request_id: str
+    vault: Vault, conn: Connection, op: Operation, actor: Actor, request_id: str, *,
+    subject_may: bool = False,
 ) -> Request:
-    """Authorise ``requests`` on the subject of ``request_id`` and load the request."""
+    """Authorise ``requests`` on ``request_id`` and load the request.
+
+    With ``subject_may`` the person the request is about may act too (reading it); otherwise
+    the decision names no subject, so only a role may (answering, extending or refusing a
+    request is the controller's part, even for the person's own request).
+    """
     subject_id = None
-    try:
-        uuid.UUID(request_id)
-        subject_id = conn.execute(
-            select(subject_request.c.subject_id).where(subject_request.c.id == request_id)
-        ).scalar()
-    except (ValueError, TypeError, AttributeError):
-        pass
+    if subject_may:
+        try:
+            uuid.UUID(request_id)
+            subject_id = conn.execute(
+                select(subject_request.c.subject_id).where(subject_request.c.id == request_id)
+            ).scalar()
+        except (ValueError, TypeError, AttributeError):
+            pass
     authorise(actor, "requests", Resource(subject_id=subject_id), register=vault.register,
               op=op)
     req = load(vault, conn, request_id)
@@ -340,7 +347,7 @@ def get(vault: Vault, request_id: str, *, actor: Actor) -> Request:
     with vault.operation(Operation("request.read", actor, object_ids=[request_id])) as (
         conn, op,
     ):
-        return _decide_for_request(vault, conn, op, actor, request_id)
+        return _decide_for_request(vault, conn, op, actor, request_id, subject_may=True)
 
 
 def list_requests(
