@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -272,9 +272,7 @@ def replay(vault: Vault, *, actor: Actor) -> ReplayReport:
 
 
 def _details(report: ReplayReport) -> dict[str, Any]:
-    return {k: getattr(report, k) for k in (
-        "journaled", "erasures_completed", "subjects_restored", "requests_restored",
-        "notices_restored", "keys_destroyed", "written", "damaged_lines")}
+    return asdict(report)
 
 
 def _set_closed_at(conn: Connection, request_id: str, at: datetime) -> None:

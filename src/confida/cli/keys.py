@@ -10,6 +10,7 @@ from rich.progress import Progress
 from confida import kek_lifecycle
 from confida.cli.output import console, emit, guard, state
 from confida.errors import BadInput
+from confida.register.duration import Duration
 
 app = typer.Typer(help="Key-encryption key: rotate, retire, status.", no_args_is_help=True)
 
@@ -39,8 +40,6 @@ def rotate(ctx: typer.Context) -> None:
 
 
 def _window(text: str | None, default: Any) -> Any:
-    from confida.register.duration import Duration
-
     if text is None:
         return default
     try:
