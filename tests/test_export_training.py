@@ -143,7 +143,7 @@ def test_export_end_to_end(av: Vault, config, sink: ListSink, tmp_path: Path) ->
     assert [x["system"] for x in refs] == [f"dataset:{res.dataset_id}"]
     carol_pseudo = refs[0]["reference"]
     assert carol_pseudo in {r["subject"] for r in rows}
-    erase(av, "carol", verified_by="test: signed-in session")
+    erase(av, "carol", verified_by="test: signed-in session", actor=ADMIN)
     consent.withdraw(av, "eve", "model_training", actor=ADMIN)
     notices = erasure_feed(av, actor=ADMIN)
     assert [n.references for n in notices] == [
@@ -198,18 +198,18 @@ def test_legitimate_interest_objection_and_restriction(av: Vault, tmp_path: Path
     # safety covers temporary chats, but they never leave for training
     record.collect(av, "ben", "temporary_chat", {"conversation_id": "t", "text": "temporary"},
                    "service", actor=ADMIN)
-    object_to(av, "ann", "safety", verified_by="test")
+    object_to(av, "ann", "safety", verified_by="test", actor=ADMIN)
     res = export_training(av, tmp_path / "li", selection=Selection(purpose="safety"))
     assert res.record_count == 2 and res.excluded == {"objected": 1}
     assert "temporary" not in "".join(p.read_text() for p in (tmp_path / "li").glob("*.jsonl"))
-    object_to(av, "ben", "safety", verified_by="test")
+    object_to(av, "ben", "safety", verified_by="test", actor=ADMIN)
     with av.engine.begin() as conn:
         conn.execute(update(subject_t).where(subject_t.c.ref == av.subject_ref("cat")).values(
             status="restricted", status_changed_at=av.clock() + timedelta(seconds=1)))
     assert sorted(r.reason for r in revocations(av, res.dataset_id)) == ["objected",
                                                                          "restricted"]
     between = av.clock()
-    object_to(av, "cat", "safety", verified_by="test")
+    object_to(av, "cat", "safety", verified_by="test", actor=ADMIN)
     assert [r.reason for r in revocations(av, res.dataset_id, since=between)] == ["restricted"]
     later = av.clock() + timedelta(days=1)
     assert revocations(av, res.dataset_id, since=later) == []

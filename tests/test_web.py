@@ -318,7 +318,7 @@ def test_console_requires_a_staff_login(client, seeded, vault):
     assert bad.status_code == 401
     from confida import credential
 
-    ml = credential.create(vault, "ml_engineer").key  # no "requests" action: denied
+    ml = credential.create(vault, "ml_engineer", actor=ADMIN).key  # no "requests" action: denied
     assert client.post("/console/login", data={"api_key": ml, "csrf": _csrf(page.text)}
                        ).status_code == 401
 
@@ -328,7 +328,7 @@ def test_revoked_key_ends_the_console_session(client, seeded, vault):
 
     _staff(client, seeded["staff_key"])
     assert client.get("/console/").status_code == 200
-    credential.revoke(vault, seeded["staff_key"].split("_")[1])
+    credential.revoke(vault, seeded["staff_key"].split("_")[1], actor=ADMIN)
     assert client.get("/console/", follow_redirects=False).status_code == 303
 
 
@@ -376,7 +376,7 @@ def test_notice_compliance_and_breaches(client, seeded, vault):
 def test_console_pages_refuse_a_role_without_the_action(client, seeded, vault):
     from confida import credential
 
-    support = credential.create(vault, "support").key  # may handle requests, not breaches
+    support = credential.create(vault, "support", actor=ADMIN).key  # may handle requests, not breaches
     _staff(client, support)
     assert client.get("/console/").status_code == 200
     assert client.get("/console/breaches").status_code == 403

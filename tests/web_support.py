@@ -29,18 +29,18 @@ def seed(vault: Vault) -> dict[str, str]:
     now = vault.clock()
     earlier = Vault(vault.config, clock=lambda: now - timedelta(days=45))
     try:  # received 45 days ago: past its one-month deadline
-        overdue = request.submit(earlier, request.RECTIFICATION, other, "test:support-desk")
+        overdue = request.submit(earlier, request.RECTIFICATION, other, "test:support-desk", actor=ADMIN)
     finally:
         earlier.close()
     from confida import breach
 
     breach.register_breach(vault, title="Lost laptop (encrypted disk)",
                            description="A support laptop was stolen.",
-                           discovered_at=now - timedelta(hours=80), kinds=["account"])
+                           discovered_at=now - timedelta(hours=80), kinds=["account"], actor=ADMIN)
     breach.register_breach(vault, title="Misdirected export",
                            description="An export was sent to the wrong team.",
-                           discovered_at=now - timedelta(hours=10), kinds=["usage_event"])
-    key = credential.create(vault, "dpo", label="console test").key
+                           discovered_at=now - timedelta(hours=10), kinds=["usage_event"], actor=ADMIN)
+    key = credential.create(vault, "dpo", label="console test", actor=ADMIN).key
     link = subject_link.issue(vault, SUBJECT, 600)
     from confida import subject as subjects
 
