@@ -8,13 +8,14 @@ from typing import Any
 from confida import credential
 from confida.config import Config
 from confida.vault import Vault
+from tests.actors import ADMIN
 from tests.conftest import make_config
 
 
 def setup(tmp: Path, url: str, **kw: Any) -> tuple[Config, dict[str, str]]:
     cfg = make_config(tmp / "data", url, **kw)
     with Vault.open(cfg) as v:
-        keys = {role: credential.create(v, role, label=f"test-{role}").key
+        keys = {role: credential.create(v, role, label=f"test-{role}", actor=ADMIN).key
                 for role in v.register.roles}
     return cfg, keys
 

@@ -96,7 +96,7 @@ def assert_intact(vault: Vault, who: str, n: int = 5) -> None:
 
 
 def erase(vault: Vault, who: str, request_id: str) -> Any:
-    return rights.erase(vault, who, verified_by=V, request_id=request_id)
+    return rights.erase(vault, who, verified_by=V, request_id=request_id, actor=ADMIN)
 
 
 # --- PostgreSQL: the real pg_dump / pg_restore of the test's schema ---------------------------

@@ -301,13 +301,13 @@ def test_bad_credentials_are_401_never_500(env: dict[str, Any], which: str) -> N
         token = good[:13] + ("A" if good[13] != "A" else "B") + good[14:]
         assert token.startswith(prefix[:13])
     elif which == "revoked_key":
-        k = credential.create(vault, "service")
-        credential.revoke(vault, k.info.id)
+        k = credential.create(vault, "service", actor=ADMIN)
+        credential.revoke(vault, k.info.id, actor=ADMIN)
         token = k.key
     elif which == "expired_key":
         from datetime import timedelta
         k = credential.create(vault, "service",
-                              expires_at=vault.clock() + timedelta(seconds=1))
+                              expires_at=vault.clock() + timedelta(seconds=1), actor=ADMIN)
         time.sleep(1.2)
         token = k.key
     elif which == "tampered_subject_token":
@@ -345,7 +345,7 @@ def test_api_key_is_stored_as_hash_only(env: dict[str, Any]) -> None:
     from confida.store.schema import api_key
 
     vault: Vault = env["app"].state.ctx.vault()
-    k = credential.create(vault, "analyst", label="hash-check")
+    k = credential.create(vault, "analyst", label="hash-check", actor=ADMIN)
     secret = k.key.split("_", 2)[2]
     with vault.engine.connect() as conn:
         row = conn.execute(select(api_key).where(api_key.c.id == k.info.id)).one()

@@ -17,9 +17,12 @@ from typing import Any
 
 from confida.audit.checkpoint import AuditSigner, sign_note
 from confida.audit.restore_record import parse_restore
+from confida.authz import authorise
 from confida.compliance.run import run_checks
 from confida.config import Config
-from confida.vault import SYSTEM, Operation, Vault
+from confida.operation import Operation
+from confida.vault import Vault
+from tests.actors import ADMIN
 from tests.conftest import cli
 from tests.journal_support import open_vault, pg_dump, pg_restore
 from tests.test_audit_witness import truncate
@@ -29,8 +32,8 @@ LATER = 30  # audited operations after the backup: what the restore loses
 
 def operate(v: Vault, count: int) -> None:
     for i in range(count):
-        with v.operation(Operation("test.restore", SYSTEM, details={"n": i})):
-            pass
+        with v.operation(Operation("test.restore", ADMIN, details={"n": i})) as (_c, op):
+            authorise(ADMIN, "audit", register=v.register, op=op)
 
 
 def checkpoint(data_dir: Path) -> int:
@@ -46,7 +49,7 @@ def verify(data_dir: Path, *args: str) -> tuple[int, dict[str, Any]]:
 
 def compliance_ok(data_dir: Path) -> tuple[bool, list[str]]:
     with open_vault(data_dir) as v:
-        (res,) = run_checks(v, only=["audit-log"])
+        (res,) = run_checks(v, only=["audit-log"], actor=ADMIN)
     return res.status == "pass", list(res.evidence)
 
 

@@ -31,11 +31,14 @@ from confida.audit.checkpoint import (
 )
 from confida.audit.sink import LogSink, load_signer
 from confida.audit.witness import WitnessFile, read_note_file, split_notes
+from confida.authz import authorise
 from confida.config import Config
 from confida.errors import StoreUnavailable
+from confida.operation import Operation
 from confida.server.app import create_app
 from confida.store.schema import audit_tables as T
-from confida.vault import SYSTEM, Operation, Vault
+from confida.vault import Vault
+from tests.actors import ADMIN
 from tests.apihelp import auth, setup
 from tests.conftest import cli, make_config
 
@@ -59,8 +62,8 @@ def vault(cfg: Config) -> Iterator[Vault]:
 def operate(vault: Vault, count: int) -> None:
     """``count`` audited operations, each in its own transaction, as the vault runs them."""
     for i in range(count):
-        with vault.operation(Operation("test.witness", SYSTEM, details={"n": i})):
-            pass
+        with vault.operation(Operation("test.witness", ADMIN, details={"n": i})) as (_c, op):
+            authorise(ADMIN, "audit", register=vault.register, op=op)
 
 
 def witnessed_sizes(cfg: Config) -> list[int]:
@@ -339,7 +342,7 @@ def test_console_audit_verify_reads_the_witness_too(witnessed: Vault, cfg: Confi
     """The console's "verify" (``web.ports.audit_status``) must not be the weaker verifier."""
     from confida.web import ports
 
-    staff = SYSTEM
+    staff = ADMIN
     assert ports.audit_status(witnessed, staff, verify=True)["verify"]["ok"]
     truncate(witnessed, 6)
     out = ports.audit_status(witnessed, staff, verify=True)["verify"]
@@ -368,7 +371,7 @@ def test_compliance_check_reads_the_witness_before_its_snapshot(
 
     monkeypatch.setattr(compliance_run, "CHECKS", [("meanwhile", meanwhile),
                                                    *compliance_run.CHECKS])
-    results = compliance_run.run_checks(witnessed, only=["meanwhile", "audit-log"])
+    results = compliance_run.run_checks(witnessed, only=["meanwhile", "audit-log"], actor=ADMIN)
     audit = next(r for r in results if r.id == "audit-log")
     assert audit.status == PASS, audit.evidence
     assert max(witnessed_sizes(cfg)) > 21  # the concurrent checkpoint was witnessed

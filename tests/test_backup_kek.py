@@ -21,6 +21,7 @@ from confida.rights import erasure
 from confida.server.retention_task import RetentionTask
 from confida.store.schema import subject as subject_t
 from confida.vault import Vault
+from tests.actors import ADMIN
 from tests.conftest import cli
 
 MSG = {"conversation_id": "c1", "text": "hello"}
@@ -51,7 +52,7 @@ def test_backup_rotates_and_serve_destroys_its_kek_after_the_window(
     cfg = Config.load(data_dir)
     with Vault.open(cfg) as v:
         sid = _subject_id(v)
-        erasure.erase(v, "ana", verified_by="test")
+        erasure.erase(v, "ana", verified_by="test", actor=ADMIN)
     # inside the window the backup's key store still opens (disaster recovery works) ...
     old = _backup_keystore(tmp_path / "bk", cfg.kek_dir)
     assert len(old.get_key(sid)) == 32

@@ -20,9 +20,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, select
 
-from confida import erasure_journal, record, rights
+from confida import erasure_journal, erasure_replay, record, rights
 from confida.backup import data_dir_lock, sqlite_restore
 from confida.config import Config
+from confida.operation import system_actor
 from confida.store.keyschema import erasure_journal as key_journal
 from confida.store.schema import erasure_journal as store_journal
 from confida.store.schema import erasure_notice
@@ -93,7 +94,7 @@ def test_restore_keeps_erased_subject_erased(
     with open_vault(data_dir) as v:
         assert_erased(v, a, "alice", res.request.id, res.notice_id)
         assert_intact(v, "bob")
-        feed = {n.id: n.references for n in rights.erasure_feed(v)}
+        feed = {n.id: n.references for n in rights.erasure_feed(v, actor=ADMIN)}
         assert feed[res.notice_id] == [{"system": "dataset:train-1", "reference": "ds-ecila"}]
         # a retry of the host's request finds the completed request
         again = erase(v, "alice", "del-A")
@@ -106,7 +107,7 @@ def test_restore_keeps_erased_subject_erased(
             assert conn.execute(select(key_journal.c.request_id)
                                 .where(key_journal.c.subject_id == a.id)).scalar()
         # and a second replay (the next `serve`) has nothing left to do
-        again_rep = erasure_journal.replay(v)
+        again_rep = erasure_replay.replay(v, actor=system_actor("restore-replay"))
         assert again_rep.repaired == 0 and not any(again_rep.written.values())
 
 
@@ -168,22 +169,22 @@ def test_each_journal_is_written_back_and_torn_lines_are_skipped(data_dir: Path)
         cfg.erasure_journal.unlink()
         with v.key_engine.begin() as conn:
             conn.execute(delete(key_journal))
-        rep = erasure_journal.replay(v)
+        rep = erasure_replay.replay(v, actor=system_actor("restore-replay"))
         assert rep.written == {"record_store": 0, "key_store": 1, "file": 2}
         with v.engine.begin() as conn:
             conn.execute(delete(store_journal))
-        rep = erasure_journal.replay(v)
+        rep = erasure_replay.replay(v, actor=system_actor("restore-replay"))
         assert rep.written == {"record_store": 1, "key_store": 0, "file": 0}
         # a crash tore the last line: it is skipped, and the next erasure starts a fresh line
         with cfg.erasure_journal.open("ab") as f:
             f.write(b'{"v":1,"event":"erasure","subject":"' + b.id.encode()[:10])
-        rep = erasure_journal.replay(v)
+        rep = erasure_replay.replay(v, actor=system_actor("restore-replay"))
         assert rep.damaged_lines == 1 and rep.repaired == 0
         erase(v, "bob", "del-B")
         lines, damaged = erasure_journal.JournalFile.of(cfg).read()
         assert damaged == 1
         assert {o["subject"] for o in lines} == {a.id, b.id}
-        assert erasure_journal.replay(v).journaled == 2
+        assert erasure_replay.replay(v, actor=system_actor("restore-replay")).journaled == 2
 
 
 def test_journal_on_missing_volume_stops_erasure_before_the_key_goes(

@@ -124,7 +124,7 @@ def test_concurrent_objections_for_one_purpose_record_one(vault: Vault) -> None:
     at once (different request ids) all succeed and leave one row."""
     record.collect(vault, "objector", "conversation_message", MSG, "service", actor=ADMIN)
     errors = run_threads(8, lambda i: objections.object_to(
-        vault, "objector", "analytics", verified_by="test", request_id=f"obj-{i}"))
+        vault, "objector", "analytics", verified_by="test", request_id=f"obj-{i}", actor=ADMIN))
     assert not errors, [f"{type(e).__name__}: {e}" for e in errors][:3]
     with vault.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(objection_t)).scalar_one() == 1

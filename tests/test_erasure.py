@@ -98,13 +98,13 @@ def test_erase_shreds_then_deletes_and_notifies(vault: Vault) -> None:
     populate(vault, "bob", 3)
     s = _subject(vault, "jane")
     steps: list[str] = []
-    res = rights.erase(vault, "jane", verified_by=V, progress=steps.append)
+    res = rights.erase(vault, "jane", verified_by=V, progress=steps.append, actor=ADMIN)
     assert steps == list(erasure.STEPS)
     assert res.request.status == "completed" and res.request.type == "erasure"
     assert res.records == 23 and res.kept == [] and not res.resumed
     assert_erased(vault, s)
     # the feed tells each downstream system its own reference, and nothing else
-    notices = rights.erasure_feed(vault)
+    notices = rights.erasure_feed(vault, actor=ADMIN)
     assert len(notices) == 1 and notices[0].id == res.notice_id
     assert notices[0].references == [
         {"system": "dataset:train-2027-01", "reference": "ds-ref-93f1"},
@@ -113,7 +113,7 @@ def test_erase_shreds_then_deletes_and_notifies(vault: Vault) -> None:
     with vault.engine.connect() as conn:
         raw = str(conn.execute(select(erasure_notice)).all())
     assert s.id not in raw and s.pseudonym not in raw
-    assert rights.erasure_feed(vault, since=notices[0].id) == []
+    assert rights.erasure_feed(vault, since=notices[0].id, actor=ADMIN) == []
     # bob is untouched
     assert len(_rows(vault, _subject(vault, "bob").id)) == 6
 
@@ -121,9 +121,9 @@ def test_erase_shreds_then_deletes_and_notifies(vault: Vault) -> None:
 def test_returning_person_is_a_new_subject(vault: Vault) -> None:
     populate(vault)
     old = _subject(vault, "jane")
-    rights.erase(vault, "jane", verified_by=V)
+    rights.erase(vault, "jane", verified_by=V, actor=ADMIN)
     with pytest.raises(NotFound):
-        rights.erase(vault, "jane", verified_by=V)
+        rights.erase(vault, "jane", verified_by=V, actor=ADMIN)
     record.collect(vault, "jane", "account", {"email": "new@example.org"}, "service", actor=ADMIN)
     new = _subject(vault, "jane")
     assert new.id != old.id and new.pseudonym != old.pseudonym and new.status == "active"
@@ -133,10 +133,10 @@ def test_returning_person_is_a_new_subject(vault: Vault) -> None:
 
 def test_erase_retry_with_host_request_id_is_idempotent(vault: Vault) -> None:
     populate(vault)
-    a = rights.erase(vault, "jane", verified_by=V, request_id="del-42")
-    b = rights.erase(vault, "jane", verified_by=V, request_id="del-42")
+    a = rights.erase(vault, "jane", verified_by=V, request_id="del-42", actor=ADMIN)
+    b = rights.erase(vault, "jane", verified_by=V, request_id="del-42", actor=ADMIN)
     assert a.request.id == b.request.id and b.request.status == "completed"
-    assert len(rights.erasure_feed(vault)) == 1
+    assert len(rights.erasure_feed(vault, actor=ADMIN)) == 1
 
 
 def test_no_plaintext_or_ciphertext_left_in_sqlite_file(
@@ -150,7 +150,7 @@ def test_no_plaintext_or_ciphertext_left_in_sqlite_file(
     wrapped = _wrapped(vault, s.id)
     with vault.engine.connect() as conn:
         ref = conn.execute(select(subject_t.c.ref).where(subject_t.c.id == s.id)).scalar()
-    rights.erase(vault, "jane", verified_by=V)
+    rights.erase(vault, "jane", verified_by=V, actor=ADMIN)
     # no checkpoint here: the vault stays open (a close would fold the logs and hide a destroy
     # that left the key in them), and the files are read by a child process (keys_support)
     needles = [SECRET.encode(), EMAIL.encode(), b"198.51.100.77", b"Jane Doe",
@@ -172,7 +172,7 @@ def test_no_plaintext_or_ciphertext_left_in_postgres(vault: Vault, backend: str)
     populate(vault)
     s = _subject(vault, "jane")
     cts = [r.ciphertext.hex()[24:88] for r in _rows(vault, s.id)]
-    rights.erase(vault, "jane", verified_by=V)
+    rights.erase(vault, "jane", verified_by=V, actor=ADMIN)
     with vault.engine.connect() as conn:
         tables = conn.execute(text(
             "SELECT table_name FROM information_schema.tables "
@@ -198,7 +198,7 @@ def test_copy_taken_before_erasure_cannot_be_decrypted(
     if backend == "sqlite":
         sqlite_checkpoint(vault.engine)
         copy_database(vault.engine, tmp_path / "backup.db")  # online, like a real backup
-    rights.erase(vault, "jane", verified_by=V)
+    rights.erase(vault, "jane", verified_by=V, actor=ADMIN)
     fresh = Vault.open(config)  # a new process: no key in any cache
     try:
         for row in backup_rows:
@@ -240,15 +240,15 @@ def test_erasure_interrupted_after_any_step_completes_on_rerun(vault: Vault, at:
             raise Crash(step)
 
     with pytest.raises(Crash):
-        rights.erase(vault, "jane", verified_by=V, progress=crash)
+        rights.erase(vault, "jane", verified_by=V, progress=crash, actor=ADMIN)
     # while half-erased, nothing processes the subject
     with pytest.raises(SubjectErased):
         record.collect(vault, "jane", "account", {"email": "x@example.org"}, "service", actor=ADMIN)
-    res = rights.erase(vault, "jane", verified_by=V)
+    res = rights.erase(vault, "jane", verified_by=V, actor=ADMIN)
     assert res.resumed and res.request.status == "completed"
     assert_erased_except_kept(vault, s, [inv])
-    assert len(rights.erasure_feed(vault)) == 1
-    assert len(requests.list_requests(vault)) == 1  # the same request, finished
+    assert len(rights.erasure_feed(vault, actor=ADMIN)) == 1
+    assert len(requests.list_requests(vault, actor=ADMIN)) == 1  # the same request, finished
 
 
 def assert_erased_except_kept(vault: Vault, s: subjects.Subject, kept: list[str]) -> None:
@@ -274,10 +274,10 @@ def test_erasure_interrupted_between_delete_chunks(vault: Vault, monkeypatch) ->
 
     monkeypatch.setattr(erasure, "delete_records_chunk", flaky)
     with pytest.raises(Crash):
-        rights.erase(vault, "jane", verified_by=V)
+        rights.erase(vault, "jane", verified_by=V, actor=ADMIN)
     assert 0 < len(_rows(vault, s.id)) < 33  # two chunks gone, the rest unreadable
     assert not vault.keys.has_key(s.id)
-    rights.erase(vault, "jane", verified_by=V)
+    rights.erase(vault, "jane", verified_by=V, actor=ADMIN)
     assert_erased(vault, s)
 
 
@@ -294,12 +294,12 @@ def test_erasure_interrupted_inside_retain_rolls_back_and_resumes(
 
     monkeypatch.setattr(aead, "seal", broken)
     with pytest.raises(Crash):
-        rights.erase(vault, "jane", verified_by=V)
+        rights.erase(vault, "jane", verified_by=V, actor=ADMIN)
     assert vault.keys.has_key(s.id)  # the key is never destroyed before the kept are safe
     monkeypatch.setattr(aead, "seal", real_seal)
-    res = rights.erase(vault, "jane", verified_by=V)
+    res = rights.erase(vault, "jane", verified_by=V, actor=ADMIN)
     assert [k["record"] for k in res.kept] == [inv]
-    assert rights.read_retained(vault, inv)["invoice_number"] == "INV-9"
+    assert rights.read_retained(vault, inv, actor=ADMIN)["invoice_number"] == "INV-9"
 
 
 def test_art_17_3_exceptions_are_kept_under_their_own_key(vault: Vault, config: Config) -> None:
@@ -311,7 +311,7 @@ def test_art_17_3_exceptions_are_kept_under_their_own_key(vault: Vault, config: 
                          {"conversation_id": "c", "text": "threat, kept for court"},
                          "service", actor=ADMIN).record_id
     rights.set_legal_hold(vault, held, True, "pending litigation", actor=ADMIN)
-    res = rights.erase(vault, "jane", verified_by=V)
+    res = rights.erase(vault, "jane", verified_by=V, actor=ADMIN)
     kept = {k["record"]: k for k in res.kept}
     assert set(kept) == {inv, held}
     assert kept[inv]["ground"] == "legal_obligation" and "17(3)(b)" in kept[inv]["article"]
@@ -321,16 +321,16 @@ def test_art_17_3_exceptions_are_kept_under_their_own_key(vault: Vault, config: 
     assert not vault.keys.has_key(s.id)
     assert vault.keys.has_key(erasure.retained_key_id(s.id))
     assert sorted(r.id for r in _rows(vault, s.id)) == sorted([inv, held])
-    assert rights.read_retained(vault, inv) == {"invoice_number": "INV-1", "amount_cents": 990}
+    assert rights.read_retained(vault, inv, actor=ADMIN) == {"invoice_number": "INV-1", "amount_cents": 990}
     with pytest.raises((SubjectErased, NotFound)):
         record.read(vault, inv, "billing", actor=ADMIN)  # not for ordinary processing
     with pytest.raises(NotFound):
-        rights.read_retained(vault, "00000000-0000-0000-0000-000000000000")
+        rights.read_retained(vault, "00000000-0000-0000-0000-000000000000", actor=ADMIN)
     # retention: when the last kept record goes, the retained key goes with it
     later = Vault.open(config, clock=lambda: datetime.now(UTC) + timedelta(days=365 * 11))
     try:
         assert later.keys.has_key(erasure.retained_key_id(s.id))
-        out = rights.purge_retained(later)
+        out = rights.purge_retained(later, actor=ADMIN)
         assert out == {"deleted": 2, "keys_destroyed": 1}
         assert _rows(later, s.id) == []
         assert not later.keys.has_key(erasure.retained_key_id(s.id))
@@ -377,7 +377,7 @@ def test_erasure_racing_with_collects_leaves_nothing_readable(vault: Vault, back
     try:
         for attempt in range(5):  # erasure is resumable: a run that met a busy lock is re-run
             try:
-                rights.erase(vault, "jane", verified_by=V)
+                rights.erase(vault, "jane", verified_by=V, actor=ADMIN)
                 break
             except StoreUnavailable:
                 if attempt == 4:
@@ -410,12 +410,12 @@ def test_erasure_racing_with_collects_leaves_nothing_readable(vault: Vault, back
 
 def test_erase_restricted_subject_and_unknown(vault: Vault) -> None:
     populate(vault)
-    rights.restrict(vault, "jane", verified_by=V)
-    rights.erase(vault, "jane", verified_by=V)
+    rights.restrict(vault, "jane", verified_by=V, actor=ADMIN)
+    rights.erase(vault, "jane", verified_by=V, actor=ADMIN)
     with pytest.raises(NotFound):
-        rights.erase(vault, "nobody", verified_by=V)
+        rights.erase(vault, "nobody", verified_by=V, actor=ADMIN)
     with pytest.raises(NotFound):
-        rights.access_export(vault, "jane", io.BytesIO(), verified_by=V)
+        rights.access_export(vault, "jane", io.BytesIO(), verified_by=V, actor=ADMIN)
 
 
 class CapturingSink:
@@ -434,14 +434,14 @@ def test_audit_entries_name_pseudonyms_never_values(config: Config) -> None:
         s = _subject(v, "jane")
         ids = [r.id for r in _rows(v, s.id)]
         acct = next(r.id for r in _rows(v, s.id) if r.kind == "account")
-        rights.access_export(v, "jane", io.BytesIO(), verified_by=V)
-        rights.rectify(v, "jane", acct, {"display_name": "SECRET-NEW-NAME"}, verified_by=V)
-        rights.restrict(v, "jane", verified_by=V)
+        rights.access_export(v, "jane", io.BytesIO(), verified_by=V, actor=ADMIN)
+        rights.rectify(v, "jane", acct, {"display_name": "SECRET-NEW-NAME"}, verified_by=V, actor=ADMIN)
+        rights.restrict(v, "jane", verified_by=V, actor=ADMIN)
         with pytest.raises(Exception):
             record.read(v, ids[0], "service", actor=ADMIN)
-        rights.lift_restriction(v, "jane", verified_by=V)
-        rights.object_to(v, "jane", "safety", verified_by=V)
-        rights.erase(v, "jane", verified_by=V)
+        rights.lift_restriction(v, "jane", verified_by=V, actor=ADMIN)
+        rights.object_to(v, "jane", "safety", verified_by=V, actor=ADMIN)
+        rights.erase(v, "jane", verified_by=V, actor=ADMIN)
     finally:
         v.close()
     actions = [e["action"] for e in sink.entries]
@@ -462,17 +462,17 @@ def test_feed_cursor_pages_through_erasures_in_order(vault: Vault) -> None:
         with vault.engine.begin() as conn:
             downstream.record_refs(vault, conn, "dataset:d1", [(s.id, f"ref-{i}")])
     for i in range(5):
-        rights.erase(vault, f"p{i}", verified_by=V)
+        rights.erase(vault, f"p{i}", verified_by=V, actor=ADMIN)
     seen, cursor = [], 0
-    while page := rights.erasure_feed(vault, since=cursor, limit=2):
+    while page := rights.erasure_feed(vault, since=cursor, limit=2, actor=ADMIN):
         seen += [n.references[0]["reference"] for n in page]
         cursor = page[-1].id
     assert seen == [f"ref-{i}" for i in range(5)]
     for bad in (-1, True, "3"):
         with pytest.raises(BadInput):
-            rights.erasure_feed(vault, since=bad)
+            rights.erasure_feed(vault, since=bad, actor=ADMIN)
     with pytest.raises(BadInput):
-        rights.erasure_feed(vault, limit=0)
+        rights.erasure_feed(vault, limit=0, actor=ADMIN)
 
 
 def test_real_audit_log_after_erasure_verifies_and_names_only_pseudonyms(vault: Vault) -> None:
@@ -485,7 +485,7 @@ def test_real_audit_log_after_erasure_verifies_and_names_only_pseudonyms(vault: 
 
     populate(vault)
     s = _subject(vault, "jane")
-    rights.erase(vault, "jane", verified_by=V)
+    rights.erase(vault, "jane", verified_by=V, actor=ADMIN)
     log = audit_log(vault.config)
     with vault.engine.connect() as conn:
         assert log.verify_live(conn, load_signer(vault.config).verifier).ok

@@ -20,8 +20,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from confida import erasure_journal, record
+from confida import erasure_replay, record
 from confida.config import Config
+from confida.operation import system_actor
 from confida.record import CollectItem
 from confida.store.schema import subject as subject_t
 from confida.store.schema import subject_request
@@ -61,7 +62,7 @@ def _erase_in_child(data_dir: Path, who: str, request_id: str, go: int, status: 
     v = Vault.open(Config.load(data_dir), scanner=no_scan)
     say("ready")
     os.read(go, 1)
-    erase(v, who, verified_by="session:test", request_id=request_id, progress=say)
+    erase(v, who, verified_by="session:test", request_id=request_id, progress=say, actor=ADMIN)
     say("done")
 
 
@@ -148,14 +149,14 @@ def test_erasure_killed_at_random_moments_completes_after_restart(data_dir: Path
                 seen.append((seed, mark, nth, before))
 
                 # the restart: `confida serve` replays the journal before it serves
-                erasure_journal.replay(v)
+                erasure_replay.replay(v, actor=system_actor("restore-replay"))
                 if before == "active":  # killed before the erasure's first commit: nothing done
                     assert v.keys.has_key(s.id)
                     assert counts(v, s.id)["records"] == RECORDS + 3
-                    assert erasure_journal.read_all(v)[0].get(s.id) is None
+                    assert erasure_replay.read_all(v)[0].get(s.id) is None
                 else:
                     assert_erased(v, s, f"victim-{seed}", _request_id(v, s.id))
-                    e = erasure_journal.read_all(v)[0][s.id]
+                    e = erasure_replay.read_all(v)[0][s.id]
                     assert e.completed and e.notice_id is not None
                 assert_intact(v, "bystander")
     finally:

@@ -145,7 +145,7 @@ def test_export_end_to_end(av: Vault, config, sink: ListSink, tmp_path: Path) ->
     assert carol_pseudo in {r["subject"] for r in rows}
     erase(av, "carol", verified_by="test: signed-in session", actor=ADMIN)
     consent.withdraw(av, "eve", "model_training", actor=ADMIN)
-    notices = erasure_feed(av)
+    notices = erasure_feed(av, actor=ADMIN)
     assert [n.references for n in notices] == [
         [{"system": f"dataset:{res.dataset_id}", "reference": carol_pseudo}]]
     assert not av.keys.has_key(carol_id)

@@ -169,7 +169,7 @@ def test_compliance_check_reports_files_changed_after_start(vault: Any, tmp_path
     from confida.transparency.serving import record_serve_mode
 
     def check() -> Any:
-        (res,) = run_compliance(vault, only=["file-permissions"]).results
+        (res,) = run_compliance(vault, only=["file-permissions"], actor=ADMIN).results
         return res
 
     res = check()

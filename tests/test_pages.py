@@ -312,5 +312,5 @@ def test_compliance_check_reads_without_holding_the_write_lock(
     monkeypatch.setattr(run_mod, "CHECKS", [*run_mod.CHECKS, ("probe", probe)])
     with Vault.open(config) as v:
         record.collect(v, "u", "account", {"email": "u@example.org"}, "service", actor=ADMIN)
-        results = run_checks(v)
+        results = run_checks(v, actor=ADMIN)
     assert wrote and results[-1].id == "probe"

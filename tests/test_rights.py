@@ -66,7 +66,7 @@ def populate(vault: Vault) -> dict[str, str]:
 def test_access_export_is_complete_and_valid(vault: Vault, tmp_path: Path) -> None:
     ids = populate(vault)
     out = tmp_path / "jane.zip"
-    res = rights.access_export(vault, "jane", out, verified_by=V)
+    res = rights.access_export(vault, "jane", out, verified_by=V, actor=ADMIN)
     assert out.stat().st_mode & 0o777 == 0o600
     assert res.records == 5 and res.request.status == "completed"
     exp = rights.read_export(out.read_bytes())
@@ -111,7 +111,7 @@ def test_access_export_is_complete_and_valid(vault: Vault, tmp_path: Path) -> No
 def test_csv_matches_json_and_defuses_formulas(vault: Vault, tmp_path: Path) -> None:
     populate(vault)
     buf = io.BytesIO()
-    rights.access_export(vault, "jane", buf, verified_by=V, portability=True)
+    rights.access_export(vault, "jane", buf, verified_by=V, portability=True, actor=ADMIN)
     exp = rights.read_export(buf.getvalue())
     assert exp["manifest"]["request"]["type"] == "portability"
     rows = list(csv.DictReader(io.StringIO(exp["csv"]["account"])))
@@ -125,7 +125,7 @@ def test_csv_matches_json_and_defuses_formulas(vault: Vault, tmp_path: Path) -> 
 def test_export_with_no_records_is_still_valid(vault: Vault, tmp_path: Path) -> None:
     consent.grant(vault, "quiet", "model_training", actor=ADMIN)
     buf = io.BytesIO()
-    rights.access_export(vault, "quiet", buf, verified_by=V)
+    rights.access_export(vault, "quiet", buf, verified_by=V, actor=ADMIN)
     m = rights.read_export(buf.getvalue())["manifest"]
     validate(m)
     assert m["processing"] is False and m["files"] == []
@@ -134,7 +134,7 @@ def test_export_with_no_records_is_still_valid(vault: Vault, tmp_path: Path) -> 
 def test_schema_rejects_a_tampered_manifest(vault: Vault) -> None:
     populate(vault)
     buf = io.BytesIO()
-    rights.access_export(vault, "jane", buf, verified_by=V)
+    rights.access_export(vault, "jane", buf, verified_by=V, actor=ADMIN)
     m = rights.read_export(buf.getvalue())["manifest"]
     for mutate in (lambda d: d.pop("rights"), lambda d: d.update(format="other"),
                    lambda d: d["purposes"][0].update(legal_basis="because"),
@@ -147,7 +147,7 @@ def test_schema_rejects_a_tampered_manifest(vault: Vault) -> None:
 
 def test_access_for_unknown_subject(vault: Vault, tmp_path: Path) -> None:
     with pytest.raises(NotFound):
-        rights.access_export(vault, "nobody", tmp_path / "x.zip", verified_by=V)
+        rights.access_export(vault, "nobody", tmp_path / "x.zip", verified_by=V, actor=ADMIN)
     assert not (tmp_path / "x.zip").exists()
 
 
@@ -157,12 +157,12 @@ def test_access_for_unknown_subject(vault: Vault, tmp_path: Path) -> None:
 def test_rectify_replaces_value_and_tracks_request(vault: Vault) -> None:
     ids = populate(vault)
     req = rights.rectify(vault, "jane", ids["acct"], {"display_name": "Jane Q."},
-                         verified_by=V)
+                         verified_by=V, actor=ADMIN)
     assert req.type == "rectification" and req.status == "completed"
     assert req.details == {"record": ids["acct"], "fields": ["display_name"]}
     assert record.read(vault, ids["acct"], "service", actor=ADMIN).data["display_name"] == "Jane Q."
     buf = io.BytesIO()
-    rights.access_export(vault, "jane", buf, verified_by=V)
+    rights.access_export(vault, "jane", buf, verified_by=V, actor=ADMIN)
     assert ACCOUNT["display_name"].encode() not in buf.getvalue()  # old value gone
 
 
@@ -170,30 +170,30 @@ def test_rectify_refuses_bad_input_and_other_peoples_records(vault: Vault) -> No
     ids = populate(vault)
     other = record.collect(vault, "bob", "account", {"email": "bob@example.org"}, "service", actor=ADMIN).record_id
     with pytest.raises(NotFound):
-        rights.rectify(vault, "jane", other, {"display_name": "x"}, verified_by=V)
+        rights.rectify(vault, "jane", other, {"display_name": "x"}, verified_by=V, actor=ADMIN)
     with pytest.raises(NotFound):
-        rights.rectify(vault, "jane", "not-a-uuid", {"display_name": "x"}, verified_by=V)
+        rights.rectify(vault, "jane", "not-a-uuid", {"display_name": "x"}, verified_by=V, actor=ADMIN)
     with pytest.raises(InvalidRecord):
-        rights.rectify(vault, "jane", ids["acct"], {"favourite": "x"}, verified_by=V)
+        rights.rectify(vault, "jane", ids["acct"], {"favourite": "x"}, verified_by=V, actor=ADMIN)
     with pytest.raises(InvalidRecord):
-        rights.rectify(vault, "jane", ids["acct"], {"email": None}, verified_by=V)
+        rights.rectify(vault, "jane", ids["acct"], {"email": None}, verified_by=V, actor=ADMIN)
     with pytest.raises(InvalidRecord):
-        rights.rectify(vault, "jane", ids["acct"], {"plan": 7}, verified_by=V)
+        rights.rectify(vault, "jane", ids["acct"], {"plan": 7}, verified_by=V, actor=ADMIN)
     with pytest.raises(InvalidRecord):
-        rights.rectify(vault, "jane", ids["acct"], {}, verified_by=V)
+        rights.rectify(vault, "jane", ids["acct"], {}, verified_by=V, actor=ADMIN)
     assert record.read(vault, other, "service", actor=ADMIN).data == {"email": "bob@example.org"}
     assert record.read(vault, ids["acct"], "service", actor=ADMIN).data["email"] == ACCOUNT["email"]
     # refused attempts leave no request behind
-    assert [r.type for r in requests.list_requests(vault)] == []
+    assert [r.type for r in requests.list_requests(vault, actor=ADMIN)] == []
 
 
 def test_rectify_same_request_id_twice_applies_once(vault: Vault) -> None:
     ids = populate(vault)
     a = rights.rectify(vault, "jane", ids["acct"], {"plan": "team"}, verified_by=V,
-                       request_id="r-1")
-    rights.rectify(vault, "jane", ids["acct"], {"plan": "free"}, verified_by=V)
+                       request_id="r-1", actor=ADMIN)
+    rights.rectify(vault, "jane", ids["acct"], {"plan": "free"}, verified_by=V, actor=ADMIN)
     b = rights.rectify(vault, "jane", ids["acct"], {"plan": "team"}, verified_by=V,
-                       request_id="r-1")
+                       request_id="r-1", actor=ADMIN)
     assert a.id == b.id
     assert record.read(vault, ids["acct"], "service", actor=ADMIN).data["plan"] == "free"
 
@@ -216,7 +216,7 @@ def processing_paths(vault: Vault, ids: dict[str, str]):
 
 def test_restriction_blocks_every_processing_path(vault: Vault, tmp_path: Path) -> None:
     ids = populate(vault)
-    req = rights.restrict(vault, "jane", verified_by=V)
+    req = rights.restrict(vault, "jane", verified_by=V, actor=ADMIN)
     assert req.type == "restriction" and req.details["status"] == "restricted"
     before = _ciphertexts(vault)
     for name, fn in processing_paths(vault, ids).items():
@@ -225,17 +225,17 @@ def test_restriction_blocks_every_processing_path(vault: Vault, tmp_path: Path) 
         assert _ciphertexts(vault) == before, name  # nothing changed: only stored
     # allowed: the person sees their data, corrects it, and others are unaffected
     buf = io.BytesIO()
-    rights.access_export(vault, "jane", buf, verified_by=V)
+    rights.access_export(vault, "jane", buf, verified_by=V, actor=ADMIN)
     validate(rights.read_export(buf.getvalue())["manifest"])
-    rights.rectify(vault, "jane", ids["acct"], {"plan": "team"}, verified_by=V)
+    rights.rectify(vault, "jane", ids["acct"], {"plan": "team"}, verified_by=V, actor=ADMIN)
     record.collect(vault, "someone-else", "conversation_message", MSG, "service", actor=ADMIN)
     # lifting is recorded, and processing resumes
-    lift = rights.lift_restriction(vault, "jane", verified_by=V)
+    lift = rights.lift_restriction(vault, "jane", verified_by=V, actor=ADMIN)
     assert lift.type == "restriction_lift" and lift.details["previous"] == "restricted"
     for fn in processing_paths(vault, ids).values():
         fn()
     assert record.read(vault, ids["acct"], "service", actor=ADMIN).data["plan"] == "free"
-    types = [r.type for r in requests.list_requests(vault)]
+    types = [r.type for r in requests.list_requests(vault, actor=ADMIN)]
     assert types.count("restriction") == 1 and types.count("restriction_lift") == 1
 
 
@@ -249,7 +249,7 @@ def _ciphertexts(vault: Vault) -> list[bytes]:
 
 def test_objection_stops_legitimate_interest_purpose(vault: Vault) -> None:
     ids = populate(vault)
-    req = rights.object_to(vault, "jane", "safety", verified_by=V)
+    req = rights.object_to(vault, "jane", "safety", verified_by=V, actor=ADMIN)
     assert req.details == {"purpose": "safety", "effect": "objection_recorded"}
     with pytest.raises(ObjectionRecorded):
         record.read(vault, ids["event"], "safety", actor=ADMIN)
@@ -262,9 +262,9 @@ def test_objection_stops_legitimate_interest_purpose(vault: Vault) -> None:
     assert record.read(vault, ids["msg"], "service", actor=ADMIN).data == MSG
     record.collect(vault, "someone-else", "usage_event", {"event": "x"}, "safety", actor=ADMIN)
     # objecting twice is harmless; the export shows it
-    rights.object_to(vault, "jane", "safety", verified_by=V)
+    rights.object_to(vault, "jane", "safety", verified_by=V, actor=ADMIN)
     buf = io.BytesIO()
-    rights.access_export(vault, "jane", buf, verified_by=V)
+    rights.access_export(vault, "jane", buf, verified_by=V, actor=ADMIN)
     m = rights.read_export(buf.getvalue())["manifest"]
     assert [o["purpose"] for o in m["objections"]] == ["safety"]
     assert {p["name"]: p["objected"] for p in m["purposes"]}["safety"] is True
@@ -274,7 +274,7 @@ def test_objection_to_consent_purpose_withdraws_consent(vault: Vault) -> None:
     record.collect(vault, "jane", "conversation_message", MSG, "service", actor=ADMIN)
     consent.grant(vault, "jane", "model_training", actor=ADMIN)
     rid = record.collect(vault, "jane", "conversation_message", MSG, "model_training", actor=ADMIN).record_id
-    req = rights.object_to(vault, "jane", "model_training", verified_by=V)
+    req = rights.object_to(vault, "jane", "model_training", verified_by=V, actor=ADMIN)
     assert req.details["effect"] == "consent_withdrawn"
     assert consent.state(vault, "jane")["model_training"]["granted"] is False
     with pytest.raises(ConsentRequired):
@@ -285,9 +285,9 @@ def test_objection_to_contract_or_legal_obligation_is_explained(vault: Vault) ->
     populate(vault)
     for purpose in ("service", "billing"):
         with pytest.raises(BadInput, match="Art. 21"):
-            rights.object_to(vault, "jane", purpose, verified_by=V)
+            rights.object_to(vault, "jane", purpose, verified_by=V, actor=ADMIN)
     with pytest.raises(BadInput):
-        rights.object_to(vault, "jane", "no_such_purpose", verified_by=V)
+        rights.object_to(vault, "jane", "no_such_purpose", verified_by=V, actor=ADMIN)
 
 
 # --- properties -----------------------------------------------------------------------------
@@ -314,7 +314,7 @@ def test_export_round_trips_any_text(vault: Vault, text_value: str, name: str) -
                   "service", actor=ADMIN)
     record.collect(vault, who, "account", {"email": "x@example.org", "display_name": name}, "service", actor=ADMIN)
     buf = io.BytesIO()
-    rights.access_export(vault, who, buf, verified_by=V)
+    rights.access_export(vault, who, buf, verified_by=V, actor=ADMIN)
     exp = rights.read_export(buf.getvalue())
     assert exp["records"]["conversation_message"][0]["data"]["text"] == text_value
     assert exp["records"]["account"][0]["data"]["display_name"] == name

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.actors import ADMIN
 from tests.conftest import cli
 
 V = ["--verified-by", "session:mfa"]
@@ -84,8 +85,8 @@ def test_requests_extend_complete_reject(data_dir: Path) -> None:
     from confida.vault import Vault
 
     with Vault.open(Config.load(data_dir)) as v:
-        a = requests.submit(v, "access", "u2", "email-link").id
-        b = requests.submit(v, "erasure", "u2", "email-link").id
+        a = requests.submit(v, "access", "u2", "email-link", actor=ADMIN).id
+        b = requests.submit(v, "erasure", "u2", "email-link", actor=ADMIN).id
     r = js(data_dir, "requests", "extend", a, "--months", "2", "--reason", "complex request")
     assert r["status"] == "extended" and r["extended_months"] == 2
     r = cli(data_dir, "requests", "extend", a, "--months", "1", "--reason", "again")

@@ -18,7 +18,7 @@ opens nothing without the KEK, and once a retired KEK version is destroyed
 ``restore`` puts the SQLite stores back (refusing while a server holds the data dir), keeps the
 live journal file and adds to it what only the backup's copy has (the live file, on its own
 volume, knows the erasures made after the backup), then replays the journal
-(``confida.erasure_journal.replay``) before anything can serve the restored data. After a
+(``confida.erasure_replay.replay``) before anything can serve the restored data. After a
 PostgreSQL restore (``pg_restore``), ``restore --replay-only`` is the required last step.
 
 Both also acknowledge the restore in the audit trail (``acknowledge_restore``): a restored log is
@@ -39,23 +39,25 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from confida import erasure_journal
+from confida import erasure_journal, erasure_replay, kek_lifecycle
+from confida.audit.checkpoint import NoteError, open_note, parse_checkpoint
 from confida.audit.log import LogCorrupted
+from confida.audit.restore_record import RestoreRecord, now_text, sign_restore
+from confida.audit.witness import WitnessFile
 from confida.authz import authorise
+from confida.clock import utcnow
 from confida.config import CONFIG_FILE, Config
 from confida.errors import BadInput, ConfidaError
 from confida.operation import Operation, system_actor
 from confida.permissions import require_ready
 from confida.store import migrate
 from confida.store.engine import make_engine
+from confida.vault import Vault
 from confida.version import __version__
-
-if TYPE_CHECKING:
-    from confida.vault import Vault
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -224,7 +226,6 @@ def _check_out(out: Path, force: bool) -> None:
         raise BadInput(f"--out: directory {out.parent} does not exist")
 
 
-BACKUP_ACTOR_ID = "system:backup"
 
 
 def backup(config: Config, out: Path, *, force: bool = False,
@@ -267,12 +268,9 @@ def backup(config: Config, out: Path, *, force: bool = False,
 
 
 def _rotate_after_backup(config: Config) -> dict[str, Any]:
-    from confida.kek_lifecycle import rotate
-    from confida.vault import Actor, Vault
-
     try:
         with Vault.open(config) as v:
-            r = rotate(v, Actor(id=BACKUP_ACTOR_ID, role=None, source="system"))
+            r = kek_lifecycle.rotate(v, actor=system_actor("backup"))
             window = v.config.kek_retire_window
     except ConfidaError as exc:
         return {"kek_rotated": None, "kek_rotation_error": exc.code}
@@ -280,7 +278,6 @@ def _rotate_after_backup(config: Config) -> dict[str, Any]:
 
 
 def _write_backup(config: Config, tmp: Path) -> dict[str, Any]:
-    from confida.clock import utcnow
 
     created = utcnow().isoformat()
     stores: dict[str, str] = {}
@@ -375,7 +372,6 @@ def restore(
     config: Config, src: Path | None = None, *, force: bool = False, replay_only: bool = False
 ) -> dict[str, Any]:
     """Restore the SQLite stores from ``src`` (unless ``replay_only``), then replay the journal."""
-    from confida.vault import Vault
 
     result: dict[str, Any] = {"restored": [], "not_restored": [], "config_restored": [],
                               "journal_lines_added": 0}
@@ -428,7 +424,7 @@ def restore(
     return result
 
 
-def _report(r: erasure_journal.ReplayReport) -> dict[str, Any]:
+def _report(r: erasure_replay.ReplayReport) -> dict[str, Any]:
     return {
         "journaled": r.journaled, "erasures_completed": r.erasures_completed,
         "subjects_restored": r.subjects_restored, "requests_restored": r.requests_restored,
@@ -439,7 +435,7 @@ def _report(r: erasure_journal.ReplayReport) -> dict[str, Any]:
 
 def _acknowledge_then_replay(
     v: Vault, backup: str | None, result: dict[str, Any]
-) -> erasure_journal.ReplayReport:
+) -> erasure_replay.ReplayReport:
     """Acknowledge the restore in the audit trail, then replay the journal. The replay runs even
     if the acknowledgement fails (no erased person may come back); that failure is raised after
     it, and ``audit verify`` keeps failing on the shortened log until a restore is acknowledged."""
@@ -448,7 +444,7 @@ def _acknowledge_then_replay(
         result["audit"] = acknowledge_restore(v, backup)
     except (ConfidaError, LogCorrupted, OSError, ValueError) as exc:
         failed = exc
-    report = erasure_journal.replay(v)
+    report = erasure_replay.replay(v, actor=system_actor("restore-replay"))
     if failed is not None:
         reason = failed.strerror if isinstance(failed, OSError) and failed.strerror else failed
         raise RestoreNotAcknowledged(
@@ -466,9 +462,6 @@ def acknowledge_restore(v: Vault, backup: str | None) -> dict[str, Any]:
     Runs before the journal replay, so the record names the log exactly as restored. The
     "witnessed before" size is the newest witnessed checkpoint since the previous restore record.
     """
-    from confida.audit.checkpoint import NoteError, open_note, parse_checkpoint
-    from confida.audit.restore_record import RestoreRecord, now_text, sign_restore
-    from confida.audit.witness import WitnessFile
 
     signer = v.audit.signer
     witness = WitnessFile(v.config.audit_witness_file)

@@ -10,10 +10,18 @@ Art. 34(3)(a): individuals need not be told when the data was unintelligible to 
 Every record is AES-256-GCM ciphertext under its subject's data key, and data keys exist only
 wrapped by the key-encryption key in a separate key store. So the data stayed unintelligible
 unless plaintext itself leaked, or both a KEK version and the key store were compromised.
+
+The free-text fields (description, consequences, measures) describe an incident and can name the
+people in it, so they are stored sealed (AES-256-GCM under the installation key
+``breach-notes``, bound to the breach id and the field) and opened only by an audited read. The
+title is listed everywhere and stays short: one that holds personal data is refused.
+
+Every public function decides first (role action ``breach``), inside its audited operation.
 """
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,8 +29,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, and_, insert, or_, select, update
 
+from confida.authz import authorise
+from confida.crypto import aead
 from confida.errors import BadInput, NotFound
 from confida.operation import Actor, Operation
+from confida.request import refuse_personal_data
 from confida.store.keyschema import data_key, kek_version
 from confida.store.schema import breach as breach_t
 from confida.store.schema import breach_subject, record
@@ -30,6 +41,9 @@ from confida.vault import Vault
 
 DEADLINE = timedelta(hours=72)
 MAX_TEXT = 4000
+NOTES_KEY = "breach-notes"
+SEALED = "sealed:v1:"  # prefix of a sealed free-text column
+SEALED_FIELDS = ("description", "consequences", "measures")
 
 
 @dataclass(frozen=True)
@@ -73,8 +87,29 @@ class Breach:
         return round((self.deadline - now).total_seconds() / 3600, 1)
 
 
-def _row_to_breach(r: object) -> Breach:
+def _notes_aad(breach_id: str, name: str) -> bytes:
+    return aead.associated_data("breach", breach_id, name)
+
+
+def _seal(key: bytes, breach_id: str, name: str, text: str | None) -> str | None:
+    if text is None:
+        return None
+    sealed = aead.seal(key, text.encode("utf-8"), _notes_aad(breach_id, name))
+    return SEALED + base64.b64encode(sealed).decode("ascii")
+
+
+def _open(key: bytes, breach_id: str, name: str, stored: str | None) -> str | None:
+    if stored is None or not stored.startswith(SEALED):
+        return stored  # written before the fields were sealed
+    raw = base64.b64decode(stored.removeprefix(SEALED))
+    return aead.open_sealed(key, raw, _notes_aad(breach_id, name), what="breach notes").decode()
+
+
+def _row_to_breach(vault: Vault, r: object) -> Breach:
     m = dict(r._mapping)  # type: ignore[attr-defined]
+    key = vault.system_key(NOTES_KEY)
+    for name in SEALED_FIELDS:
+        m[name] = _open(key, m["id"], name, m[name])
     return Breach(**m)
 
 
@@ -86,6 +121,10 @@ def _text(value: str | None, what: str, required: bool = False) -> str | None:
     if len(value) > MAX_TEXT:
         raise BadInput(f"{what} is at most {MAX_TEXT} characters")
     return value.strip()
+
+
+def _decide(vault: Vault, actor: Actor, op: Operation) -> None:
+    authorise(actor, "breach", register=vault.register, op=op)
 
 
 def _key_subjects(vault: Vault, versions: Sequence[str]) -> set[str]:
@@ -186,52 +225,73 @@ def register_breach(
     if title_t and len(title_t) > 200:
         raise BadInput("title is at most 200 characters")
     desc = _text(description, "description", required=True)
+    notes = {"description": desc, "consequences": _text(consequences, "consequences"),
+             "measures": _text(measures, "measures")}
     bid = str(uuid.uuid4())
     with vault.operation(Operation("breach.register", actor, object_ids=[f"breach:{bid}"])) as (
         conn, op,
     ):
+        _decide(vault, actor, op)
+        refuse_personal_data(vault, title_t or "", "a breach title")
+        key = vault.system_key(NOTES_KEY)
         subjects, n, cats = compute_affected(
             vault, conn, kinds=kinds_l, occurred_from=occurred_from, occurred_to=occurred_to,
             kek_versions=versions_l,
         )
         row = {
-            "id": bid, "title": title_t, "description": desc, "discovered_at": discovered,
+            "id": bid, "title": title_t, "discovered_at": discovered,
             "occurred_from": occurred_from, "occurred_to": occurred_to, "kinds": kinds_l,
             "kek_versions": versions_l, "key_store_exposed": key_store_exposed,
             "plaintext_exposed": plaintext_exposed, "affected_subjects": len(subjects),
             "affected_records": n, "categories": cats,
-            "consequences": _text(consequences, "consequences"),
-            "measures": _text(measures, "measures"), "created_at": now,
-            "authority_notified_at": None, "subjects_notified_at": None,
+            "created_at": now, "authority_notified_at": None, "subjects_notified_at": None,
         }
-        conn.execute(insert(breach_t).values(**row))
+        conn.execute(insert(breach_t).values(
+            **row, **{name: _seal(key, bid, name, text) for name, text in notes.items()}
+        ))
         ids = sorted(subjects)
         for i in range(0, len(ids), 1000):
             conn.execute(insert(breach_subject),
                          [{"breach_id": bid, "subject_id": s} for s in ids[i : i + 1000]])
         op.details.update({"subjects": len(subjects), "records": n, "categories": cats})
-    return Breach(**row)
+    return Breach(**row, **notes)
 
 
-def get_breach(vault: Vault, breach_id: str) -> Breach:
-    with vault.engine.connect() as conn:
-        r = conn.execute(select(breach_t).where(breach_t.c.id == breach_id)).first()
+def _load(vault: Vault, conn: Connection, breach_id: str) -> Breach:
+    r = conn.execute(select(breach_t).where(breach_t.c.id == breach_id)).first()
     if r is None:
         raise NotFound("no such breach")
-    return _row_to_breach(r)
+    return _row_to_breach(vault, r)
 
 
-def list_breaches(vault: Vault) -> list[Breach]:
-    with vault.engine.connect() as conn:
+def get_breach(vault: Vault, breach_id: str, *, actor: Actor) -> Breach:
+    """One breach, its sealed notes opened (an audited read)."""
+    with vault.operation(Operation("breach.read", actor, object_ids=[f"breach:{breach_id}"])) as (
+        conn, op,
+    ):
+        _decide(vault, actor, op)
+        return _load(vault, conn, breach_id)
+
+
+def list_breaches(vault: Vault, *, actor: Actor) -> list[Breach]:
+    """The breach register, oldest discovery first (an audited read)."""
+    with vault.operation(Operation("breach.list", actor)) as (conn, op):
+        _decide(vault, actor, op)
         rows = conn.execute(select(breach_t).order_by(breach_t.c.discovered_at)).all()
-    return [_row_to_breach(r) for r in rows]
+        op.details["count"] = len(rows)
+        return [_row_to_breach(vault, r) for r in rows]
 
 
-def affected_subject_ids(vault: Vault, breach_id: str) -> list[str]:
-    with vault.engine.connect() as conn:
-        return [s for (s,) in conn.execute(
+def affected_subject_ids(vault: Vault, breach_id: str, *, actor: Actor) -> list[str]:
+    """The internal ids of the subjects a breach touched (for the Art. 34 notices)."""
+    with vault.operation(Operation("breach.subjects", actor,
+                                   object_ids=[f"breach:{breach_id}"])) as (conn, op):
+        _decide(vault, actor, op)
+        ids = [s for (s,) in conn.execute(
             select(breach_subject.c.subject_id).where(breach_subject.c.breach_id == breach_id)
             .order_by(breach_subject.c.subject_id))]
+        op.details["count"] = len(ids)
+        return ids
 
 
 def mark_notified(
@@ -248,12 +308,13 @@ def mark_notified(
         values["subjects_notified_at"] = when
     with vault.operation(Operation("breach.notify", actor, object_ids=[f"breach:{breach_id}"],
                                    details={"authority": authority, "subjects": subjects})) as (
-        conn, _op,
+        conn, op,
     ):
+        _decide(vault, actor, op)
         n = conn.execute(update(breach_t).where(breach_t.c.id == breach_id).values(**values))
         if n.rowcount == 0:
             raise NotFound("no such breach")
-    return get_breach(vault, breach_id)
+        return _load(vault, conn, breach_id)
 
 
 def draft_notification(vault: Vault, b: Breach, now: datetime | None = None) -> str:

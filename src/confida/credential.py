@@ -23,7 +23,8 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 
 from confida import web_sessions
-from confida.errors import BadInput, NotFound, Unauthenticated
+from confida.authz import authorise
+from confida.errors import BadInput, ConfidaError, NotFound, Unauthenticated
 from confida.operation import Actor, Operation
 from confida.store.schema import api_key
 from confida.vault import Vault
@@ -92,6 +93,7 @@ def create(
     if expires_at is not None and expires_at <= now:
         raise BadInput("the expiry must be in the future")
     with vault.operation(Operation("apikey.create", actor)) as (conn, op):
+        authorise(actor, "apikey", register=vault.register, op=op)
         key_id = _new_id()
         while conn.execute(select(api_key.c.id).where(api_key.c.id == key_id)).first():
             key_id = _new_id()  # 40-bit ids: a collision is rare but must not merge two keys
@@ -112,8 +114,9 @@ def revoke(vault: Vault, key_id: str, *, actor: Actor) -> ApiKeyInfo:
     """Revoke a key by its id; it is refused from the next request on. Idempotent."""
     key_id = key_id.removeprefix(PREFIX)
     with vault.operation(Operation("apikey.revoke", actor, object_ids=[f"apikey:{key_id}"])) as (
-        conn, _op,
+        conn, op,
     ):
+        authorise(actor, "apikey", register=vault.register, op=op)
         row = conn.execute(select(api_key).where(api_key.c.id == key_id)).first()
         if row is None:
             raise NotFound("no such API key")
@@ -126,10 +129,38 @@ def revoke(vault: Vault, key_id: str, *, actor: Actor) -> ApiKeyInfo:
     return _info(row)
 
 
-def list_keys(vault: Vault) -> list[ApiKeyInfo]:
-    with vault.engine.connect() as conn:
+def list_keys(vault: Vault, *, actor: Actor) -> list[ApiKeyInfo]:
+    """Every key's id, role, label and dates (never a secret); audited."""
+    with vault.operation(Operation("apikey.list", actor)) as (conn, op):
+        authorise(actor, "apikey", register=vault.register, op=op)
         rows = conn.execute(select(api_key).order_by(api_key.c.created_at, api_key.c.id)).all()
+        op.details["count"] = len(rows)
     return [_info(r) for r in rows]
+
+
+def still_active(vault: Vault, actor: Actor) -> bool:
+    """Is the API key ``actor`` authenticated with still active (not revoked, not expired)?
+
+    Part of authentication, like :func:`authenticate`: a console session ends as soon as its
+    key is revoked, so this reads without an audit entry of its own.
+    """
+    key_id = actor.id.removeprefix("apikey:")
+    if key_id == actor.id:
+        return False
+    with vault.engine.connect() as conn:
+        row = conn.execute(select(api_key).where(api_key.c.id == key_id)).first()
+    return row is not None and _info(row).status(vault.clock()) == "active"
+
+
+def refuse(vault: Vault, action: str, exc: ConfidaError, actor: Actor) -> None:
+    """Record a refusal made before any core operation could start (an unauthenticated or
+    wrongly authenticated caller), then raise it: every attempt is in the audit log."""
+    try:
+        with vault.operation(Operation(action, actor)):
+            raise exc
+    except ConfidaError:
+        pass
+    raise exc
 
 
 def looks_like_key(token: str) -> bool:

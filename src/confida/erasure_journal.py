@@ -20,12 +20,7 @@ File format: one JSON object per line, written with ``O_APPEND``, ``fsync``, mod
 exclusive ``flock``; each line carries the SHA-256 of its own canonical JSON, so a line torn by a
 crash (or damaged later) is detected and skipped, and the next append starts on a fresh line.
 
-:func:`replay` unions the three journals and repairs every store that lacks an entry: the key is
-destroyed, the subject's rows deleted (the erasure steps run again, so Art. 17(3) records are
-re-kept if their key is still there), the request restored as completed, the feed notice restored
-with its id, and missing entries written back into each journal. It also completes erasures that
-were interrupted (subjects left ``erasing``). It is idempotent; ``confida serve`` runs it before
-serving and ``confida restore`` after restoring.
+:mod:`confida.erasure_replay` replays the journal after a restore or a crash.
 """
 
 from __future__ import annotations
@@ -34,26 +29,22 @@ import fcntl
 import hashlib
 import json
 import os
-import re
-import secrets
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, text, update
+from sqlalchemy import Connection, insert, select, update
 
+from confida import request as requests
 from confida.config import Config
 from confida.errors import StoreUnavailable
-from confida.operation import Actor, Operation
 from confida.safe_files import fsync_dir
 from confida.store.engine import transaction
-from confida.store.keyschema import data_key
 from confida.store.keyschema import erasure_journal as key_journal
 from confida.store.schema import erasure_journal as store_journal
 from confida.store.schema import erasure_notice, subject_request
-from confida.store.schema import subject as subject_t
 from confida.vault import Vault
 
 FORMAT = 1
@@ -88,27 +79,6 @@ class Entry:
             if values[f.name] is None:
                 values[f.name] = getattr(other, f.name)
         return Entry(**values)
-
-
-@dataclass
-class ReplayReport:
-    """What a replay did; counts only (never a subject's id)."""
-
-    journaled: int = 0  # distinct erasures known to the three journals together
-    erasures_completed: int = 0  # subjects whose rows were back or half-erased, now erased
-    subjects_restored: int = 0  # erased subjects missing from the record store, put back
-    requests_restored: int = 0  # erasure requests missing or open, now present and completed
-    notices_restored: int = 0  # erasure-feed notices put back
-    keys_destroyed: int = 0
-    written: dict[str, int] = field(
-        default_factory=lambda: {"record_store": 0, "key_store": 0, "file": 0}
-    )
-    damaged_lines: int = 0  # journal-file lines that failed their checksum (e.g. torn by a crash)
-
-    @property
-    def repaired(self) -> int:
-        return (self.erasures_completed + self.subjects_restored + self.requests_restored
-                + self.notices_restored + self.keys_destroyed)
 
 
 # --- the journal file ---------------------------------------------------------------------------
@@ -278,7 +248,7 @@ def entries_from_lines(lines: Iterable[dict[str, Any]]) -> dict[str, Entry]:
 # --- writing during an erasure ------------------------------------------------------------------
 
 
-def _store_entry(row: Any) -> Entry:
+def store_entry(row: Any) -> Entry:
     return Entry(row.subject_id, row.request_id, row.at, pseudonym=row.pseudonym,
                  verified_by=row.verified_by, received_at=row.received_at, due_at=row.due_at,
                  host_request=row.host_request, completed_at=row.completed_at,
@@ -293,7 +263,7 @@ def begin_in(vault: Vault, conn: Connection, subject_id: str, pseudonym: str,
         select(store_journal).where(store_journal.c.subject_id == subject_id)
     ).first()
     if row is not None:
-        return _store_entry(row)
+        return store_entry(row)
     req = conn.execute(
         select(subject_request).where(subject_request.c.id == request_id)
     ).one()
@@ -301,11 +271,11 @@ def begin_in(vault: Vault, conn: Connection, subject_id: str, pseudonym: str,
     e = Entry(subject_id, request_id, vault.clock(), pseudonym=pseudonym,
               verified_by=req.verified_by, received_at=req.received_at, due_at=req.due_at,
               host_request=key.removeprefix("host:") if key.startswith("host:") else None)
-    _insert_store_row(conn, e)
+    insert_store_row(conn, e)
     return e
 
 
-def _insert_store_row(conn: Connection, e: Entry) -> None:
+def insert_store_row(conn: Connection, e: Entry) -> None:
     conn.execute(insert(store_journal).values(
         subject_id=e.subject, request_id=e.request, pseudonym=e.pseudonym, at=e.at,
         verified_by=e.verified_by, received_at=e.received_at, due_at=e.due_at,
@@ -317,7 +287,7 @@ def _insert_store_row(conn: Connection, e: Entry) -> None:
 def record_elsewhere(vault: Vault, e: Entry, *, to_file: bool = True) -> None:
     """The key-store and file copies; called after the record-store copy committed and before
     the key is destroyed (a crash in between is repaired by the next replay)."""
-    _key_store_insert(vault, [e])
+    key_store_insert(vault, [e])
     if to_file:
         JournalFile.of(vault.config).append([begin_line(e)])
 
@@ -355,11 +325,11 @@ def completion(conn: Connection, e: Entry) -> Entry:
     )
 
 
-def _key_store_insert(vault: Vault, entries: list[Entry]) -> int:
+def key_store_insert(vault: Vault, entries: list[Entry]) -> int:
     if not entries:
         return 0
     with transaction(vault.key_engine) as conn:
-        have = _existing(conn, key_journal.c.subject_id, [e.subject for e in entries])
+        have = existing(conn, key_journal.c.subject_id, [e.subject for e in entries])
         rows = [{"subject_id": e.subject, "request_id": e.request, "at": e.at}
                 for e in entries if e.subject not in have]
         if rows:
@@ -367,241 +337,20 @@ def _key_store_insert(vault: Vault, entries: list[Entry]) -> int:
     return len(rows)
 
 
-def _chunks(items: list[str]) -> Iterator[list[str]]:
+def chunks(items: list[str]) -> Iterator[list[str]]:
     for i in range(0, len(items), _CHUNK):
         yield items[i:i + _CHUNK]
 
 
-def _existing(conn: Connection, column: Any, ids: list[str]) -> set[str]:
+def existing(conn: Connection, column: Any, ids: list[str]) -> set[str]:
     out: set[str] = set()
-    for chunk in _chunks(sorted(set(ids))):
+    for chunk in chunks(sorted(set(ids))):
         out.update(conn.execute(select(column).where(column.in_(chunk))).scalars())
     return out
 
 
-# --- replay ---------------------------------------------------------------------------------------
-
-
-def read_all(vault: Vault) -> tuple[dict[str, Entry], set[str], set[str], int]:
-    """The union of the three journals, with which subjects the file already has (begin, done)."""
-    lines, damaged = JournalFile.of(vault.config).read()
-    merged = entries_from_lines(lines)
-    file_begin = {o["subject"] for o in lines if o["event"] == BEGIN}
-    file_done = {o["subject"] for o in lines if o["event"] == DONE}
-    with vault.engine.connect() as conn:
-        for row in conn.execute(select(store_journal)):
-            e = _store_entry(row)
-            merged[e.subject] = merged[e.subject].merge(e) if e.subject in merged else e
-    with vault.key_engine.connect() as conn:
-        for row in conn.execute(select(key_journal)):
-            e = Entry(row.subject_id, row.request_id, row.at)
-            merged[e.subject] = merged[e.subject].merge(e) if e.subject in merged else e
-    return merged, file_begin, file_done, damaged
-
-
-def _interrupted(vault: Vault, known: set[str]) -> list[Entry]:
-    """Subjects left ``erasing`` that no journal names (erasures begun before the journal)."""
-    out = []
-    with vault.engine.connect() as conn:
-        rows = conn.execute(
-            select(subject_t.c.id, subject_t.c.pseudonym, subject_t.c.status_changed_at,
-                   subject_request.c.id.label("request_id"))
-            .join(subject_request, subject_request.c.subject_id == subject_t.c.id)
-            .where(subject_t.c.status == "erasing")
-            .where(subject_request.c.type == "erasure")
-            .where(subject_request.c.status.in_(("received", "in_progress", "extended")))
-        ).all()
-    for r in rows:
-        if r.id not in known:
-            out.append(Entry(r.id, r.request_id, r.status_changed_at or vault.clock(),
-                             pseudonym=r.pseudonym))
-    return out
-
-
-_SUBJECT_OF_LINE = re.compile(
-    rb'"event":"(erasure|erased)".*"subject":"([0-9a-f-]{36})"')
-
-
-def _settled(vault: Vault) -> int | None:
-    """The number of journaled erasures when every store already has every one, else None.
-
-    What every start of ``confida serve`` pays, so it reads ids only: both tables' subject ids
-    (equal sets, every record-store entry completed), no subject left ``erasing``, no journaled
-    subject's key present, and the file naming the same subjects (found by a pattern, without
-    checking each line: any doubt, e.g. a damaged line, sends the caller to the full replay,
-    which checks everything).
-    """
-    with vault.engine.connect() as conn:
-        store = set(conn.execute(select(store_journal.c.subject_id)).scalars())
-        if conn.execute(select(store_journal.c.subject_id)
-                        .where(store_journal.c.completed_at.is_(None)).limit(1)).first():
-            return None
-        if conn.execute(select(subject_t.c.id)
-                        .where(subject_t.c.status == "erasing").limit(1)).first():
-            return None
-    with vault.key_engine.connect() as conn:
-        keys = set(conn.execute(select(key_journal.c.subject_id)).scalars())
-        if keys != store:
-            return None
-        if conn.execute(select(data_key.c.key_id)
-                        .join(key_journal, key_journal.c.subject_id == data_key.c.key_id)
-                        .limit(1)).first():
-            return None
-    begun: set[str] = set()
-    done: set[str] = set()
-    for raw in JournalFile.of(vault.config).raw().split(b"\n"):
-        if not raw:
-            continue
-        m = _SUBJECT_OF_LINE.search(raw)
-        if m is None:
-            return None
-        (begun if m.group(1) == b"erasure" else done).add(m.group(2).decode())
-    if begun != store or done != store:  # (a resumed erasure may have written a line twice)
-        return None
-    return len(store)
-
-
-def replay(vault: Vault, *, actor: Actor) -> ReplayReport:
-    """Bring the record store, the key store and the journal file up to every journaled erasure.
-
-    Idempotent, and cheap when nothing is missing (a few bulk reads). Run it before serving and
-    after any restore.
-    """
-    from confida.rights import erasure
-
-    report = ReplayReport()
-    settled = _settled(vault)
-    if settled is not None:
-        report.journaled = settled
-        return report
-    merged, file_begin, file_done, report.damaged_lines = read_all(vault)
-    for e in _interrupted(vault, set(merged)):
-        merged[e.subject] = e
-    report.journaled = len(merged)
-    if not merged:
-        return report
-    ids = list(merged)
-    with vault.engine.connect() as conn:
-        status: dict[str, str] = {}
-        for chunk in _chunks(ids):
-            status.update((r.id, r.status) for r in conn.execute(
-                select(subject_t.c.id, subject_t.c.status).where(subject_t.c.id.in_(chunk))
-            ))
-        reqs: dict[str, str] = {}
-        for chunk in _chunks([e.request for e in merged.values()]):
-            reqs.update((r.id, r.status) for r in conn.execute(
-                select(subject_request.c.id, subject_request.c.status)
-                .where(subject_request.c.id.in_(chunk))
-            ))
-        noticed = _existing(conn, erasure_notice.c.request_id, [e.request for e in merged.values()])
-        in_store = _existing(conn, store_journal.c.subject_id, ids)
-    with vault.key_engine.connect() as conn:
-        keyed = _existing(conn, data_key.c.key_id, ids)
-
-    for e in sorted(merged.values(), key=lambda x: (x.at, x.subject)):
-        st = status.get(e.subject)
-        if st is not None and st != "erased":
-            # the subject's rows are back (or it was interrupted): the erasure steps run again
-            if e.notice_id is not None and e.request not in noticed:
-                with transaction(vault.engine) as conn:
-                    report.notices_restored += _restore_notice(conn, e)
-            in_file = frozenset(ev for ev, seen in ((BEGIN, file_begin), (DONE, file_done))
-                                if e.subject in seen)
-            erasure.resume_journaled(vault, e, actor=actor, in_file=in_file)
-            file_begin.add(e.subject)
-            file_done.add(e.subject)
-            report.erasures_completed += 1
-            if reqs.get(e.request) != "completed":
-                report.requests_restored += 1
-            if e.subject in keyed:
-                report.keys_destroyed += 1
-                keyed.discard(e.subject)
-            with transaction(vault.engine) as conn:
-                if e.completed_at is not None:  # it was answered then, not now
-                    _set_closed_at(conn, e.request, e.completed_at)
-                merged[e.subject] = completion(conn, e)
-        elif (st is None or e.request not in noticed or reqs.get(e.request) != "completed"
-              or e.subject not in in_store):
-            with vault.operation(Operation("rights.erase.replay", actor)) as (conn, op):
-                if st is None:
-                    _restore_subject(conn, e)
-                    report.subjects_restored += 1
-                if reqs.get(e.request) != "completed":
-                    _restore_request(vault, conn, e)
-                    report.requests_restored += 1
-                if e.request not in noticed:
-                    e = completion(conn, e)
-                    report.notices_restored += _restore_notice(conn, e, default_at=vault.clock())
-                e = completion(conn, e)
-                if e.subject not in in_store:
-                    _insert_store_row(conn, e)
-                    report.written["record_store"] += 1
-                    in_store.add(e.subject)
-                else:
-                    complete_in(conn, e)
-                merged[e.subject] = e
-                pseudonym = conn.execute(
-                    select(subject_t.c.pseudonym).where(subject_t.c.id == e.subject)
-                ).scalar()
-                op.subject_pseudonyms.append(str(pseudonym))
-                op.object_ids.append(f"request:{e.request}")
-        if e.subject in keyed:
-            if vault.keys.destroy(e.subject):
-                report.keys_destroyed += 1
-            keyed.discard(e.subject)
-
-    # write back what each journal lacks
-    with transaction(vault.engine) as conn:
-        in_store = _existing(conn, store_journal.c.subject_id, ids)  # the erasure steps add rows
-        missing = [e for e in merged.values() if e.subject not in in_store]
-        for e in missing:
-            _insert_store_row(conn, e)
-        report.written["record_store"] += len(missing)
-        incomplete = set(conn.execute(
-            select(store_journal.c.subject_id).where(store_journal.c.completed_at.is_(None))
-        ).scalars())
-        for e in merged.values():
-            if e.subject in incomplete and e.completed:
-                conn.execute(
-                    update(store_journal)
-                    .where(store_journal.c.subject_id == e.subject)
-                    .where(store_journal.c.completed_at.is_(None))
-                    .values(completed_at=e.completed_at, notice_id=e.notice_id, refs=e.refs)
-                )
-    report.written["key_store"] = _key_store_insert(vault, list(merged.values()))
-    lines = [begin_line(e) for e in merged.values() if e.subject not in file_begin]
-    lines += [done_line(e) for e in merged.values() if e.completed and e.subject not in file_done]
-    report.written["file"] = JournalFile.of(vault.config).append(lines)
-    if report.repaired or any(report.written.values()):
-        with vault.operation(Operation("erasure.journal.replay", actor,
-                                       details=_details(report))):
-            pass
-    return report
-
-
-def _details(report: ReplayReport) -> dict[str, Any]:
-    return {k: getattr(report, k) for k in (
-        "journaled", "erasures_completed", "subjects_restored", "requests_restored",
-        "notices_restored", "keys_destroyed", "written", "damaged_lines")}
-
-
-def _set_closed_at(conn: Connection, request_id: str, at: datetime) -> None:
-    conn.execute(update(subject_request).where(subject_request.c.id == request_id)
-                 .values(closed_at=at))
-
-
-def _restore_subject(conn: Connection, e: Entry) -> None:
-    """An erased subject unknown to this store: its tombstone (id, pseudonym, ``erased``)."""
-    conn.execute(insert(subject_t).values(
-        id=e.subject, ref=None, pseudonym=e.pseudonym or secrets.token_hex(16), status="erased",
-        created_at=e.received_at or e.at, status_changed_at=e.completed_at or e.at,
-    ))
-
-
 def ensure_request(vault: Vault, conn: Connection, e: Entry, *, completed: bool) -> None:
     """Put the journaled request back if this store lacks it."""
-    from confida import request as requests
-
     if conn.execute(select(subject_request.c.id)
                     .where(subject_request.c.id == e.request)).first() is not None:
         return
@@ -622,44 +371,3 @@ def ensure_request(vault: Vault, conn: Connection, e: Entry, *, completed: bool)
         closed_at=(e.completed_at or vault.clock()) if completed else None,
         details={"deleted": 0, "restored_from_journal": True},
     ))
-
-
-def _restore_request(vault: Vault, conn: Connection, e: Entry) -> None:
-    from confida import request as requests
-
-    ensure_request(vault, conn, e, completed=True)
-    req = requests.load(vault, conn, e.request)
-    if req.is_open:
-        requests.set_status(vault, conn, req, requests.COMPLETED,
-                            details={"notice": e.notice_id})
-        if e.completed_at is not None:
-            _set_closed_at(conn, e.request, e.completed_at)
-
-
-def _restore_notice(conn: Connection, e: Entry, default_at: datetime | None = None) -> int:
-    """The feed notice of ``e``'s request, with its journaled id when that id is free."""
-    if conn.execute(select(erasure_notice.c.id)
-                    .where(erasure_notice.c.request_id == e.request)).first() is not None:
-        return 0
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("LOCK TABLE erasure_notice IN EXCLUSIVE MODE"))
-    values: dict[str, Any] = {"request_id": e.request, "refs": e.refs or [],
-                              "at": e.completed_at or default_at or e.at}
-    if e.notice_id is not None and conn.execute(
-        select(erasure_notice.c.id).where(erasure_notice.c.id == e.notice_id)
-    ).first() is None:
-        values["id"] = e.notice_id
-    conn.execute(insert(erasure_notice).values(**values))
-    if "id" in values and conn.dialect.name == "postgresql":
-        # an explicit id does not move the sequence; the next notice must come after it
-        conn.execute(text(
-            "SELECT setval(pg_get_serial_sequence('erasure_notice', 'id'), "
-            "(SELECT max(id) FROM erasure_notice))"
-        ))
-    return 1
-
-
-def replay_config(config: Config) -> ReplayReport:
-    """Replay with a vault of its own (``confida serve`` calls it before serving)."""
-    with Vault.open(config) as v:
-        return replay(v)

@@ -11,7 +11,12 @@ a keyed hash of type, subject and payload that holds only while that request is 
 the same request twice returns the first one.
 
 Nothing personal is stored in a request: the subject is referenced by its internal id, the
-payload only by a keyed hash, and ``details`` holds ids, counts and codes.
+payload only by a keyed hash, and ``details`` holds ids, counts and codes. The free-text fields
+(how the identity was verified, the reasons for an extension or a rejection) are scanned with
+the installation's PII detector and refused when it finds personal data in them.
+
+Every public function decides first (role action ``requests``; a data subject may act on their
+own requests only), inside the operation whose audit entry records the decision.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from confida import subject as subjects
+from confida.authz import Resource, authorise
 from confida.crypto.keystore import INDEX_KEY
 from confida.errors import BadInput, NotFound, RequestConflict
 from confida.operation import Actor, Operation
@@ -107,13 +113,26 @@ def check_verified_by(text: str) -> str:
     return text
 
 
-def _check_reason(text: str, what: str) -> str:
+def refuse_personal_data(vault: Vault, text: str, what: str) -> str:
+    """Refuse ``text`` when the PII detector finds personal data in it.
+
+    Short free-text fields outside records are stored and listed in clear, so they must hold
+    none; the error names the labels found, never the values.
+    """
+    found = {label: n for label, n in vault.scan(text).items() if n}
+    if found:
+        labels = ", ".join(sorted(found))
+        raise BadInput(f"{what} must not hold personal data (found: {labels})")
+    return text
+
+
+def _check_reason(vault: Vault, text: str, what: str) -> str:
     if not isinstance(text, str) or not text.strip():
         raise BadInput(f"a {what} needs a reason (Art. 12(3)-(4) GDPR)")
     text = text.strip()
     if len(text) > MAX_REASON:
         raise BadInput(f"a {what} reason is at most {MAX_REASON} characters")
-    return text
+    return refuse_personal_data(vault, text, f"a {what} reason")
 
 
 def _idempotency_key(
@@ -153,6 +172,49 @@ def _select() -> Any:
     )
 
 
+def decide_for_subject(
+    vault: Vault, conn: Connection, op: Operation, actor: Actor, action: str, external_id: str
+) -> subjects.Subject:
+    """Authorise ``action`` on the subject the host's id names, and return that subject.
+
+    The subject is looked up first so that a data subject can be held to their own data; the
+    decision comes before "no such subject", so a refused caller learns nothing of who exists.
+    """
+    s = subjects.find(vault, conn, external_id)
+    authorise(actor, action, Resource(subject_id=None if s is None else s.id),
+              register=vault.register, op=op)
+    if s is None:
+        raise NotFound("no such subject")
+    op.subject_pseudonyms.append(s.pseudonym)
+    return s
+
+
+def _decide_for_request(
+    vault: Vault, conn: Connection, op: Operation, actor: Actor, request_id: str, *,
+    subject_may: bool = False,
+) -> Request:
+    """Authorise ``requests`` on ``request_id`` and load the request.
+
+    With ``subject_may`` the person the request is about may act too (reading it); otherwise
+    the decision names no subject, so only a role may (answering, extending or refusing a
+    request is the controller's part, even for the person's own request).
+    """
+    subject_id = None
+    if subject_may:
+        try:
+            uuid.UUID(request_id)
+            subject_id = conn.execute(
+                select(subject_request.c.subject_id).where(subject_request.c.id == request_id)
+            ).scalar()
+        except (ValueError, TypeError, AttributeError):
+            pass
+    authorise(actor, "requests", Resource(subject_id=subject_id), register=vault.register,
+              op=op)
+    req = load(vault, conn, request_id)
+    op.subject_pseudonyms.append(req.subject)
+    return req
+
+
 def load(vault: Vault, conn: Connection, request_id: str) -> Request:
     try:
         uuid.UUID(request_id)
@@ -187,7 +249,7 @@ def open_in(
     """Find or create the request inside the caller's transaction; True when it is new."""
     if type_ not in TYPES:
         raise BadInput(f"request type must be one of {', '.join(TYPES)}")
-    verified_by = check_verified_by(verified_by)
+    verified_by = refuse_personal_data(vault, check_verified_by(verified_by), "verified-by")
     key = _idempotency_key(vault, type_, subject.id, request_id, payload)
     existing = conn.execute(_select().where(subject_request.c.idempotency_key == key)).first()
     if existing is None:
@@ -271,8 +333,7 @@ def submit(
 ) -> Request:
     """Record a request as received (to be answered later); idempotent."""
     with vault.operation(Operation("request.submit", actor)) as (conn, op):
-        s = subjects.require(vault, conn, external_id)
-        op.subject_pseudonyms.append(s.pseudonym)
+        s = decide_for_subject(vault, conn, op, actor, "requests", external_id)
         req, new = open_in(
             vault, conn, type_, s, verified_by, request_id=request_id, payload=payload
         )
@@ -281,9 +342,12 @@ def submit(
     return req
 
 
-def get(vault: Vault, request_id: str) -> Request:
-    with vault.engine.connect() as conn:
-        return load(vault, conn, request_id)
+def get(vault: Vault, request_id: str, *, actor: Actor) -> Request:
+    """One request by its id (audited as a read)."""
+    with vault.operation(Operation("request.read", actor, object_ids=[request_id])) as (
+        conn, op,
+    ):
+        return _decide_for_request(vault, conn, op, actor, request_id, subject_may=True)
 
 
 def list_requests(
@@ -295,11 +359,18 @@ def list_requests(
     limit: int = 1000,
     actor: Actor,
 ) -> list[Request]:
-    """Requests by deadline, soonest first; ``overdue`` keeps open ones past their deadline."""
-    if status is not None and status not in STATUSES:
-        raise BadInput(f"status must be one of {', '.join(STATUSES)}")
+    """Requests by deadline, soonest first; ``overdue`` keeps open ones past their deadline.
+
+    A data subject sees their own requests only.
+    """
     with vault.operation(Operation("request.list", actor)) as (conn, op):
+        authorise(actor, "requests", Resource(subject_id=actor.subject_id),
+                  register=vault.register, op=op)
+        if status is not None and status not in STATUSES:
+            raise BadInput(f"status must be one of {', '.join(STATUSES)}")
         q = _select()
+        if actor.subject_id is not None:
+            q = q.where(subject_request.c.subject_id == actor.subject_id)
         if overdue:
             q = q.where(subject_request.c.status.in_(OPEN),
                         subject_request.c.due_at < vault.clock())
@@ -323,12 +394,11 @@ def extend(
         1 <= months <= MAX_EXTENSION_MONTHS
     ):
         raise BadInput(f"an extension is 1 to {MAX_EXTENSION_MONTHS} months")
-    reason = _check_reason(reason, "extension")
     with vault.operation(Operation("request.extend", actor, object_ids=[request_id])) as (
         conn, op,
     ):
-        req = load(vault, conn, request_id)
-        op.subject_pseudonyms.append(req.subject)
+        req = _decide_for_request(vault, conn, op, actor, request_id)
+        reason = _check_reason(vault, reason, "extension")
         if not req.is_open:
             raise RequestConflict(f"request {req.id} is already {req.status}")
         if req.extended_months:
@@ -353,8 +423,7 @@ def complete(
     with vault.operation(Operation("request.complete", actor, object_ids=[request_id])) as (
         conn, op,
     ):
-        req = load(vault, conn, request_id)
-        op.subject_pseudonyms.append(req.subject)
+        req = _decide_for_request(vault, conn, op, actor, request_id)
         return set_status(vault, conn, req, COMPLETED)
 
 
@@ -362,12 +431,11 @@ def reject(
     vault: Vault, request_id: str, reason: str, *, actor: Actor
 ) -> Request:
     """Refuse a request, with the reason the person must be told (Art. 12(4))."""
-    reason = _check_reason(reason, "rejection")
     with vault.operation(Operation("request.reject", actor, object_ids=[request_id])) as (
         conn, op,
     ):
-        req = load(vault, conn, request_id)
-        op.subject_pseudonyms.append(req.subject)
+        req = _decide_for_request(vault, conn, op, actor, request_id)
+        reason = _check_reason(vault, reason, "rejection")
         return set_status(vault, conn, req, REJECTED, rejection_reason=reason)
 
 
@@ -379,3 +447,32 @@ def of_subject(vault: Vault, conn: Connection, subject_id: str) -> list[Request]
     ).all()
     now = vault.clock()
     return [_from_row(r, now) for r in rows]
+
+
+def sign_in(vault: Vault, *, actor: Actor) -> None:
+    """Admit a staff member to the request console: their role must handle requests (audited,
+    so a refused sign-in is in the log like any other denial)."""
+    with vault.operation(Operation("request.console", actor)) as (_conn, op):
+        authorise(actor, "requests", register=vault.register, op=op)
+
+
+def every_request(vault: Vault, conn: Connection) -> list[Request]:
+    """Every request, in the caller's transaction (the compliance run's deadline check)."""
+    rows = conn.execute(_select().order_by(subject_request.c.due_at,
+                                           subject_request.c.id)).all()
+    now = vault.clock()
+    return [_from_row(r, now) for r in rows]
+
+
+def subjects_with_open_requests(conn: Connection, subject_ids: list[str]) -> set[str]:
+    """Which of ``subject_ids`` have a request not answered yet, in the caller's transaction:
+    retention must not take the key from under an access request in progress."""
+    out: set[str] = set()
+    for i in range(0, len(subject_ids), 500):
+        chunk = subject_ids[i : i + 500]
+        out |= set(conn.execute(
+            select(subject_request.c.subject_id)
+            .where(subject_request.c.subject_id.in_(chunk))
+            .where(subject_request.c.status.in_(OPEN))
+        ).scalars())
+    return out

@@ -30,6 +30,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, exists, func, select, update
 
+from confida import request as requests
 from confida.authz import authorise
 from confida.consent import GRANT, current_grants
 from confida.operation import Actor, Operation
@@ -56,27 +57,6 @@ class RetentionReport:
             for k, by_p in sorted(self.removed.items())
             for p, n in sorted(by_p.items())
         ]
-
-
-def _open_request_subjects(conn: Connection, ids: list[str]) -> set[str]:
-    """Subjects with an unfinished data subject request (``rights`` branch's ``request`` table).
-
-    An access request in progress must not find the key gone under it. Absent table: none.
-    """
-    from confida.compliance.seams import open_request_filter, request_table
-
-    req = request_table(conn)
-    if req is None or "subject_id" not in req.c or not ids:
-        return set()
-    cond = open_request_filter(req)
-    out: set[str] = set()
-    for i in range(0, len(ids), BATCH):
-        chunk = ids[i : i + BATCH]
-        q = select(req.c.subject_id).where(req.c.subject_id.in_(chunk))
-        if cond is not None:
-            q = q.where(cond)
-        out |= {r[0] for r in conn.execute(q)}
-    return out
 
 
 def _with_current_consent(conn: Connection, ids: list[str]) -> set[str]:
@@ -167,7 +147,8 @@ def run_retention(
             empty += list(conn.execute(
                 select(subject.c.id).where(subject.c.id.in_(locked[i : i + BATCH]), no_record)
             ).scalars())
-        keep = _with_current_consent(conn, empty) | _open_request_subjects(conn, empty)
+        keep = _with_current_consent(conn, empty) | requests.subjects_with_open_requests(
+            conn, empty)
         expire = [s for s in empty if s not in keep]
         pseudonyms: list[str] = []
         for i in range(0, len(expire), BATCH):

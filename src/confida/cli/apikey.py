@@ -67,7 +67,7 @@ def list_(ctx: typer.Context) -> None:
     """Keys with role, label, expiry and status (never the secret)."""
     st = state(ctx)
     with guard(st), st.vault() as v:
-        keys = credential.list_keys(v)
+        keys = credential.list_keys(v, actor=st.actor())
         now = v.clock()
     rows = [{"id": k.id, "role": k.role, "label": k.label, "created_at": k.created_at,
              "expires_at": k.expires_at, "revoked_at": k.revoked_at, "status": k.status(now)}

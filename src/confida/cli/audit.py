@@ -13,12 +13,14 @@ from typing import Any, NoReturn
 
 import typer
 
-from confida.audit import cli_support
 from confida.audit.checkpoint import KeyFileError, NoteError, VerifierKey
 from confida.audit.log import LogCorrupted, encode_proof, verify_export
 from confida.audit.merkle import ProofError
 from confida.audit.verify import VerifyResult
 from confida.audit.witness import WitnessedNote, WitnessedRestore, WitnessFile, read_note_file
+from confida.cli import audit_support as cli_support
+from confida.errors import BadInput
+from confida.safe_files import OutputDir
 from confida.store.engine import snapshot
 
 app = typer.Typer(
@@ -294,8 +296,6 @@ def export(
     json_out: bool = JsonOpt,
 ) -> None:
     """Write entries, checkpoints, public key and stored hashes for offline verification."""
-    from confida.errors import BadInput
-    from confida.safe_files import OutputDir
 
     as_json = _json_wanted(ctx, json_out)
     output: OutputDir | None = None

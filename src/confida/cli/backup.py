@@ -8,7 +8,10 @@ from typing import Annotated
 
 import typer
 
+from confida.backup import backup as run_backup
+from confida.backup import restore as run_restore
 from confida.cli.output import console, emit, guard, state
+from confida.errors import BadInput
 
 
 def register(app: typer.Typer) -> None:
@@ -29,8 +32,6 @@ def register(app: typer.Typer) -> None:
         key, configuration. The KEK is not included (keep it apart). For PostgreSQL, a note
         says to use pg_dump. Then the KEK is rotated, so the backup's key store opens nothing
         once `keys retire` destroys the old version (kek_retire_after, default 30 days)."""
-        from confida.backup import backup as run_backup
-
         st = state(ctx)
         with guard(st):
             res = run_backup(st.config(), out, force=force, rotate_kek=not no_rotate)
@@ -68,9 +69,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Restore the SQLite stores from a backup, then replay the erasure journal so that no
         erased person comes back. Stop the server first (it is refused while one runs)."""
-        from confida.backup import restore as run_restore
-        from confida.errors import BadInput
-
         st = state(ctx)
         with guard(st):
             if replay_only and backup_dir is not None:

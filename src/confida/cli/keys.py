@@ -10,6 +10,7 @@ from rich.progress import Progress
 from confida import kek_lifecycle
 from confida.cli.output import console, emit, guard, state
 from confida.errors import BadInput
+from confida.register.duration import Duration
 
 app = typer.Typer(help="Key-encryption key: rotate, retire, status.", no_args_is_help=True)
 
@@ -23,7 +24,7 @@ def rotate(ctx: typer.Context) -> None:
     st = state(ctx)
     with guard(st), st.vault() as v:
         if st.json:
-            res = kek_lifecycle.rotate(v, st.actor())
+            res = kek_lifecycle.rotate(v, actor=st.actor())
         else:
             with Progress(console=console, transient=True) as bar:
                 task = bar.add_task("re-wrapping data keys", total=None)
@@ -31,7 +32,7 @@ def rotate(ctx: typer.Context) -> None:
                 def progress(done: int, total: int) -> None:
                     bar.update(task, completed=done, total=total)
 
-                res = kek_lifecycle.rotate(v, st.actor(), progress)
+                res = kek_lifecycle.rotate(v, actor=st.actor(), progress=progress)
     emit(st, res, lambda: console.print(
         f"{'resumed and finished' if res['resumed'] else 'rotated to'} KEK {res['version']}: "
         f"{res['rewrapped']} data keys re-wrapped"
@@ -39,8 +40,6 @@ def rotate(ctx: typer.Context) -> None:
 
 
 def _window(text: str | None, default: Any) -> Any:
-    from confida.register.duration import Duration
-
     if text is None:
         return default
     try:
@@ -67,7 +66,7 @@ def retire(
     st = state(ctx)
     with guard(st), st.vault() as v:
         window = _window(older_than, v.config.kek_retire_window)
-        res = kek_lifecycle.retire_due(v, st.actor(), window)
+        res = kek_lifecycle.retire_due(v, actor=st.actor(), window=window)
     emit(st, res, lambda: console.print(
         f"destroyed KEK version(s) {', '.join(res['destroyed'])}"  # type: ignore[arg-type]
         if res["destroyed"] else
@@ -81,13 +80,7 @@ def status(ctx: typer.Context) -> None:
     st = state(ctx)
     with guard(st), st.vault() as v:
         window = v.config.kek_retire_window
-        since = v.keys.retired_since()
-        versions = v.keys.versions()
-    for r in versions:
-        ver = str(r["version"])
-        r["retired_since"] = since.get(ver)
-        r["destroyable_at"] = (window.after(since[ver])
-                               if r["state"] == "retired" and ver in since else None)
+        versions = kek_lifecycle.status(v, actor=st.actor())
 
     def human() -> None:
         for r in versions:

@@ -156,7 +156,7 @@ def feed(
     """The erasure feed: what downstream systems must drop (no personal data)."""
     st = state(ctx)
     with guard(st), st.vault() as v:
-        notices = core.erasure_feed(v, since=since, limit=limit)
+        notices = core.erasure_feed(v, since=since, limit=limit, actor=st.actor())
 
     def human() -> None:
         t = Table()

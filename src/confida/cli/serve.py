@@ -47,7 +47,7 @@ def register(app: typer.Typer) -> None:
                     "network unencrypted unless a TLS-terminating proxy is in front"
                 )
             from confida.backup import data_dir_lock
-            from confida.erasure_journal import replay_config
+            from confida.erasure_replay import replay_config
 
             # held while serving: `confida restore` refuses to run under a live server
             with data_dir_lock(cfg, exclusive=False):

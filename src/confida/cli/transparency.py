@@ -224,7 +224,7 @@ def breach_list(ctx: typer.Context) -> None:
 
     st = state(ctx)
     with guard(st), st.vault() as v:
-        items = core.list_breaches(v)
+        items = core.list_breaches(v, actor=st.actor())
         now = v.clock()
 
     def human() -> None:
@@ -249,7 +249,7 @@ def breach_show(ctx: typer.Context, breach_id: Annotated[str, typer.Argument()])
 
     st = state(ctx)
     with guard(st), st.vault() as v:
-        b = core.get_breach(v, breach_id)
+        b = core.get_breach(v, breach_id, actor=st.actor())
         now = v.clock()
     d = _breach_dict(b, now)
     emit(st, d, lambda: [console.print(f"{k}: {val}") for k, val in d.items()] and None)
@@ -265,7 +265,7 @@ def breach_draft(ctx: typer.Context, breach_id: Annotated[str, typer.Argument()]
     with guard(st):
         _precheck(out, force)
     with guard(st), st.vault() as v:
-        text = core.draft_notification(v, core.get_breach(v, breach_id))
+        text = core.draft_notification(v, core.get_breach(v, breach_id, actor=st.actor()))
         if st.json:
             emit(st, {"id": breach_id, "draft": text})
         else:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from confida.compliance.checks import CheckResult, Ctx, _result
+from confida.compliance.result import CheckResult, Ctx, make_result
 from confida.permissions import inspect
+from confida.transparency.serving import last_serve_mode
 
 
 def _served_key(ctx: Ctx) -> list[Path]:
     """The TLS key the server last ran with, when it was not the data dir's own."""
-    from confida.transparency.serving import last_serve_mode
-
     mode = last_serve_mode(ctx.vault.config) or {}
     key = mode.get("key")
     return [Path(key)] if isinstance(key, str) and key else []
@@ -27,7 +26,7 @@ def check_file_permissions(ctx: Ctx) -> CheckResult:
     problems = [c.line() for c in checks if not c.ok]
     ok = [f"{len(checks)} path(s) checked: directories not writable by group/other, secret "
           "files 0600, all owned by the user running Confida"]
-    return _result("file-permissions", "Keys and data directory closed to other users",
+    return make_result("file-permissions", "Keys and data directory closed to other users",
                    "Art. 32(1)(b)", problems, ok,
                    {"paths": [{"path": str(c.path), "kind": c.kind, "mode": f"{c.mode:o}",
                                "uid": c.uid, "ok": c.ok} for c in checks]})

@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from confida.compliance import seams
+from confida.audit import reads as audit_reads
+from confida.authz import authorise
 from confida.compliance.checks import CHECKS, FAIL, NA, CheckResult, Ctx
 from confida.errors import BadInput
 from confida.operation import Actor, Operation
@@ -35,26 +36,38 @@ class ComplianceReport:
         return [r.id for r in self.results if r.status == NA]
 
 
-def run_checks(
-    vault: Vault, now: datetime | None = None, only: Iterable[str] | None = None
-) -> list[CheckResult]:
-    """Run the checks (all, or those named in ``only``) on one consistent read."""
-    wanted = set(only) if only else None
+def _check_known(only: Iterable[str] | None) -> None:
+    wanted = set(only) if only else set()
     known = {cid for cid, _ in CHECKS}
-    if wanted and wanted - known:
+    if wanted - known:
         raise BadInput(f"unknown check(s) {', '.join(sorted(wanted - known))}; known: "
                        f"{', '.join(sorted(known))}")
+
+
+def _run_checks(
+    vault: Vault, actor: Actor, now: datetime | None, only: Iterable[str] | None
+) -> list[CheckResult]:
+    """Decide, then run the checks (all, or those named in ``only``) on one consistent read.
+
+    One snapshot, read only: on SQLite a plain BEGIN, not the write lock, so that the API and
+    the CLI keep writing while a long audit runs (they would time out behind it). The witnessed
+    checkpoints are read first: each was committed before it was witnessed, so all of them are
+    visible in the snapshot taken next (read after it, a checkpoint committed in between would
+    look like a log shortened below its witness). The snapshot is pinned before the decision
+    is logged, so the run's own entry (and a checkpoint it may cause to be signed) is not part
+    of what the checks see.
+    """
+    wanted = set(only) if only else None
     now = now or vault.clock()
     # Fold the WAL into the file first, so the raw-page scan sees what is really stored.
     sqlite_checkpoint(vault.engine)
+    witness = audit_reads.witnessed(vault.config)
     out = []
-    # One snapshot, read only: on SQLite a plain BEGIN, not the write lock, so that the API and
-    # the CLI keep writing while a long audit runs (they would time out behind it).
-    # The witnessed checkpoints first: each was committed before it was witnessed, so all of
-    # them are visible in the snapshot taken next (read after it, a checkpoint committed in
-    # between would look like a log shortened below its witness).
-    witness = seams.witnessed(vault)
     with snapshot(vault.engine) as conn:
+        audit_reads.pin(conn)
+        with vault.operation(Operation("compliance.check.begin", actor)) as (_conn, op):
+            authorise(actor, "compliance", register=vault.register, op=op)
+            _check_known(only)
         ctx = Ctx(vault, conn, now, witness)
         for cid, fn in CHECKS:
             if wanted is None or cid in wanted:
@@ -66,7 +79,12 @@ def run_compliance(
     vault: Vault, *, now: datetime | None = None, actor: Actor,
     only: Iterable[str] | None = None,
 ) -> ComplianceReport:
-    results = run_checks(vault, now, only)
+    """Run the checks (role action ``compliance``), in two audited steps.
+
+    The decision comes first, logged before any check runs, so a refused caller runs nothing;
+    the outcome is the second entry, decided again for the same caller.
+    """
+    results = _run_checks(vault, actor, now, only)
     report = ComplianceReport(
         ran_at=now or vault.clock(),
         controller=vault.register.controller.name,
@@ -75,8 +93,17 @@ def run_compliance(
         results=results,
     )
     with vault.operation(Operation("compliance.check", actor)) as (_conn, op):
+        authorise(actor, "compliance", register=vault.register, op=op)
         op.details.update({
             "checks": len(results), "failed": report.failed,
             "not_applicable": report.not_applicable,
         })
     return report
+
+
+def run_checks(
+    vault: Vault, now: datetime | None = None, only: Iterable[str] | None = None, *,
+    actor: Actor,
+) -> list[CheckResult]:
+    """The results of one audited run of the checks named in ``only`` (or all)."""
+    return run_compliance(vault, now=now, actor=actor, only=only).results

@@ -274,8 +274,7 @@ def access_export(
         safe_files.check_target(out, force=force)
     type_ = requests.PORTABILITY if portability else requests.ACCESS
     with vault.operation(Operation(f"rights.{type_}", actor)) as (conn, op):
-        s = subjects.require(vault, conn, external_id)
-        op.subject_pseudonyms.append(s.pseudonym)
+        s = requests.decide_for_subject(vault, conn, op, actor, "rights", external_id)
         if s.status in (subjects.ERASED, subjects.ERASING):
             subjects.ensure_processable(s)
         req, _new = requests.open_in(

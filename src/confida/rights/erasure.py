@@ -42,7 +42,7 @@ from sqlalchemy import Connection, delete, exists, insert, select, update
 from confida import downstream, erasure_journal, web_sessions
 from confida import request as requests
 from confida import subject as subjects
-from confida.authz import authorise
+from confida.authz import Resource, authorise
 from confida.crypto import aead
 from confida.errors import BadInput, NotFound, RequestConflict, SubjectErased
 from confida.operation import Actor, Operation
@@ -123,6 +123,9 @@ def erase(
 
     # begin
     with vault.operation(Operation("rights.erase.begin", actor)) as (conn, op):
+        found = subjects.find(vault, conn, external_id)
+        authorise(actor, "rights", Resource(subject_id=None if found is None else found.id),
+                  register=vault.register, op=op)
         done = _completed(vault, conn, request_id)
         if done is not None:
             return done
@@ -190,6 +193,8 @@ def resume_journaled(
     step = progress or (lambda _name: None)
     with vault.operation(Operation("rights.erase.begin", actor,
                                    details={"replay": True})) as (conn, op):
+        authorise(actor, "rights", Resource(subject_id=entry.subject), register=vault.register,
+                  op=op)
         s = lock_subject(conn, entry.subject)
         op.subject_pseudonyms.append(s.pseudonym)
         erasure_journal.ensure_request(vault, conn, entry, completed=False)
@@ -227,6 +232,7 @@ def _shred_and_finish(
     # shred: from here on nothing of the subject is readable
     with vault.operation(Operation("rights.erase.shred", actor,
                                    subject_pseudonyms=[s.pseudonym])) as (_conn, op):
+        _decide_step(vault, actor, s, op)
         op.details["destroyed"] = vault.keys.destroy(s.id)
     step("shred")
 
@@ -236,6 +242,7 @@ def _shred_and_finish(
     # statement sees what the other run committed.
     with vault.operation(Operation("rights.erase.notify", actor,
                                    subject_pseudonyms=[s.pseudonym])) as (conn, op):
+        _decide_step(vault, actor, s, op)
         lock_subject(conn, s.id)
         refs = downstream.refs_of(conn, s.id)
         notice_id = feed.append(vault, conn, req.id, refs)
@@ -251,6 +258,7 @@ def _shred_and_finish(
     while True:
         with vault.operation(Operation("rights.erase.delete", actor,
                                        subject_pseudonyms=[s.pseudonym])) as (conn, op):
+            _decide_step(vault, actor, s, op)
             lock_subject(conn, s.id)
             n = delete_records_chunk(conn, s.id, CHUNK)
             if n:  # progress kept with the deletion itself, so re-runs count exactly
@@ -265,6 +273,7 @@ def _shred_and_finish(
     # finish: the subject row forgets the host's id; the request says what was kept and why
     with vault.operation(Operation("rights.erase", actor,
                                    subject_pseudonyms=[s.pseudonym])) as (conn, op):
+        _decide_step(vault, actor, s, op)
         lock_subject(conn, s.id)
         current = requests.load(vault, conn, req.id)
         if not current.is_open:  # a concurrent run of this request finished it first
@@ -291,6 +300,11 @@ def _shred_and_finish(
     sqlite_checkpoint(vault.engine)
     step("finish")
     return _result(req, resumed=resumed)
+
+
+def _decide_step(vault: Vault, actor: Actor, s: subjects.Subject, op: Operation) -> None:
+    """Each step is its own audited operation, so each records the decision that let it run."""
+    authorise(actor, "rights", Resource(subject_id=s.id), register=vault.register, op=op)
 
 
 def _result(req: requests.Request, *, resumed: bool) -> Erasure:

@@ -19,7 +19,9 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, text
 
+from confida.authz import authorise
 from confida.errors import BadInput
+from confida.operation import Actor, Operation
 from confida.store.schema import erasure_notice
 from confida.vault import Vault
 
@@ -54,19 +56,28 @@ def append(
     return int(res.inserted_primary_key[0])
 
 
-def erasure_feed(vault: Vault, since: int = 0, limit: int = 1000) -> list[ErasureNotice]:
-    """Notices after cursor ``since``, oldest first; pass the last id back as the next cursor."""
-    if isinstance(since, bool) or not isinstance(since, int) or since < 0:
-        raise BadInput("--since is a notice id, 0 or more")
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
-        raise BadInput(f"limit is 1 to {MAX_PAGE}")
-    with vault.engine.connect() as conn:
+def erasure_feed(
+    vault: Vault, since: int = 0, limit: int = 1000, *, actor: Actor
+) -> list[ErasureNotice]:
+    """Notices after cursor ``since``, oldest first; pass the last id back as the next cursor.
+
+    Role action ``rights``: the feed names no subject, but which systems held references is
+    itself something only the staff handling rights need to see.
+    """
+    with vault.operation(Operation("rights.erasure_feed", actor)) as (conn, op):
+        authorise(actor, "rights", register=vault.register, op=op)
+        if isinstance(since, bool) or not isinstance(since, int) or since < 0:
+            raise BadInput("--since is a notice id, 0 or more")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+            raise BadInput(f"limit is 1 to {MAX_PAGE}")
+        op.details.update({"since": since})
         rows = conn.execute(
             select(erasure_notice.c.id, erasure_notice.c.at, erasure_notice.c.refs)
             .where(erasure_notice.c.id > since)
             .order_by(erasure_notice.c.id)
             .limit(limit)
         ).all()
+        op.details["count"] = len(rows)
     return [ErasureNotice(int(r.id), r.at, _refs(r.refs)) for r in rows]
 
 

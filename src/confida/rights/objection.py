@@ -13,6 +13,7 @@ every collect, read and update, in the same transaction as the processing it gua
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, select
@@ -21,16 +22,11 @@ from confida import request as requests
 from confida import subject as subjects
 from confida.consent import SOURCES, WITHDRAW
 from confida.errors import BadInput
-from confida.lawfulness import OBJECTABLE, check_objection
+from confida.lawfulness import OBJECTABLE
 from confida.operation import Actor, Operation
 from confida.store.conflict import insert_for
 from confida.store.schema import consent_event, objection
 from confida.vault import Vault
-
-
-def check(vault: Vault, conn: Connection, subject: Any, purpose: str) -> None:
-    """Refuse processing for ``purpose`` if the subject objected to it."""
-    check_objection(vault.register, conn, subject, purpose)
 
 
 def objections_of(conn: Connection, subject_id: str) -> list[dict[str, Any]]:
@@ -52,16 +48,15 @@ def object_to(
     actor: Actor,
 ) -> requests.Request:
     """Record an objection (or, for a consent-based purpose, a withdrawal); effective at once."""
-    p = vault.register.purpose(purpose)
-    if p.legal_basis not in OBJECTABLE and not p.consent_required:
-        raise BadInput(
-            f"purpose {purpose!r} is based on {p.legal_basis.value} ({p.legal_basis.article}); "
-            "Art. 21 applies to legitimate interests and public tasks. Ask for restriction or "
-            "erasure instead"
-        )
     with vault.operation(Operation("rights.object", actor, purpose)) as (conn, op):
-        s = subjects.require(vault, conn, external_id)
-        op.subject_pseudonyms.append(s.pseudonym)
+        s = requests.decide_for_subject(vault, conn, op, actor, "rights", external_id)
+        p = vault.register.purpose(purpose)
+        if p.legal_basis not in OBJECTABLE and not p.consent_required:
+            raise BadInput(
+                f"purpose {purpose!r} is based on {p.legal_basis.value} "
+                f"({p.legal_basis.article}); Art. 21 applies to legitimate interests and public "
+                "tasks. Ask for restriction or erasure instead"
+            )
         if s.status in (subjects.ERASED, subjects.ERASING):
             subjects.ensure_processable(s)
         req, _new = requests.open_in(
@@ -96,3 +91,11 @@ def object_to(
         return requests.set_status(
             vault, conn, req, requests.COMPLETED, details={"purpose": purpose, "effect": effect}
         )
+
+
+def every_objection(conn: Connection) -> dict[tuple[str, str], datetime]:
+    """When each (subject id, purpose) objection was made, in the caller's transaction (the
+    compliance run checks nothing was processed for the purpose after it)."""
+    return {(r.subject_id, r.purpose): r.at for r in conn.execute(
+        select(objection.c.subject_id, objection.c.purpose, objection.c.at)
+    )}

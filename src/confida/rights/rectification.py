@@ -49,8 +49,7 @@ def rectify(
     with vault.operation(Operation("rights.rectify", actor, object_ids=[record_id])) as (
         conn, op,
     ):
-        s = subjects.require(vault, conn, external_id)
-        op.subject_pseudonyms.append(s.pseudonym)
+        s = requests.decide_for_subject(vault, conn, op, actor, "rights", external_id)
         s = lock_subject(conn, s.id)
         if s.status in (subjects.ERASED, subjects.ERASING):
             subjects.ensure_processable(s)

@@ -40,8 +40,7 @@ def _set(
     type_ = requests.RESTRICTION if restricted else requests.RESTRICTION_LIFT
     action = "rights.restrict" if restricted else "rights.restrict.lift"
     with vault.operation(Operation(action, actor)) as (conn, op):
-        s = subjects.require(vault, conn, external_id)
-        op.subject_pseudonyms.append(s.pseudonym)
+        s = requests.decide_for_subject(vault, conn, op, actor, "rights", external_id)
         s = lock_subject(conn, s.id)
         if s.status in (subjects.ERASED, subjects.ERASING):
             subjects.ensure_processable(s)

@@ -9,39 +9,26 @@ entry is in the log and that the log only ever grew. Reading them is itself an a
 (role action ``audit``). Entries themselves are not served: they name subjects by pseudonym,
 which the DPO reads through ``confida audit`` on the host.
 
-The log is the vault's own audit sink (``confida.audit.sink``), in the record store.
+The reads, and the decision whether the caller may make them, are ``confida.audit.reads``.
 """
 
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel
 
-from confida.audit import AuditLog, ProofError
-from confida.authz import authorise
-from confida.errors import BadInput, NotFound
-from confida.operation import Actor, Operation
+from confida.audit import reads
+from confida.operation import Actor
 from confida.server.deps import get_vault, no_unknown_query, staff
 from confida.vault import Vault
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"],
                    dependencies=[Depends(no_unknown_query)])
-
-
-def audit_log(vault: Vault) -> AuditLog:
-    """The vault's log (its sink's), or one over the same tables for a vault opened with
-    another sink (tests)."""
-    log = getattr(vault.audit, "log", None)
-    if isinstance(log, AuditLog):
-        return log
-    from confida.audit.sink import audit_log as sink_log
-
-    return sink_log(vault.config)
 
 
 def _b64(b: bytes) -> str:
@@ -75,16 +62,6 @@ StaffDep = Annotated[Actor, Depends(staff)]
 Size = Annotated[int, Query(ge=0, le=2**62)]
 
 
-def _run(vault: Vault, actor: Actor, action: str, fn: Any) -> Any:
-    log = audit_log(vault)
-    with vault.operation(Operation(action, actor)) as (conn, op):
-        authorise(actor, "audit", register=vault.register, op=op)
-        try:
-            return fn(conn, log, op)
-        except (ProofError, KeyError) as exc:
-            raise BadInput(f"no such proof: {exc}") from None
-
-
 def _wants_json(request: Request) -> bool:
     """JSON only when the client lists ``application/json`` before (or without) ``text/plain``."""
     accept = request.headers.get("accept", "").lower()
@@ -111,19 +88,9 @@ def latest_checkpoint(request: Request, vault: VaultDep, actor: StaffDep) -> Res
     and check it with nothing but the audit public key; ``confida audit verify --checkpoint``
     takes such notes back.
     """
-
-    def fn(conn: Any, log: AuditLog, op: Operation) -> tuple[int, str, datetime]:
-        cp = log.latest_checkpoint(conn)
-        if cp is None:
-            raise NotFound("no checkpoint has been signed yet")
-        op.details["tree_size"] = cp[0]
-        return cp
-
-    size, note, created = _run(vault, actor, "audit.checkpoint", fn)
+    size, note, created = reads.latest_checkpoint(vault, actor=actor)
     headers = {"Cache-Control": "no-store"}
     if _wants_json(request):
-        if created.tzinfo is None:  # SQLite returns the log's UTC times without an offset
-            created = created.replace(tzinfo=UTC)
         body = CheckpointOut(tree_size=size, note=note, created_at=created)
         return JSONResponse(body.model_dump(mode="json"), headers=headers)
     return PlainTextResponse(note, headers=headers)
@@ -132,31 +99,14 @@ def latest_checkpoint(request: Request, vault: VaultDep, actor: StaffDep) -> Res
 @router.get("/proofs/inclusion", response_model=InclusionOut)
 def inclusion(vault: VaultDep, actor: StaffDep, index: Size, tree_size: Size) -> InclusionOut:
     """RFC 9162 inclusion proof of entry ``index`` in the tree of ``tree_size`` entries."""
-
-    def fn(conn: Any, log: AuditLog, op: Operation) -> InclusionOut:
-        if index >= tree_size:
-            raise ProofError("index must be below tree_size")
-        proof = log.inclusion_proof(conn, index, tree_size)
-        op.details.update({"index": index, "tree_size": tree_size})
-        return InclusionOut(index=index, tree_size=tree_size,
-                            leaf_hash=_b64(log.leaf_hash(conn, index)),
-                            root=_b64(log.root(conn, tree_size)),
-                            proof=[_b64(p) for p in proof])
-
-    return _run(vault, actor, "audit.proof", fn)  # type: ignore[no-any-return]
+    p = reads.inclusion_proof(vault, index, tree_size, actor=actor)
+    return InclusionOut(index=p.index, tree_size=p.tree_size, leaf_hash=_b64(p.leaf_hash),
+                        root=_b64(p.root), proof=[_b64(x) for x in p.proof])
 
 
 @router.get("/proofs/consistency", response_model=ConsistencyOut)
 def consistency(vault: VaultDep, actor: StaffDep, first: Size, second: Size) -> ConsistencyOut:
     """RFC 9162 consistency proof that the tree at ``second`` extends the tree at ``first``."""
-
-    def fn(conn: Any, log: AuditLog, op: Operation) -> ConsistencyOut:
-        if not 0 < first <= second:
-            raise ProofError("need 0 < first <= second")
-        proof = log.consistency_proof(conn, first, second)
-        op.details.update({"first": first, "second": second})
-        return ConsistencyOut(first=first, second=second, first_root=_b64(log.root(conn, first)),
-                              second_root=_b64(log.root(conn, second)),
-                              proof=[_b64(p) for p in proof])
-
-    return _run(vault, actor, "audit.proof", fn)  # type: ignore[no-any-return]
+    p = reads.consistency_proof(vault, first, second, actor=actor)
+    return ConsistencyOut(first=p.first, second=p.second, first_root=_b64(p.first_root),
+                          second_root=_b64(p.second_root), proof=[_b64(x) for x in p.proof])

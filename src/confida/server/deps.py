@@ -17,7 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from confida import credential, oidc, subject_token
 from confida.config import Config
 from confida.errors import AccessDenied, ConfidaError, PurposeRequired, Unauthenticated
-from confida.operation import Actor, Operation
+from confida.operation import Actor
 from confida.readiness import BackgroundJob, ReadinessProbe
 from confida.server.security import RateLimiter, client_host
 from confida.vault import Vault
@@ -78,13 +78,8 @@ def get_vault(ctx: Annotated[ServerContext, Depends(context)]) -> Vault:
 
 
 def refuse(vault: Vault, action: str, exc: ConfidaError, actor: Actor = ANONYMOUS) -> None:
-    """Record a refusal made before any core operation started, then raise it."""
-    try:
-        with vault.operation(Operation(action, actor)):
-            raise exc
-    except ConfidaError:
-        pass
-    raise exc
+    """Record a refusal made before any core operation started (in the core), then raise it."""
+    credential.refuse(vault, action, exc, actor)
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,15 @@ from contextlib import contextmanager
 
 from confida.config import Config
 from confida.errors import ConfidaError
-from confida.operation import Actor
+from confida.kek_lifecycle import retire_due
+from confida.operation import system_actor
+from confida.retention import run_retention
+from confida.server.error_detail import describe
 from confida.vault import Vault
 
 DEFAULT_EVERY_SECONDS = 3600
-ACTOR = Actor(id="system:retention", role=None, source="system")
-KEYS_ACTOR = Actor(id="system:keys-retire", role=None, source="system")
+ACTOR = system_actor("retention")
+KEYS_ACTOR = system_actor("keys")
 
 
 class RetentionTask:
@@ -72,7 +75,6 @@ class RetentionTask:
         return True, "ok"
 
     def run_once(self) -> None:
-        from confida.retention import run_retention
 
         try:
             with self._open(self.config) as vault:
@@ -85,8 +87,6 @@ class RetentionTask:
             self.last_error = type(exc).__name__
             sys.stderr.write(f"retention run failed: {exc.code}\n")
         except Exception as exc:  # noqa: BLE001 - a bug must not end the job silently
-            from confida.error_detail import describe
-
             self.errors += 1
             self.last_error = type(exc).__name__
             sys.stderr.write(f"retention run failed: {describe(exc)}\n")
@@ -99,8 +99,6 @@ class RetentionTask:
                 if self._stop.wait(self.every):
                     return
         except BaseException as exc:  # noqa: BLE001 - recorded for /ready, never a traceback
-            from confida.error_detail import describe
-
             self.crashed = type(exc).__name__
             sys.stderr.write(f"retention thread stopped: {describe(exc)}\n")
 
@@ -112,10 +110,8 @@ def _retire_due_kek_versions(vault: Vault) -> None:
     A refusal (a rotation left unfinished) is reported, not counted as a failed retention run:
     it needs an operator, and taking the server out of service for it would help nobody.
     """
-    from confida.kek_lifecycle import retire_due
-
     try:
-        retire_due(vault, KEYS_ACTOR)
+        retire_due(vault, actor=KEYS_ACTOR)
     except ConfidaError as exc:
         sys.stderr.write(f"keys retire refused: {exc.code}; run `confida keys rotate`, "
                          "then `confida keys retire`\n")

@@ -1,8 +1,7 @@
 """Data subject rights, requests and the erasure feed over HTTP (``confida.rights``).
 
-The role decision (action ``rights``, or ``requests`` for listing them) is taken and audited
-before the core call, which audits the operation itself; the core's rights functions take no
-role, so this is where the register's roles reach them.
+Each endpoint is one core call with the caller as its actor; the core decides (role action
+``rights``, or ``requests`` for listing them) inside the operation it audits.
 """
 
 from __future__ import annotations
@@ -16,8 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from confida import request as requests
 from confida import rights
-from confida.authz import authorise
-from confida.operation import Actor, Operation
+from confida.operation import Actor
 from confida.server.deps import get_vault, no_unknown_query, staff
 from confida.vault import Vault
 
@@ -31,11 +29,6 @@ VerifiedBy = Annotated[str, Field(min_length=1, max_length=200, description=(
     "personal data"))]
 HostRequestId = Annotated[str, Field(min_length=1, max_length=128,
                                      pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
-
-
-def _decide(vault: Vault, actor: Actor, action: str) -> None:
-    with vault.operation(Operation(f"authorise.{action}", actor)) as (_c, op):
-        authorise(actor, action, register=vault.register, op=op)
 
 
 class _In(BaseModel):
@@ -104,7 +97,6 @@ def _req(r: requests.Request) -> RequestOut:
 )
 def access_export(subject_id: str, body: AccessIn, vault: VaultDep, actor: StaffDep) -> Response:
     """The subject's data and the facts about its processing, as a zip (Art. 15 / 20)."""
-    _decide(vault, actor, "rights")
     buf = io.BytesIO()
     res = rights.access_export(vault, subject_id, buf, verified_by=body.verified_by,
                                request_id=body.request_id, portability=body.portability,
@@ -118,7 +110,6 @@ def access_export(subject_id: str, body: AccessIn, vault: VaultDep, actor: Staff
              response_model=RequestOut)
 def rectify(subject_id: str, body: RectifyIn, vault: VaultDep, actor: StaffDep) -> RequestOut:
     """Correct fields of one of the subject's records (Art. 16); the old value is not kept."""
-    _decide(vault, actor, "rights")
     return _req(rights.rectify(vault, subject_id, body.record_id, body.data,
                                verified_by=body.verified_by, request_id=body.request_id,
                                actor=actor))
@@ -128,7 +119,6 @@ def rectify(subject_id: str, body: RectifyIn, vault: VaultDep, actor: StaffDep) 
              response_model=RequestOut)
 def restrict(subject_id: str, body: RestrictIn, vault: VaultDep, actor: StaffDep) -> RequestOut:
     """Restrict processing (Art. 18), or lift a restriction with `lift: true`."""
-    _decide(vault, actor, "rights")
     fn = rights.lift_restriction if body.lift else rights.restrict
     return _req(fn(vault, subject_id, verified_by=body.verified_by, request_id=body.request_id,
                    actor=actor))
@@ -138,7 +128,6 @@ def restrict(subject_id: str, body: RestrictIn, vault: VaultDep, actor: StaffDep
              response_model=RequestOut)
 def object_to(subject_id: str, body: ObjectIn, vault: VaultDep, actor: StaffDep) -> RequestOut:
     """Object to a purpose (Art. 21): it stops at once for this subject."""
-    _decide(vault, actor, "rights")
     return _req(rights.object_to(vault, subject_id, body.purpose, verified_by=body.verified_by,
                                  request_id=body.request_id, actor=actor))
 
@@ -146,7 +135,6 @@ def object_to(subject_id: str, body: ObjectIn, vault: VaultDep, actor: StaffDep)
 @router.post("/subjects/{subject_id}/erasure", response_model=ErasureOut)
 def erase(subject_id: str, body: _In, vault: VaultDep, actor: StaffDep) -> ErasureOut:
     """Erase the subject (Art. 17): the data key is destroyed first; resumable, idempotent."""
-    _decide(vault, actor, "rights")
     e = rights.erase(vault, subject_id, verified_by=body.verified_by,
                      request_id=body.request_id, actor=actor)
     return ErasureOut(request=_req(e.request), records=e.records, kept=e.kept,
@@ -160,9 +148,8 @@ def erasure_feed(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[NoticeOut]:
     """Erasure notices for downstream systems: only the references each was given."""
-    _decide(vault, actor, "rights")
     return [NoticeOut(id=n.id, at=n.at, references=n.references)
-            for n in rights.erasure_feed(vault, since, limit)]
+            for n in rights.erasure_feed(vault, since, limit, actor=actor)]
 
 
 @router.get("/requests", tags=["rights"], response_model=list[RequestOut])
@@ -173,7 +160,6 @@ def list_requests(
     limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
 ) -> list[RequestOut]:
     """Requests by deadline, soonest first (`overdue=true`: open ones past their deadline)."""
-    _decide(vault, actor, "requests")
     return [_req(r) for r in requests.list_requests(vault, overdue=overdue,
                                                     status=request_status, limit=limit,
                                                     actor=actor)]

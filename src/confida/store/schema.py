@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
 )
 
 from confida.audit.tables import define_tables
@@ -243,7 +244,7 @@ breach = Table(
     metadata,
     Column("id", String(36), primary_key=True),
     Column("title", String(200), nullable=False),
-    Column("description", String(4000), nullable=False),
+    Column("description", Text, nullable=False),  # sealed (confida.breach)
     Column("discovered_at", UTCDateTime(), nullable=False),
     Column("occurred_from", UTCDateTime(), nullable=True),
     Column("occurred_to", UTCDateTime(), nullable=True),
@@ -254,8 +255,8 @@ breach = Table(
     Column("affected_subjects", Integer, nullable=False, default=0),
     Column("affected_records", Integer, nullable=False, default=0),
     Column("categories", JSON, nullable=False),  # category names, never values
-    Column("consequences", String(4000), nullable=True),
-    Column("measures", String(4000), nullable=True),
+    Column("consequences", Text, nullable=True),  # sealed
+    Column("measures", Text, nullable=True),  # sealed
     Column("created_at", UTCDateTime(), nullable=False),
     Column("authority_notified_at", UTCDateTime(), nullable=True),
     Column("subjects_notified_at", UTCDateTime(), nullable=True),

@@ -7,14 +7,28 @@ from __future__ import annotations
 import io
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from confida import consent, key_view, record, register_view, web_sessions
+import jwt
+
+from confida import (
+    breach,
+    consent,
+    credential,
+    key_view,
+    record,
+    register_view,
+    request,
+    rights,
+    web_sessions,
+)
 from confida import subject as subjects
-from confida.audit.witness import WitnessFile
-from confida.errors import BadInput, SubjectErased
-from confida.operation import Actor, Operation
-from confida.store.engine import snapshot
+from confida.audit import reads as audit_reads
+from confida.compliance.report import as_dict
+from confida.compliance.run import run_compliance
+from confida.errors import BadInput, SubjectErased, Unauthenticated
+from confida.operation import Actor
 from confida.vault import Vault
 
 # --- privacy center --------------------------------------------------------------------------
@@ -107,7 +121,6 @@ VERIFIED_BY = "privacy-center:subject-link"  # the host's login, vouched for by 
 
 def access_export(vault: Vault, actor: Actor) -> bytes:
     """Art. 15/20 export (``confida.rights``): the zip, completed as a tracked request."""
-    from confida import rights
 
     buf = io.BytesIO()
     rights.access_export(vault, "", buf, subject_id=_subject_id(actor),
@@ -120,7 +133,7 @@ def submit_request(vault: Vault, type_: str, *, purpose: str | None,
     """Restriction and objection take effect at once (``confida.rights``); a correction is
     recorded with its deadline for staff to carry out (what to correct is agreed with the
     person through the host, so no free text lands in the store)."""
-    from confida import request, rights
+    from confida import request
 
     kw: dict[str, Any] = {"verified_by": VERIFIED_BY, "request_id": request_id, "actor": actor,
                           "subject_id": _subject_id(actor)}
@@ -145,7 +158,6 @@ def my_requests(vault: Vault, actor: Actor) -> list[Any]:
 
 
 def erase(vault: Vault, actor: Actor) -> Any:
-    from confida import rights
 
     return rights.erase(vault, "", subject_id=_subject_id(actor), verified_by=VERIFIED_BY,
                         actor=actor)
@@ -188,56 +200,33 @@ def training_export(vault: Vault, out_dir: Any, *, actor: Actor) -> set[str]:
 def sign_in(vault: Vault, secret: str, oidc: Any = None) -> tuple[web_sessions.WebSession,
                                                                  str | None]:
     """Open a console session for an API key or (when ``[oidc]`` is configured) an OIDC ID
-    token; the core refuses a role that may not handle requests. Returns the session and the
-    role the pages act with."""
-    from confida import credential
-    from confida.errors import Unauthenticated
-
+    token; the core refuses a role that may not handle requests, and audits the sign-in.
+    Returns the session and the role the pages act with."""
     not_after = None
     if credential.looks_like_key(secret):
         actor = credential.authenticate(vault, secret)
     elif oidc is not None and secret.count(".") == 2:
-        from datetime import UTC, datetime
-
-        import jwt
-
         actor = oidc.authenticate(secret, set(vault.register.roles))
         exp = int(jwt.decode(secret, options={"verify_signature": False})["exp"])  # verified
         not_after = datetime.fromtimestamp(exp, tz=UTC)
     else:
         raise Unauthenticated("malformed credential")
     actor = Actor(id=actor.id, role=actor.role, source="web")
+    request.sign_in(vault, actor=actor)
     return web_sessions.open_console(vault, actor, not_after=not_after), actor.role
-
-
-def _may_handle_requests(vault: Vault, actor: Actor) -> None:
-    """``confida.request`` does not check roles itself (yet); the core's ``access.decide`` does
-    it here for every console call, so a revoked or downgraded key stops working at once."""
-    from confida import access
-
-    access.decide(vault.register, actor, "requests")
 
 
 def staff_requests(vault: Vault, actor: Actor) -> list[Any]:
     """Every request, overdue first, then open ones by deadline, then closed ones."""
-    from confida import request
-
-    _may_handle_requests(vault, actor)
     reqs = request.list_requests(vault, actor=actor)
     return sorted(reqs, key=lambda r: (not r.overdue, not r.is_open, r.due_at))
 
 
 def complete_request(vault: Vault, request_id: str, actor: Actor) -> Any:
-    from confida import request
-
-    _may_handle_requests(vault, actor)
     return request.complete(vault, request_id, actor=actor)
 
 
 def extend_request(vault: Vault, request_id: str, months: int, reason: str, actor: Actor) -> Any:
-    from confida import request
-
-    _may_handle_requests(vault, actor)
     return request.extend(vault, request_id, months, reason, actor=actor)
 
 
@@ -275,24 +264,17 @@ def notice_html(vault: Vault, lang: str) -> tuple[str, str]:
 
 
 def compliance_report(vault: Vault, actor: Actor) -> dict[str, Any]:
-    from confida import access
-    from confida.compliance.report import as_dict
-    from confida.compliance.run import run_compliance
-
-    access.decide(vault.register, actor, "compliance")
     return as_dict(run_compliance(vault, actor=actor))
 
 
 def breaches(vault: Vault, actor: Actor) -> list[dict[str, Any]]:
     """The breach register with each 72-hour clock (Art. 33(1)), newest first."""
-    from confida import access, breach
-
-    access.decide(vault.register, actor, "breach")
+    found = breach.list_breaches(vault, actor=actor)
     now = vault.clock()
     return [
         {"b": b, "overdue": b.overdue(now), "hours_left": b.hours_left(now),
          "individual_notice": b.individual_notice_required}
-        for b in reversed(breach.list_breaches(vault))
+        for b in reversed(found)
     ]
 
 
@@ -301,34 +283,5 @@ def breaches(vault: Vault, actor: Actor) -> list[dict[str, Any]]:
 
 def audit_status(vault: Vault, actor: Actor, *, verify: bool = False) -> dict[str, Any]:
     """Size of the tamper-evident log, its latest signed checkpoint, and (on request) a full
-    verification: every entry rehashed, every checkpoint's signature and consistency checked."""
-    from confida import access
-    from confida.audit import VerifierKey
-    from confida.audit.sink import audit_log, load_signer
-
-    access.decide(vault.register, actor, "audit")
-    log = audit_log(vault.config)
-    out: dict[str, Any] = {"origin": vault.config.audit_origin}
-    # witnessed checkpoints before the snapshot: every one of them is then visible in it
-    trusted = WitnessFile(vault.config.audit_witness_file).read().trusted() if verify else []
-    with snapshot(vault.engine) as conn:
-        out["size"] = log.size(conn)
-        latest = log.latest_checkpoint(conn)
-        out["checkpoint"] = (
-            None if latest is None else
-            {"size": latest[0], "at": latest[2], "root": latest[1].split("\n")[2]}
-        )
-        if verify:
-            vkey_path = vault.config.audit_key_path.with_suffix(".vkey")
-            key = (VerifierKey.from_vkey(vkey_path.read_text()) if vkey_path.exists()
-                   else load_signer(vault.config).verifier)
-            # a log shortened below its witness fails here as in `confida audit verify`
-            r = log.verify_live(conn, key, trusted_checkpoints=trusted)
-            out["verify"] = {"ok": r.ok, "size": r.size, "checkpoints": r.checkpoints,
-                             "verified_size": r.verified_size,
-                             "first_bad_index": r.first_bad_index,
-                             "errors": r.errors[:10], "warnings": r.warnings[:10]}
-    if verify:
-        with vault.operation(Operation("audit.verify", actor)) as (_conn, op):
-            op.details.update({"ok": out["verify"]["ok"], "size": out["verify"]["size"]})
-    return out
+    verification (``confida.audit.reads``)."""
+    return audit_reads.status(vault, actor=actor, verify=verify)

@@ -18,6 +18,10 @@ from sqlalchemy import Engine
 
 from confida.audit.checkpoint import AuditSigner, VerifierKey
 from confida.audit.log import AuditLog
+from confida.audit.sink import audit_log
+from confida.config import Config
+from confida.permissions import UnsafePermissions, require_safe
+from confida.store.engine import make_engine
 
 __all__ = ["OPTIONS_KEY", "AuditContext", "cli_options", "open_log"]
 
@@ -75,9 +79,6 @@ def cli_options(ctx: typer.Context) -> dict[str, Any]:
 
 def open_log(ctx: typer.Context) -> AuditContext:
     """Open the vault's audit log from the data directory's configuration."""
-    from confida.audit.sink import audit_log
-    from confida.config import Config
-    from confida.store.engine import make_engine
 
     opts = cli_options(ctx)
     cfg = Config.load(opts.get("data_dir"), database_url=opts.get("database_url"))
@@ -103,7 +104,6 @@ def _not_initialised(data_dir: Path, as_json: bool) -> None:
 
 def _require_safe(cfg: Any, as_json: bool) -> None:
     """The same refusal as every other opener of the vault (``confida.permissions``)."""
-    from confida.permissions import UnsafePermissions, require_safe
 
     try:
         require_safe(cfg)
