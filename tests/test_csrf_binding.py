@@ -16,8 +16,7 @@ from fastapi.testclient import TestClient
 from confida.config import Config
 from confida.server.app import create_app
 from confida.vault import Vault
-from confida.web import subject_link
-from tests.web_support import SUBJECT, in_next_training_export, seed
+from tests.web_support import in_next_training_export, new_link, seed
 
 
 @pytest.fixture
@@ -35,7 +34,7 @@ def app(config: Config, seeded: dict[str, str]) -> Iterator[object]:
 def _browser(app: object, vault: Vault) -> tuple[TestClient, str]:
     """A browser that opened its own privacy-center session, and the token its page carries."""
     client = TestClient(app, base_url="https://testserver")  # type: ignore[arg-type]
-    link = subject_link.issue(vault, SUBJECT, 60)
+    link = new_link(vault)
     r = client.get("/privacy/enter", params={"token": link}, follow_redirects=False)
     assert r.status_code == 303
     page = client.get("/privacy/")

@@ -12,7 +12,7 @@ import hmac
 
 import pytest
 
-from confida.access import REDACTED, Grant, mask_value, role_view
+from confida.masking import REDACTED, Grant, mask_value, role_view
 from confida.register.loader import load_register
 from confida.register.models import Register, Role
 from tests.conftest import SAMPLE_REGISTER
@@ -29,7 +29,7 @@ def register() -> Register:
 def _grant(categories: list[str], masking: dict[str, str] | None = None) -> Grant:
     role = Role(description="test role", actions=["read"], purposes=["service"],
                 categories=categories, masking=masking or {})  # type: ignore[arg-type]
-    return Grant("tester", role)
+    return Grant(rule="role:tester", role_name="tester", role=role)
 
 
 # --- one value, one style ----------------------------------------------------------------------
@@ -171,7 +171,7 @@ def test_role_view_hash_uses_the_key_it_is_given(register: Register) -> None:
 
 
 def test_sample_support_role_sees_masked_identity_only(register: Register) -> None:
-    g = Grant("support", register.roles["support"])
+    g = Grant(rule="role:support", role_name="support", role=register.roles["support"])
     msg = {"conversation_id": "c1", "role": "user", "text": "my code word is MARMOT"}
     assert role_view(register, g, "conversation_message", msg) == (
         {"conversation_id": "c1", "role": "user"}, 1)
