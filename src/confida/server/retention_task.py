@@ -18,11 +18,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from confida.config import Config
+from confida.error_detail import describe
 from confida.errors import ConfidaError
 from confida.kek_lifecycle import retire_due
 from confida.operation import system_actor
 from confida.retention import run_retention
-from confida.server.error_detail import describe
 from confida.vault import Vault
 
 DEFAULT_EVERY_SECONDS = 3600
