@@ -199,6 +199,8 @@ def test_a_grant_without_a_role_sees_everything(register: Register, who: str) ->
     """A system job, or the person reading their own data (Art. 15), sees every field unmasked."""
     grant = _roleless_grant(register, who)
     assert grant.role is None
+    for spec in register.kind("account").fields.values():
+        assert grant.may_see(spec.category) and grant.mask_style(spec.category) == "none"
     data = dict(ACCOUNT)
     out, withheld = role_view(register, grant, "account", data, KEY)
     assert out == data and withheld == 0
