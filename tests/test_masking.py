@@ -12,7 +12,9 @@ import hmac
 
 import pytest
 
+from confida.authz import Resource, authorise
 from confida.masking import REDACTED, Grant, mask_value, role_view
+from confida.operation import Operation, subject_actor, system_actor
 from confida.register.loader import load_register
 from confida.register.models import Register, Role
 from tests.conftest import SAMPLE_REGISTER
@@ -180,9 +182,27 @@ def test_sample_support_role_sees_masked_identity_only(register: Register) -> No
         "locale": "de-DE", "country": "DE"}
 
 
-def test_no_grant_is_the_system_and_sees_everything(register: Register) -> None:
+def _roleless_grant(register: Register, who: str) -> Grant:
+    """The grant ``authorise`` really gives a named internal job or the data subject themself."""
+    if who == "system":
+        actor = system_actor("retention")
+        resource = Resource(purpose="service")
+    else:
+        actor = subject_actor("subject-1", "token:t1")
+        resource = Resource(subject_id="subject-1")
+    return authorise(actor, "read", resource, register=register,
+                     op=Operation("test.read", actor))
+
+
+@pytest.mark.parametrize("who", ["system", "subject"])
+def test_a_grant_without_a_role_sees_everything(register: Register, who: str) -> None:
+    """A system job, or the person reading their own data (Art. 15), sees every field unmasked."""
+    grant = _roleless_grant(register, who)
+    assert grant.role is None
+    for spec in register.kind("account").fields.values():
+        assert grant.may_see(spec.category) and grant.mask_style(spec.category) == "none"
     data = dict(ACCOUNT)
-    out, withheld = role_view(register, None, "account", data)
+    out, withheld = role_view(register, grant, "account", data, KEY)
     assert out == data and withheld == 0
     out["email"] = "changed"
     assert data["email"] == "ada@example.org"  # a copy, not the caller's dict
