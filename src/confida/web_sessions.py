@@ -152,10 +152,10 @@ def open_console(vault: Vault, actor: Actor, *, not_after: datetime | None = Non
 
     It ends no later than ``not_after`` (an OIDC token's expiry) or the API key's own expiry.
     """
-    version = current_key_version(vault)
-    sid = secrets.token_hex(16)
     with vault.operation(Operation("console.sign_in", actor)) as (conn, op):
         authorise(actor, _ACTION[STAFF], register=vault.register, op=op)
+        version = current_key_version(vault)
+        sid = secrets.token_hex(16)
         expires = vault.clock() + STAFF_TTL
         if not_after is not None:
             expires = min(expires, not_after)
