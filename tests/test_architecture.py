@@ -271,8 +271,8 @@ def authorises_first(fn: ast.FunctionDef, public: set[str], depth: int = 0) -> s
                 return None
             return f"line {stmt.lineno}: the operation's first statement is not authorise()"
         call = stmt.value if isinstance(stmt, ast.Return) else None
-        if isinstance(call, ast.Subscript):
-            call = call.value
+        if isinstance(call, ast.Subscript | ast.Attribute):
+            call = call.value  # delegation that returns part of the result
         if isinstance(call, ast.Call):
             # delegation, passing the actor on
             passes = any(k.arg == "actor" for k in call.keywords)

@@ -123,10 +123,6 @@ def _text(value: str | None, what: str, required: bool = False) -> str | None:
     return value.strip()
 
 
-def _decide(vault: Vault, actor: Actor, op: Operation) -> None:
-    authorise(actor, "breach", register=vault.register, op=op)
-
-
 def _key_subjects(vault: Vault, versions: Sequence[str]) -> set[str]:
     """Subjects whose data key was wrapped under one of ``versions`` at some point.
 
@@ -210,28 +206,27 @@ def register_breach(
     measures: str | None = None,
     actor: Actor,
 ) -> Breach:
-    now = vault.clock()
-    discovered = discovered_at or now
-    for name, ts in (("discovered_at", discovered), ("occurred_from", occurred_from),
-                     ("occurred_to", occurred_to)):
-        if ts is not None and ts.tzinfo is None:
-            raise BadInput(f"{name} needs a time zone (e.g. 2026-01-31T10:00:00Z)")
-    if discovered > now + timedelta(minutes=5):
-        raise BadInput("discovered_at is in the future")
-    if occurred_from and occurred_to and occurred_from > occurred_to:
-        raise BadInput("occurred_from is after occurred_to")
-    kinds_l, versions_l = sorted(set(kinds)), sorted(set(kek_versions))
-    title_t = _text(title, "title", required=True)
-    if title_t and len(title_t) > 200:
-        raise BadInput("title is at most 200 characters")
-    desc = _text(description, "description", required=True)
-    notes = {"description": desc, "consequences": _text(consequences, "consequences"),
-             "measures": _text(measures, "measures")}
-    bid = str(uuid.uuid4())
-    with vault.operation(Operation("breach.register", actor, object_ids=[f"breach:{bid}"])) as (
-        conn, op,
-    ):
-        _decide(vault, actor, op)
+    with vault.operation(Operation("breach.register", actor)) as (conn, op):
+        authorise(actor, "breach", register=vault.register, op=op)
+        now = vault.clock()
+        discovered = discovered_at or now
+        for name, ts in (("discovered_at", discovered), ("occurred_from", occurred_from),
+                         ("occurred_to", occurred_to)):
+            if ts is not None and ts.tzinfo is None:
+                raise BadInput(f"{name} needs a time zone (e.g. 2026-01-31T10:00:00Z)")
+        if discovered > now + timedelta(minutes=5):
+            raise BadInput("discovered_at is in the future")
+        if occurred_from and occurred_to and occurred_from > occurred_to:
+            raise BadInput("occurred_from is after occurred_to")
+        kinds_l, versions_l = sorted(set(kinds)), sorted(set(kek_versions))
+        title_t = _text(title, "title", required=True)
+        if title_t and len(title_t) > 200:
+            raise BadInput("title is at most 200 characters")
+        desc = _text(description, "description", required=True)
+        notes = {"description": desc, "consequences": _text(consequences, "consequences"),
+                 "measures": _text(measures, "measures")}
+        bid = str(uuid.uuid4())
+        op.object_ids.append(f"breach:{bid}")
         refuse_personal_data(vault, title_t or "", "a breach title")
         key = vault.system_key(NOTES_KEY)
         subjects, n, cats = compute_affected(
@@ -269,14 +264,14 @@ def get_breach(vault: Vault, breach_id: str, *, actor: Actor) -> Breach:
     with vault.operation(Operation("breach.read", actor, object_ids=[f"breach:{breach_id}"])) as (
         conn, op,
     ):
-        _decide(vault, actor, op)
+        authorise(actor, "breach", register=vault.register, op=op)
         return _load(vault, conn, breach_id)
 
 
 def list_breaches(vault: Vault, *, actor: Actor) -> list[Breach]:
     """The breach register, oldest discovery first (an audited read)."""
     with vault.operation(Operation("breach.list", actor)) as (conn, op):
-        _decide(vault, actor, op)
+        authorise(actor, "breach", register=vault.register, op=op)
         rows = conn.execute(select(breach_t).order_by(breach_t.c.discovered_at)).all()
         op.details["count"] = len(rows)
         return [_row_to_breach(vault, r) for r in rows]
@@ -286,7 +281,7 @@ def affected_subject_ids(vault: Vault, breach_id: str, *, actor: Actor) -> list[
     """The internal ids of the subjects a breach touched (for the Art. 34 notices)."""
     with vault.operation(Operation("breach.subjects", actor,
                                    object_ids=[f"breach:{breach_id}"])) as (conn, op):
-        _decide(vault, actor, op)
+        authorise(actor, "breach", register=vault.register, op=op)
         ids = [s for (s,) in conn.execute(
             select(breach_subject.c.subject_id).where(breach_subject.c.breach_id == breach_id)
             .order_by(breach_subject.c.subject_id))]
@@ -298,19 +293,19 @@ def mark_notified(
     vault: Vault, breach_id: str, *, authority: bool = False, subjects: bool = False,
     at: datetime | None = None, actor: Actor,
 ) -> Breach:
-    if not (authority or subjects):
-        raise BadInput("say who was notified: the authority, the subjects, or both")
-    when = at or vault.clock()
-    values = {}
-    if authority:
-        values["authority_notified_at"] = when
-    if subjects:
-        values["subjects_notified_at"] = when
     with vault.operation(Operation("breach.notify", actor, object_ids=[f"breach:{breach_id}"],
                                    details={"authority": authority, "subjects": subjects})) as (
         conn, op,
     ):
-        _decide(vault, actor, op)
+        authorise(actor, "breach", register=vault.register, op=op)
+        if not (authority or subjects):
+            raise BadInput("say who was notified: the authority, the subjects, or both")
+        when = at or vault.clock()
+        values = {}
+        if authority:
+            values["authority_notified_at"] = when
+        if subjects:
+            values["subjects_notified_at"] = when
         n = conn.execute(update(breach_t).where(breach_t.c.id == breach_id).values(**values))
         if n.rowcount == 0:
             raise NotFound("no such breach")

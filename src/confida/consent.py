@@ -56,17 +56,19 @@ def record_event(
 ) -> ConsentEvent:
     """Append a grant or withdrawal. ``subject_id`` (Confida's own id, used by the privacy
     center's subject tokens) replaces ``external_id`` when given."""
-    if action not in (GRANT, WITHDRAW):
-        raise BadInput("consent action is 'grant' or 'withdraw'")
-    if source not in SOURCES:
-        raise BadInput(f"consent source must be one of {', '.join(SOURCES)}")
-    with vault.operation(Operation(f"consent.{action}", actor, purpose)) as (conn, op):
+    # the log names only a known action, never what the caller typed
+    name = action if action in (GRANT, WITHDRAW) else "event"
+    with vault.operation(Operation(f"consent.{name}", actor, purpose)) as (conn, op):
         # Consent for a purpose is a decision about that purpose: a role records it only for
         # the purposes it may use; a subject only for themself.
         authorise(
             actor, "consent", Resource(purpose=purpose, subject_id=subject_id),
             register=vault.register, op=op,
         )
+        if action not in (GRANT, WITHDRAW):
+            raise BadInput("consent action is 'grant' or 'withdraw'")
+        if source not in SOURCES:
+            raise BadInput(f"consent source must be one of {', '.join(SOURCES)}")
         _check_purpose(vault, purpose)
         version = notice_version or vault.notice_version()
         s = (

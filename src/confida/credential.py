@@ -82,18 +82,18 @@ def create(
     actor: Actor,
 ) -> NewApiKey:
     """Create a key for ``role`` (which the register must declare); return it once."""
-    if role not in vault.register.roles:
-        raise BadInput(
-            f"unknown role {role!r}; the register declares: "
-            f"{', '.join(sorted(vault.register.roles)) or 'none'}"
-        )
-    if label is not None and len(label) > 128:
-        raise BadInput("a key label is at most 128 characters")
-    now = vault.clock()
-    if expires_at is not None and expires_at <= now:
-        raise BadInput("the expiry must be in the future")
     with vault.operation(Operation("apikey.create", actor)) as (conn, op):
         authorise(actor, "apikey", register=vault.register, op=op)
+        if role not in vault.register.roles:
+            raise BadInput(
+                f"unknown role {role!r}; the register declares: "
+                f"{', '.join(sorted(vault.register.roles)) or 'none'}"
+            )
+        if label is not None and len(label) > 128:
+            raise BadInput("a key label is at most 128 characters")
+        now = vault.clock()
+        if expires_at is not None and expires_at <= now:
+            raise BadInput("the expiry must be in the future")
         key_id = _new_id()
         while conn.execute(select(api_key.c.id).where(api_key.c.id == key_id)).first():
             key_id = _new_id()  # 40-bit ids: a collision is rare but must not merge two keys
@@ -112,11 +112,12 @@ def create(
 
 def revoke(vault: Vault, key_id: str, *, actor: Actor) -> ApiKeyInfo:
     """Revoke a key by its id; it is refused from the next request on. Idempotent."""
-    key_id = key_id.removeprefix(PREFIX)
-    with vault.operation(Operation("apikey.revoke", actor, object_ids=[f"apikey:{key_id}"])) as (
+    with vault.operation(Operation("apikey.revoke", actor,
+                                   object_ids=[f"apikey:{key_id.removeprefix(PREFIX)}"])) as (
         conn, op,
     ):
         authorise(actor, "apikey", register=vault.register, op=op)
+        key_id = key_id.removeprefix(PREFIX)
         row = conn.execute(select(api_key).where(api_key.c.id == key_id)).first()
         if row is None:
             raise NotFound("no such API key")
@@ -138,25 +139,14 @@ def list_keys(vault: Vault, *, actor: Actor) -> list[ApiKeyInfo]:
     return [_info(r) for r in rows]
 
 
-def still_active(vault: Vault, actor: Actor) -> bool:
-    """Is the API key ``actor`` authenticated with still active (not revoked, not expired)?
-
-    Part of authentication, like :func:`authenticate`: a console session ends as soon as its
-    key is revoked, so this reads without an audit entry of its own.
-    """
-    key_id = actor.id.removeprefix("apikey:")
-    if key_id == actor.id:
-        return False
-    with vault.engine.connect() as conn:
-        row = conn.execute(select(api_key).where(api_key.c.id == key_id)).first()
-    return row is not None and _info(row).status(vault.clock()) == "active"
-
-
-def refuse(vault: Vault, action: str, exc: ConfidaError, actor: Actor) -> None:
+def refuse(vault: Vault, action: str, exc: ConfidaError, caller: Actor) -> None:
     """Record a refusal made before any core operation could start (an unauthenticated or
-    wrongly authenticated caller), then raise it: every attempt is in the audit log."""
+    wrongly authenticated caller), then raise it: every attempt is in the audit log.
+
+    ``caller`` is who the request claimed (or failed) to be, not an authenticated actor: no
+    access decision is made here, authentication already said no."""
     try:
-        with vault.operation(Operation(action, actor)):
+        with vault.operation(Operation(action, caller)):
             raise exc
     except ConfidaError:
         pass

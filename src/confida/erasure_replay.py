@@ -159,7 +159,12 @@ def replay(vault: Vault, *, actor: Actor) -> ReplayReport:
 
     Idempotent, and cheap when nothing is missing (a few bulk reads). Run it before serving and
     after any restore.
+
+    The decision comes first; it is logged with each repair the replay makes (each one decided
+    again in its own operation), so a replay that finds nothing missing adds no entry.
     """
+    op = Operation("rights.erase.replay", actor)
+    authorise(actor, "rights", register=vault.register, op=op)
     report = ReplayReport()
     settled = _settled(vault)
     if settled is not None:

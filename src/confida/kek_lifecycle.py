@@ -36,11 +36,11 @@ def rotate(vault: Vault, *, actor: Actor,
 def retire_due(vault: Vault, *, actor: Actor, window: Any = None) -> dict[str, object]:
     """Destroy every KEK version retired longer ago than ``window`` (default: the config's
     ``kek_retire_after``); audited, refused while a due version still wraps a data key."""
-    window = window if window is not None else vault.config.kek_retire_window
-    now = vault.keys.clock()
-    op = Operation("keys.retire", actor, details={"older_than": str(window)})
-    with vault.operation(op):
+    with vault.operation(Operation("keys.retire", actor)) as (_conn, op):
         authorise(actor, "keys", register=vault.register, op=op)
+        window = window if window is not None else vault.config.kek_retire_window
+        now = vault.keys.clock()
+        op.details["older_than"] = str(window)
         res = vault.keys.retire(lambda since: window.after(since) <= now)
         op.details.update({"destroyed": res["destroyed"], "kept": res["kept"]})
     res["older_than"] = str(window)

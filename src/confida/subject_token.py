@@ -25,6 +25,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import Connection
+
 from confida import subject as subjects
 from confida.authz import authorise
 from confida.errors import BadInput, SubjectErased, Unauthenticated
@@ -86,36 +88,54 @@ def _minutes(vault: Vault, minutes: int | None) -> int:
     return ttl
 
 
-def issue(
-    vault: Vault, external_id: str, *, minutes: int | None = None, use: str = API,
-    actor: Actor,
-) -> SubjectToken:
-    """Issue a token for the subject the host knows as ``external_id`` (role-checked, audited)."""
-    if use not in USES:
-        raise BadInput(f"a subject token's use is one of {', '.join(USES)}")
-    ttl = _minutes(vault, minutes)
-    with vault.operation(Operation(f"subject_token.issue.{use}", actor)) as (conn, op):
-        authorise(actor, "rights", register=vault.register, op=op)
-        s = subjects.require(vault, conn, external_id)
-        if s.status in (subjects.ERASED, subjects.ERASING):
-            raise SubjectErased("this subject's data has been erased")
-        op.subject_pseudonyms.append(s.pseudonym)
-        exp = int((vault.clock() + timedelta(minutes=ttl)).timestamp())
-        jti = secrets.token_hex(16)
-        op.object_ids.append(f"subject_token:{jti}")
-        op.details["minutes"] = ttl
-    payload = _b64(json.dumps({"sub": s.id, "exp": exp, "jti": jti, "use": use},
+def _subject_claims(
+    vault: Vault, conn: Connection, op: Operation, external_id: str, ttl: int,
+) -> tuple[str, int, str]:
+    """(subject id, expiry, token id) for a token about to be issued, in the caller's decided
+    operation; an erased subject gets none."""
+    s = subjects.require(vault, conn, external_id)
+    if s.status in (subjects.ERASED, subjects.ERASING):
+        raise SubjectErased("this subject's data has been erased")
+    op.subject_pseudonyms.append(s.pseudonym)
+    exp = int((vault.clock() + timedelta(minutes=ttl)).timestamp())
+    jti = secrets.token_hex(16)
+    op.object_ids.append(f"subject_token:{jti}")
+    op.details["minutes"] = ttl
+    return s.id, exp, jti
+
+
+def _signed(vault: Vault, sub: str, exp: int, jti: str, use: str) -> SubjectToken:
+    payload = _b64(json.dumps({"sub": sub, "exp": exp, "jti": jti, "use": use},
                               separators=(",", ":")).encode())
     tag = _tag(_key(vault, KEY_VERSION), KEY_VERSION, payload)
     token = f"{PREFIX}v{KEY_VERSION}.{payload}.{tag}"
     return SubjectToken(token, datetime.fromtimestamp(exp, tz=vault.clock().tzinfo), jti)
 
 
+def issue(
+    vault: Vault, external_id: str, *, minutes: int | None = None, use: str = API,
+    actor: Actor,
+) -> SubjectToken:
+    """Issue a token for the subject the host knows as ``external_id`` (role-checked, audited)."""
+    name = use if use in USES else "unknown"  # the log names a known use, not what was typed
+    with vault.operation(Operation(f"subject_token.issue.{name}", actor)) as (conn, op):
+        authorise(actor, "rights", register=vault.register, op=op)
+        if use not in USES:
+            raise BadInput(f"a subject token's use is one of {', '.join(USES)}")
+        ttl = _minutes(vault, minutes)
+        sub, exp, jti = _subject_claims(vault, conn, op, external_id, ttl)
+    return _signed(vault, sub, exp, jti, use)
+
+
 def privacy_link(
     vault: Vault, external_id: str, *, base_url: str, minutes: int | None = None, actor: Actor
 ) -> PrivacyLink:
     """A single-use privacy-center link for the subject (the ``link`` token in its URL)."""
-    t = issue(vault, external_id, minutes=minutes, use=LINK, actor=actor)
+    with vault.operation(Operation(f"subject_token.issue.{LINK}", actor)) as (conn, op):
+        authorise(actor, "rights", register=vault.register, op=op)
+        ttl = _minutes(vault, minutes)
+        sub, exp, jti = _subject_claims(vault, conn, op, external_id, ttl)
+    t = _signed(vault, sub, exp, jti, LINK)
     return PrivacyLink(f"{base_url.rstrip('/')}/privacy/enter?token={t.token}", t.expires_at)
 
 

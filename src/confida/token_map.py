@@ -23,6 +23,7 @@ from confida.crypto import aead
 from confida.errors import BadInput, KeyUnavailable, NotFound
 from confida.lawfulness import check_objection
 from confida.operation import Actor, Operation
+from confida.pii import deanonymize
 from confida.store.engine import transaction
 from confida.store.schema import token_map
 from confida.vault import Vault
@@ -135,12 +136,10 @@ def detokenize(
     action and the purpose; the subject must not be restricted or have objected, and a
     consent-based purpose needs consent in force. The audit entry holds counts, never values.
     """
-    from confida.pii import deanonymize
-
-    items = [texts] if isinstance(texts, str) else list(texts)
     with vault.operation(Operation("pii.detokenize", actor, purpose)) as (conn, op):
         authorise(actor, "detokenize", Resource(purpose=purpose), register=vault.register,
                   op=op)
+        items = [texts] if isinstance(texts, str) else list(texts)
         if len(items) > MAX_TEXTS:
             raise BadInput(f"at most {MAX_TEXTS} texts at a time")
         s = subjects.find(vault, conn, external_id)

@@ -152,10 +152,10 @@ def open_console(vault: Vault, actor: Actor, *, not_after: datetime | None = Non
 
     It ends no later than ``not_after`` (an OIDC token's expiry) or the API key's own expiry.
     """
-    version = current_key_version(vault)
-    sid = secrets.token_hex(16)
     with vault.operation(Operation("console.sign_in", actor)) as (conn, op):
         authorise(actor, _ACTION[STAFF], register=vault.register, op=op)
+        version = _version_for_sign_in(vault, conn, op)
+        sid = secrets.token_hex(16)
         expires = vault.clock() + STAFF_TTL
         if not_after is not None:
             expires = min(expires, not_after)
@@ -165,7 +165,28 @@ def open_console(vault: Vault, actor: Actor, *, not_after: datetime | None = Non
             if key_exp is not None:
                 expires = min(expires, key_exp)
         op.object_ids.append(f"web_session:{sid}")
-        return _new(conn, vault, sid, STAFF, actor.id, None, expires, version)
+        session = _new(conn, vault, sid, STAFF, actor.id, None, expires, version)
+    cookie_key(vault, version)  # created now if the sign-in started a new version
+    return session
+
+
+def _version_for_sign_in(vault: Vault, conn: Connection, op: Operation) -> int:
+    """As :func:`current_key_version`, in the sign-in's own transaction (a rotation of its own
+    would wait for the lock the sign-in holds): a new version it starts is named in its entry."""
+    row = conn.execute(
+        select(web_session_key).order_by(web_session_key.c.version.desc()).limit(1)
+    ).first()
+    if row is not None and vault.clock() - row.created_at < KEY_MAX_AGE:
+        return int(row.version)
+    version = (int(row.version) if row is not None else 0) + 1
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(web_session_key).values(version=version,
+                                                        created_at=vault.clock()))
+    except IntegrityError:  # another process rotated at the same moment: use its version
+        return int(conn.execute(select(func.max(web_session_key.c.version))).scalar())
+    op.object_ids.append(f"system-key:{KEY_NAME}-v{version}")
+    return version
 
 
 def resume(vault: Vault, sid: str, kind: str, key_version: int) -> WebSession | None:

@@ -55,12 +55,12 @@ def set_budget(
     vault: Vault, analyst: str, dataset: str, epsilon: float, *, actor: Actor,
 ) -> Budget:
     """Set (or change) the total epsilon ``analyst`` may spend on ``dataset``."""
-    _check_name(analyst, "analyst")
-    _check_name(dataset, "dataset")
-    _check_epsilon(epsilon, "the budget")
     with vault.operation(Operation("analytics.budget.set", actor, "analytics")) as (conn, op):
         # budgets are governance, set by whoever oversees compliance, never by the analyst
         authorise(actor, "compliance", register=vault.register, op=op)
+        _check_name(analyst, "analyst")
+        _check_name(dataset, "dataset")
+        _check_epsilon(epsilon, "the budget")
         now = vault.clock()
         # One statement, so two concurrent settings of the same budget never conflict: the
         # later one wins, as it would one after the other.

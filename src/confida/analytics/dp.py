@@ -314,19 +314,18 @@ def _interval(v: float, acc: float) -> tuple[float, float]:
 
 def run(vault: Vault, q: Query, *, actor: Actor) -> Answer:
     """Answer ``q`` with differential privacy, spending ``q.epsilon`` of the analyst's budget."""
-    fields = _check(vault, q)
-    kinds = _kinds(vault, q)
-    cats = _categories(vault, q, kinds)
-    d_in = q.max_rows_per_subject
-    op = Operation(f"analytics.{q.aggregate}", actor, q.purpose)
-    op.details.update({
-        "analyst": q.analyst, "dataset": q.budget_dataset, "epsilon": q.epsilon,
-        "kinds": kinds, "group_by": list(q.group_by), "field": q.field,
-        "max_rows_per_subject": d_in, "alpha": q.alpha,
-    })
-    with vault.operation(op) as (conn, op):
+    with vault.operation(Operation(f"analytics.{q.aggregate}", actor, q.purpose)) as (conn, op):
         authorise(actor, "analytics", Resource(purpose=q.purpose), register=vault.register,
                   op=op)
+        fields = _check(vault, q)
+        kinds = _kinds(vault, q)
+        cats = _categories(vault, q, kinds)
+        d_in = q.max_rows_per_subject
+        op.details.update({
+            "analyst": q.analyst, "dataset": q.budget_dataset, "epsilon": q.epsilon,
+            "kinds": kinds, "group_by": list(q.group_by), "field": q.field,
+            "max_rows_per_subject": d_in, "alpha": q.alpha,
+        })
         spent = budgets.charge(vault, conn, q.analyst, q.budget_dataset, q.aggregate, q.epsilon)
         op.details.update({"budget_spent": spent.spent, "budget_limit": spent.limit})
         rows, stats = _rows(vault, conn, q, kinds, fields)

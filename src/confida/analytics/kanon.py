@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +28,7 @@ from sqlalchemy import select
 from confida import safe_files
 from confida.authz import Resource, authorise
 from confida.errors import BadInput, PurposeNotAllowed
+from confida.export.training import _eligible_subjects
 from confida.operation import Actor, Operation
 from confida.record import decrypt_row, origins_for, purpose_view
 from confida.store.schema import record as record_t
@@ -186,26 +187,22 @@ def kanon_export(
     Only what the purpose may use is read: active, non-objecting (or consenting) subjects,
     records within retention, fields of the purpose's categories.
     """
-    from confida.export.training import _eligible_subjects
-
-    spec = vault.register.kind(kind)
-    p = vault.register.purpose(purpose)
-    if kind not in p.kinds:
-        raise PurposeNotAllowed(f"purpose {purpose!r} does not cover kind {kind!r}")
-    qis = list(spec.quasi_identifiers)
-    allowed = set(p.categories)
-    for f in [*qis, *([sensitive] if sensitive else [])]:
-        if f not in spec.fields:
-            raise BadInput(f"kind {kind!r} has no field {f!r}")
-        if spec.fields[f].category not in allowed:
-            raise PurposeNotAllowed(f"field {f!r} is not usable for purpose {purpose!r}")
-    if out is not None:
-        safe_files.check_target(out, force=force)
     with vault.operation(Operation("analytics.kanon", actor, purpose)) as (conn, op):
         authorise(actor, "analytics", Resource(purpose=purpose), register=vault.register,
                   op=op)
-        from collections import Counter
-
+        spec = vault.register.kind(kind)
+        p = vault.register.purpose(purpose)
+        if kind not in p.kinds:
+            raise PurposeNotAllowed(f"purpose {purpose!r} does not cover kind {kind!r}")
+        qis = list(spec.quasi_identifiers)
+        allowed = set(p.categories)
+        for f in [*qis, *([sensitive] if sensitive else [])]:
+            if f not in spec.fields:
+                raise BadInput(f"kind {kind!r} has no field {f!r}")
+            if spec.fields[f].category not in allowed:
+                raise PurposeNotAllowed(f"field {f!r} is not usable for purpose {purpose!r}")
+        if out is not None:
+            safe_files.check_target(out, force=force)
         now = vault.clock()
         excluded: Counter[str] = Counter()
         cond = ((record_t.c.kind == kind) & (record_t.c.retain_until > now)

@@ -89,9 +89,9 @@ def _aware(value: datetime | str | None) -> datetime | None:
 
 def latest_checkpoint(vault: Vault, *, actor: Actor) -> tuple[int, str, datetime]:
     """The newest signed checkpoint: (tree size, the C2SP signed note, when it was signed)."""
-    log = audit_log(vault.config)
     with vault.operation(Operation("audit.checkpoint", actor)) as (conn, op):
         authorise(actor, "audit", register=vault.register, op=op)
+        log = audit_log(vault.config)
         cp = log.latest_checkpoint(conn)
         if cp is None:
             raise NotFound("no checkpoint has been signed yet")
@@ -102,9 +102,9 @@ def latest_checkpoint(vault: Vault, *, actor: Actor) -> tuple[int, str, datetime
 
 def inclusion_proof(vault: Vault, index: int, tree_size: int, *, actor: Actor) -> InclusionProof:
     """RFC 9162 inclusion proof of entry ``index`` in the tree of ``tree_size`` entries."""
-    log = audit_log(vault.config)
     with vault.operation(Operation("audit.proof", actor)) as (conn, op):
         authorise(actor, "audit", register=vault.register, op=op)
+        log = audit_log(vault.config)
         op.details.update({"index": index, "tree_size": tree_size})
         try:
             if not 0 <= index < tree_size:
@@ -118,9 +118,9 @@ def inclusion_proof(vault: Vault, index: int, tree_size: int, *, actor: Actor) -
 
 def consistency_proof(vault: Vault, first: int, second: int, *, actor: Actor) -> ConsistencyProof:
     """RFC 9162 consistency proof that the tree at ``second`` extends the tree at ``first``."""
-    log = audit_log(vault.config)
     with vault.operation(Operation("audit.proof", actor)) as (conn, op):
         authorise(actor, "audit", register=vault.register, op=op)
+        log = audit_log(vault.config)
         op.details.update({"first": first, "second": second})
         try:
             if not 0 < first <= second:
@@ -143,14 +143,14 @@ def status(vault: Vault, *, actor: Actor, verify: bool = False) -> dict[str, Any
     """Size of the log, its latest signed checkpoint, and (on request) a full verification:
     every entry rehashed, every checkpoint's signature and consistency checked, and the log
     checked to extend every checkpoint witnessed outside the database."""
-    log = audit_log(vault.config)
-    out: dict[str, Any] = {"origin": vault.config.audit_origin}
     # decided and logged first; the reads below take a snapshot of their own (on SQLite no
     # write lock), so a long verification does not hold up the writers
     with vault.operation(Operation("audit.status", actor, details={"verify": verify})) as (
         _conn, op,
     ):
         authorise(actor, "audit", register=vault.register, op=op)
+    log = audit_log(vault.config)
+    out: dict[str, Any] = {"origin": vault.config.audit_origin}
     # witnessed checkpoints before the snapshot: every one of them is then visible in it
     trusted = WitnessFile(vault.config.audit_witness_file).read().trusted() if verify else []
     with snapshot(vault.engine) as conn:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
 
 from confida.audit import reads as audit_reads
 from confida.authz import authorise
@@ -45,34 +49,12 @@ def _check_known(only: Iterable[str] | None) -> None:
 
 
 def _run_checks(
-    vault: Vault, actor: Actor, now: datetime | None, only: Iterable[str] | None
+    vault: Vault, conn: Connection, now: datetime, witness: Any, only: Iterable[str] | None
 ) -> list[CheckResult]:
-    """Decide, then run the checks (all, or those named in ``only``) on one consistent read.
-
-    One snapshot, read only: on SQLite a plain BEGIN, not the write lock, so that the API and
-    the CLI keep writing while a long audit runs (they would time out behind it). The witnessed
-    checkpoints are read first: each was committed before it was witnessed, so all of them are
-    visible in the snapshot taken next (read after it, a checkpoint committed in between would
-    look like a log shortened below its witness). The snapshot is pinned before the decision
-    is logged, so the run's own entry (and a checkpoint it may cause to be signed) is not part
-    of what the checks see.
-    """
+    """Run the checks (all, or those named in ``only``) on the pinned snapshot ``conn``."""
     wanted = set(only) if only else None
-    now = now or vault.clock()
-    # Fold the WAL into the file first, so the raw-page scan sees what is really stored.
-    sqlite_checkpoint(vault.engine)
-    witness = audit_reads.witnessed(vault.config)
-    out = []
-    with snapshot(vault.engine) as conn:
-        audit_reads.pin(conn)
-        with vault.operation(Operation("compliance.check.begin", actor)) as (_conn, op):
-            authorise(actor, "compliance", register=vault.register, op=op)
-            _check_known(only)
-        ctx = Ctx(vault, conn, now, witness)
-        for cid, fn in CHECKS:
-            if wanted is None or cid in wanted:
-                out.append(fn(ctx))
-    return out
+    ctx = Ctx(vault, conn, now, witness)
+    return [fn(ctx) for cid, fn in CHECKS if wanted is None or cid in wanted]
 
 
 def run_compliance(
@@ -83,10 +65,30 @@ def run_compliance(
 
     The decision comes first, logged before any check runs, so a refused caller runs nothing;
     the outcome is the second entry, decided again for the same caller.
+
+    The checks read one snapshot, read only: on SQLite a plain BEGIN, not the write lock, so
+    that the API and the CLI keep writing while a long audit runs (they would time out behind
+    it). The witnessed checkpoints are read first: each was committed before it was witnessed,
+    so all of them are visible in the snapshot taken next (read after it, a checkpoint committed
+    in between would look like a log shortened below its witness). The snapshot is pinned before
+    the decision is committed, so the run's own entry (and a checkpoint it may cause to be
+    signed) is not part of what the checks see.
     """
-    results = _run_checks(vault, actor, now, only)
+    with vault.operation(Operation("compliance.check.begin", actor)) as (_conn, op):
+        authorise(actor, "compliance", register=vault.register, op=op)
+        _check_known(only)
+        now = now or vault.clock()
+        witness = audit_reads.witnessed(vault.config)
+        view = ExitStack()
+        conn = view.enter_context(snapshot(vault.engine))
+        audit_reads.pin(conn)
+    with view:
+        # Fold the WAL into the file, so the raw-page scan sees what is really stored (as far
+        # as the pinned snapshot reaches: that is all the checks look at).
+        sqlite_checkpoint(vault.engine)
+        results = _run_checks(vault, conn, now, witness, only)
     report = ComplianceReport(
-        ran_at=now or vault.clock(),
+        ran_at=now,
         controller=vault.register.controller.name,
         register_version=vault.register.content_hash()[:16],
         notice_version=vault.notice_version(),

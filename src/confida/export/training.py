@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import shutil
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -253,40 +252,39 @@ def export_training(
     under a temporary name beside ``out_dir`` and renamed into place; a non-empty ``out_dir`` is
     replaced only with ``force`` (``confida.safe_files``).
     """
-    sel = selection or Selection()
-    fmts = list(dict.fromkeys(formats))
-    if not fmts or any(f not in FORMATS for f in fmts):
-        raise BadInput(f"--format: choose from {', '.join(FORMATS)} (or both)")
-    if not 1 <= shard_size <= 10_000_000:
-        raise BadInput("--shard-size must be between 1 and 10000000 records")
-    kinds = _kinds(vault, sel)
-    purpose = vault.register.purpose(sel.purpose)
-    rules = {k: field_rules(vault.register.kind(k)) for k in kinds}
-    _check_policies(vault, rules)
-    key = dataset_key or secrets.token_bytes(32)
-    anon = anonymiser or local_anonymiser
-    out_dir = Path(out_dir)
-    dataset_id = str(uuid.uuid4())
-    criteria: dict[str, Any] = {
-        "purpose": sel.purpose,
-        "legal_basis": purpose.legal_basis.value,
-        "kinds": kinds,
-        "never_exported": sorted(NEVER_EXPORTED),
-        "subjects": "active, " + ("current consent" if purpose.consent_required
-                                  else "not objected"),
-        "retention": f"record retention and {purpose.retention} for {sel.purpose}",
-        "since": sel.since.isoformat() if sel.since else None,
-        "until": sel.until.isoformat() if sel.until else None,
-        "formats": fmts,
-    }
-    op = Operation("export.training", actor, sel.purpose, object_ids=[SYSTEM_PREFIX + dataset_id])
-    output = OutputDir(out_dir, force=force)
-    tmp = output.path
-    moved = False
-    try:
-        with vault.operation(op) as (conn, op):
-            authorise(actor, "export", Resource(purpose=sel.purpose), register=vault.register,
-                      op=op)
+    why = selection.purpose if selection else TRAINING_PURPOSE
+    with vault.operation(Operation("export.training", actor, why)) as (conn, op):
+        authorise(actor, "export", Resource(purpose=why), register=vault.register, op=op)
+        sel = selection or Selection()
+        fmts = list(dict.fromkeys(formats))
+        if not fmts or any(f not in FORMATS for f in fmts):
+            raise BadInput(f"--format: choose from {', '.join(FORMATS)} (or both)")
+        if not 1 <= shard_size <= 10_000_000:
+            raise BadInput("--shard-size must be between 1 and 10000000 records")
+        kinds = _kinds(vault, sel)
+        purpose = vault.register.purpose(sel.purpose)
+        rules = {k: field_rules(vault.register.kind(k)) for k in kinds}
+        _check_policies(vault, rules)
+        key = dataset_key or secrets.token_bytes(32)
+        anon = anonymiser or local_anonymiser
+        out_dir = Path(out_dir)
+        dataset_id = str(uuid.uuid4())
+        criteria: dict[str, Any] = {
+            "purpose": sel.purpose,
+            "legal_basis": purpose.legal_basis.value,
+            "kinds": kinds,
+            "never_exported": sorted(NEVER_EXPORTED),
+            "subjects": "active, " + ("current consent" if purpose.consent_required
+                                      else "not objected"),
+            "retention": f"record retention and {purpose.retention} for {sel.purpose}",
+            "since": sel.since.isoformat() if sel.since else None,
+            "until": sel.until.isoformat() if sel.until else None,
+            "formats": fmts,
+        }
+        op.object_ids.append(SYSTEM_PREFIX + dataset_id)
+        output = OutputDir(out_dir, force=force)
+        tmp = output.path
+        try:
             now = vault.clock()
             excluded: Counter[str] = Counter()
             # purpose binding: records collected for this purpose or one declared compatible
@@ -362,13 +360,16 @@ def export_training(
                 "subject_count": len(included), "excluded": dict(sorted(excluded.items())),
                 "shards": len(writer.shards), "manifest_sha256": digest,
             })
-        # Delivered only once recorded: a crash between the commit and the move leaves a dataset
-        # on record that was never delivered (the next export clears its partial directory),
-        # never a delivered dataset the vault cannot name in revocations and erasure notices.
+        except BaseException:
+            output.discard()
+            raise
+    # Delivered only once recorded: a crash between the commit and the move leaves a dataset
+    # on record that was never delivered (the next export clears its partial directory),
+    # never a delivered dataset the vault cannot name in revocations and erasure notices.
+    try:
         output.publish()
-        moved = True
     except BaseException:
-        shutil.rmtree(out_dir if moved else tmp, ignore_errors=True)
+        output.discard()
         raise
     return ExportResult(dataset_id, out_dir, count, len(included), dict(excluded),
                         writer.shards, digest)
@@ -389,6 +390,14 @@ class Revocation:
     at: str | None
 
 
+def _purpose_of(conn: Connection, dataset_id: str) -> str | None:
+    """The purpose a dataset was exported for (None for no such dataset): what a decision on
+    its revocations is about."""
+    return conn.execute(
+        select(training_dataset.c.purpose).where(training_dataset.c.id == dataset_id)
+    ).scalar()
+
+
 def revocations(
     vault: Vault, dataset_id: str, *, since: datetime | None = None, actor: Actor,
 ) -> list[Revocation]:
@@ -399,12 +408,12 @@ def revocations(
     """
     with vault.operation(Operation("export.revocations", actor, None,
                                    object_ids=[SYSTEM_PREFIX + str(dataset_id)])) as (conn, op):
+        # the dataset names the purpose it was exported for: the decision is about that one
+        authorise(actor, "export", Resource(purpose=_purpose_of(conn, str(dataset_id))),
+                  register=vault.register, op=op)
         ds = conn.execute(
             select(training_dataset).where(training_dataset.c.id == str(dataset_id))
         ).first()
-        # the dataset names the purpose it was exported for: the decision is about that one
-        authorise(actor, "export", Resource(purpose=ds.purpose if ds else None),
-                  register=vault.register, op=op)
         if ds is None:
             raise NotFound("no such training dataset")
         cutoff = max(ds.created_at, since) if since else ds.created_at
