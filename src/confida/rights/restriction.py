@@ -14,6 +14,7 @@ from sqlalchemy import Connection, select, update
 
 from confida import request as requests
 from confida import subject as subjects
+from confida.authz import Resource, authorise
 from confida.operation import Actor, Operation
 from confida.store.schema import subject as subject_t
 from confida.vault import Vault
@@ -40,7 +41,9 @@ def _set(
     type_ = requests.RESTRICTION if restricted else requests.RESTRICTION_LIFT
     action = "rights.restrict" if restricted else "rights.restrict.lift"
     with vault.operation(Operation(action, actor)) as (conn, op):
-        s = requests.decide_for_subject(vault, conn, op, actor, "rights", external_id)
+        authorise(actor, "rights", Resource(subject_id=actor.subject_id),
+                  register=vault.register, op=op)
+        s = requests.decide_for_subject(vault, conn, op, "rights", external_id)
         s = lock_subject(conn, s.id)
         if s.status in (subjects.ERASED, subjects.ERASING):
             subjects.ensure_processable(s)
