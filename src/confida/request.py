@@ -172,17 +172,31 @@ def _select() -> Any:
     )
 
 
+def find_subject(
+    vault: Vault, conn: Connection, external_id: str, subject_id: str | None = None
+) -> subjects.Subject | None:
+    """The subject named by the host's id, or by Confida's own id (``subject_id``, from a
+    subject token) when that is given; None when there is none."""
+    if subject_id is None:
+        return subjects.find(vault, conn, external_id)
+    try:
+        return subjects.by_id(conn, subject_id)
+    except NotFound:
+        return None
+
+
 def decide_for_subject(
-    vault: Vault, conn: Connection, op: Operation, action: str, external_id: str
+    vault: Vault, conn: Connection, op: Operation, action: str, external_id: str,
+    subject_id: str | None = None,
 ) -> subjects.Subject:
-    """The subject the host's id names, decided on for ``op.actor``; returns that subject.
+    """The subject named (see :func:`find_subject`), decided on for ``op.actor``.
 
     The caller has already authorised ``action`` for the actor (for a data subject: on their own
     subject). The decision is taken again naming the subject found, so a data subject naming
     anyone else is refused; and it comes before "no such subject", so a refused caller learns
     nothing of who exists.
     """
-    s = subjects.find(vault, conn, external_id)
+    s = find_subject(vault, conn, external_id, subject_id)
     authorise(op.actor, action, Resource(subject_id=None if s is None else s.id),
               register=vault.register, op=op)
     if s is None:
@@ -335,12 +349,16 @@ def submit(
     request_id: str | None = None,
     payload: Any = None,
     actor: Actor,
+    subject_id: str | None = None,
 ) -> Request:
-    """Record a request as received (to be answered later); idempotent."""
+    """Record a request as received (to be answered later); idempotent.
+
+    ``subject_id`` (Confida's own id, from a subject token) replaces ``external_id`` when given.
+    """
     with vault.operation(Operation("request.submit", actor)) as (conn, op):
         authorise(actor, "requests", Resource(subject_id=actor.subject_id),
                   register=vault.register, op=op)
-        s = decide_for_subject(vault, conn, op, "requests", external_id)
+        s = decide_for_subject(vault, conn, op, "requests", external_id, subject_id)
         req, new = open_in(
             vault, conn, type_, s, verified_by, request_id=request_id, payload=payload
         )

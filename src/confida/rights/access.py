@@ -264,18 +264,20 @@ def access_export(
     request_id: str | None = None,
     portability: bool = False,
     actor: Actor,
+    subject_id: str | None = None,
     force: bool = False,
 ) -> AccessExport:
     """Write the subject's access/portability export to ``out``; completes the request.
 
     A file ``out`` is written atomically with mode 0600, and replaces an existing file only
-    with ``force`` (``confida.safe_files``).
+    with ``force`` (``confida.safe_files``). ``subject_id`` (Confida's own id, from a subject
+    token) replaces ``external_id`` when given.
     """
     type_ = requests.PORTABILITY if portability else requests.ACCESS
     with vault.operation(Operation(f"rights.{type_}", actor)) as (conn, op):
         authorise(actor, "rights", Resource(subject_id=actor.subject_id),
                   register=vault.register, op=op)
-        s = requests.decide_for_subject(vault, conn, op, "rights", external_id)
+        s = requests.decide_for_subject(vault, conn, op, "rights", external_id, subject_id)
         if isinstance(out, str | Path):
             safe_files.check_target(out, force=force)
         if s.status in (subjects.ERASED, subjects.ERASING):

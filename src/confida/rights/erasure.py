@@ -119,8 +119,12 @@ def erase(
     request_id: str | None = None,
     actor: Actor,
     progress: Progress | None = None,
+    subject_id: str | None = None,
 ) -> Erasure:
-    """Erase a subject; resumable (run it again after any failure and it completes)."""
+    """Erase a subject; resumable (run it again after any failure and it completes).
+
+    ``subject_id`` (Confida's own id, from a subject token) replaces ``external_id`` when given.
+    """
     step = progress or (lambda _name: None)
 
     # begin
@@ -128,21 +132,20 @@ def erase(
         authorise(actor, "rights", Resource(subject_id=actor.subject_id),
                   register=vault.register, op=op)
         # decided again on the subject named: a data subject may erase themselves only
-        found = subjects.find(vault, conn, external_id)
+        found = requests.find_subject(vault, conn, external_id, subject_id)
         authorise(actor, "rights", Resource(subject_id=None if found is None else found.id),
                   register=vault.register, op=op)
         done = _completed(vault, conn, request_id)
         if done is not None:
             return done
-        try:
-            s = subjects.require(vault, conn, external_id)
-        except NotFound:
+        s = requests.find_subject(vault, conn, external_id, subject_id)
+        if s is None:
             # a concurrent run of this request may have finished since the look-up above
             # (its finish step clears the subject's ref)
             done = _completed(vault, conn, request_id)
             if done is not None:
                 return done
-            raise
+            raise NotFound("no such subject")
         op.subject_pseudonyms.append(s.pseudonym)
         s = lock_subject(conn, s.id)
         if s.status == subjects.ERASED:
