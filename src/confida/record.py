@@ -24,6 +24,7 @@ from confida.crypto import aead
 from confida.errors import (
     BadInput,
     ConfidaError,
+    ConsentRequired,
     InvalidRecord,
     NotFound,
     PurposeNotAllowed,
@@ -158,19 +159,22 @@ def collect(
 def collect_many(
     vault: Vault, items: Sequence[CollectItem], *, actor: Actor
 ) -> list[Collected]:
-    """Collect a batch atomically: all records are stored, or none (the error names the item)."""
-    if not items:
-        return []
-    if len(items) > MAX_BATCH:
-        raise BadInput(f"a batch holds at most {MAX_BATCH} records")
+    """Collect a batch atomically: all records are stored, or none (the error names the item).
+
+    The actor is authorised to collect for each purpose of the batch (for an empty batch: to
+    collect at all) before anything else, so a refused batch is refused whatever it holds."""
     reg = vault.register
-    purposes = {it.purpose for it in items}
-    op = Operation(
-        "record.collect", actor, purposes.pop() if len(purposes) == 1 else None,
-    )
+    purposes = sorted({it.purpose for it in items})
+    op = Operation("record.collect", actor, purposes[0] if len(purposes) == 1 else None)
     with vault.operation(op) as (conn, op):
-        for p in sorted({it.purpose for it in items}):
+        authorise(actor, "collect", Resource(purpose=purposes[0] if purposes else None),
+                  register=reg, op=op)
+        for p in purposes[1:]:
             authorise(actor, "collect", Resource(purpose=p), register=reg, op=op)
+        if len(items) > MAX_BATCH:
+            raise BadInput(f"a batch holds at most {MAX_BATCH} records")
+        if not items:
+            return []
         prepared = []
         for i, it in enumerate(items):
             try:
@@ -203,8 +207,6 @@ def collect_many(
             if it.purpose in grants:
                 grant_id = grants[it.purpose].get(s.id)
                 if grant_id is None:
-                    from confida.errors import ConsentRequired
-
                     raise ConsentRequired(
                         _item_msg(
                             len(items), i,
@@ -293,13 +295,14 @@ def origins_for(vault: Vault, purpose: str) -> list[str]:
     return [o for o in vault.register.purposes if compatible(vault.register, purpose, (o,))]
 
 
-def bind(
-    vault: Vault, actor: Actor, action: str, row: Any, purpose: str, op: Operation
-) -> Grant:
+def bind(vault: Vault, action: str, row: Any, purpose: str, op: Operation) -> Grant:
     """The access decision once the record is known: the purpose it was collected for is part
-    of the resource, so processing it for another purpose needs a declared compatibility."""
+    of the resource, so processing it for another purpose needs a declared compatibility.
+
+    Runs inside the operation that already authorised ``op.actor`` for ``action`` and
+    ``purpose``; this second decision adds what only the record tells."""
     return authorise(
-        actor, action,
+        op.actor, action,
         Resource(purpose=purpose, collected_for=(row.purpose,), subject_id=row.subject_id),
         register=vault.register, op=op,
     )
@@ -346,7 +349,7 @@ def read(
         authorise(actor, "read", Resource(purpose=purpose), register=vault.register, op=op)
         row = _load(conn, record_id)
         op.subject_pseudonyms.append(subjects.by_id(conn, row.subject_id).pseudonym)
-        grant = bind(vault, actor, "read", row, purpose, op)
+        grant = bind(vault, "read", row, purpose, op)
         authorise_purpose(vault, conn, row, purpose)
         data = decrypt_row(vault, row)
     view, withheld = _view(vault, grant, row.kind, purpose, data)
@@ -386,14 +389,14 @@ def list_records(
     ``purpose`` filters by the purpose records were collected for; ``for_purpose`` is why the
     caller lists them (defaults to ``purpose``). A role limited to some purposes must state one.
     """
-    if kind:
-        vault.register.kind(kind)
-    if purpose:
-        vault.register.purpose(purpose)
     stated = for_purpose or purpose
     with vault.operation(Operation("record.list", actor, stated)) as (conn, op):
         authorise(actor, "list", Resource(purpose=stated, subject_id=subject_id),
                   register=vault.register, op=op)
+        if kind:
+            vault.register.kind(kind)
+        if purpose:
+            vault.register.purpose(purpose)
         s = (
             subjects.by_id(conn, subject_id)
             if subject_id is not None
@@ -431,7 +434,7 @@ def update(
         authorise(actor, "update", Resource(purpose=purpose), register=vault.register, op=op)
         row = _load(conn, record_id)
         op.subject_pseudonyms.append(subjects.by_id(conn, row.subject_id).pseudonym)
-        grant = bind(vault, actor, "update", row, purpose, op)
+        grant = bind(vault, "update", row, purpose, op)
         authorise_purpose(vault, conn, row, purpose)
         data, fields, summary, now = rewrite(vault, conn, row, changes, purpose)
         op.details["fields"] = fields

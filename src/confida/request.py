@@ -172,16 +172,32 @@ def _select() -> Any:
     )
 
 
-def decide_for_subject(
-    vault: Vault, conn: Connection, op: Operation, actor: Actor, action: str, external_id: str
-) -> subjects.Subject:
-    """Authorise ``action`` on the subject the host's id names, and return that subject.
+def find_subject(
+    vault: Vault, conn: Connection, external_id: str, subject_id: str | None = None
+) -> subjects.Subject | None:
+    """The subject named by the host's id, or by Confida's own id (``subject_id``, from a
+    subject token) when that is given; None when there is none."""
+    if subject_id is None:
+        return subjects.find(vault, conn, external_id)
+    try:
+        return subjects.by_id(conn, subject_id)
+    except NotFound:
+        return None
 
-    The subject is looked up first so that a data subject can be held to their own data; the
-    decision comes before "no such subject", so a refused caller learns nothing of who exists.
+
+def decide_for_subject(
+    vault: Vault, conn: Connection, op: Operation, action: str, external_id: str,
+    subject_id: str | None = None,
+) -> subjects.Subject:
+    """The subject named (see :func:`find_subject`), decided on for ``op.actor``.
+
+    The caller has already authorised ``action`` for the actor (for a data subject: on their own
+    subject). The decision is taken again naming the subject found, so a data subject naming
+    anyone else is refused; and it comes before "no such subject", so a refused caller learns
+    nothing of who exists.
     """
-    s = subjects.find(vault, conn, external_id)
-    authorise(actor, action, Resource(subject_id=None if s is None else s.id),
+    s = find_subject(vault, conn, external_id, subject_id)
+    authorise(op.actor, action, Resource(subject_id=None if s is None else s.id),
               register=vault.register, op=op)
     if s is None:
         raise NotFound("no such subject")
@@ -190,17 +206,20 @@ def decide_for_subject(
 
 
 def _decide_for_request(
-    vault: Vault, conn: Connection, op: Operation, actor: Actor, request_id: str, *,
+    vault: Vault, conn: Connection, op: Operation, request_id: str, *,
     subject_may: bool = False,
 ) -> Request:
-    """Authorise ``requests`` on ``request_id`` and load the request.
+    """Load ``request_id`` for ``op.actor``, whom the caller has authorised for ``requests``.
 
-    With ``subject_may`` the person the request is about may act too (reading it); otherwise
-    the decision names no subject, so only a role may (answering, extending or refusing a
-    request is the controller's part, even for the person's own request).
+    With ``subject_may`` the person the request is about may act too (reading it): the caller
+    decided on the actor's own subject, and the decision is taken again naming the request's
+    subject, so a data subject is refused another person's request (or one that does not
+    exist) rather than told whether it exists. Without it the caller's decision named no
+    subject, so only a role got here (answering, extending or refusing a request is the
+    controller's part, even for the person's own request).
     """
-    subject_id = None
     if subject_may:
+        subject_id = None
         try:
             uuid.UUID(request_id)
             subject_id = conn.execute(
@@ -208,8 +227,8 @@ def _decide_for_request(
             ).scalar()
         except (ValueError, TypeError, AttributeError):
             pass
-    authorise(actor, "requests", Resource(subject_id=subject_id), register=vault.register,
-              op=op)
+        authorise(op.actor, "requests", Resource(subject_id=subject_id),
+                  register=vault.register, op=op)
     req = load(vault, conn, request_id)
     op.subject_pseudonyms.append(req.subject)
     return req
@@ -330,10 +349,16 @@ def submit(
     request_id: str | None = None,
     payload: Any = None,
     actor: Actor,
+    subject_id: str | None = None,
 ) -> Request:
-    """Record a request as received (to be answered later); idempotent."""
+    """Record a request as received (to be answered later); idempotent.
+
+    ``subject_id`` (Confida's own id, from a subject token) replaces ``external_id`` when given.
+    """
     with vault.operation(Operation("request.submit", actor)) as (conn, op):
-        s = decide_for_subject(vault, conn, op, actor, "requests", external_id)
+        authorise(actor, "requests", Resource(subject_id=actor.subject_id),
+                  register=vault.register, op=op)
+        s = decide_for_subject(vault, conn, op, "requests", external_id, subject_id)
         req, new = open_in(
             vault, conn, type_, s, verified_by, request_id=request_id, payload=payload
         )
@@ -347,7 +372,9 @@ def get(vault: Vault, request_id: str, *, actor: Actor) -> Request:
     with vault.operation(Operation("request.read", actor, object_ids=[request_id])) as (
         conn, op,
     ):
-        return _decide_for_request(vault, conn, op, actor, request_id, subject_may=True)
+        authorise(actor, "requests", Resource(subject_id=actor.subject_id),
+                  register=vault.register, op=op)
+        return _decide_for_request(vault, conn, op, request_id, subject_may=True)
 
 
 def list_requests(
@@ -390,14 +417,15 @@ def extend(
     vault: Vault, request_id: str, months: int, reason: str, *, actor: Actor
 ) -> Request:
     """Extend the deadline once, by one or two months, with reasons (Art. 12(3))."""
-    if not isinstance(months, int) or isinstance(months, bool) or not (
-        1 <= months <= MAX_EXTENSION_MONTHS
-    ):
-        raise BadInput(f"an extension is 1 to {MAX_EXTENSION_MONTHS} months")
     with vault.operation(Operation("request.extend", actor, object_ids=[request_id])) as (
         conn, op,
     ):
-        req = _decide_for_request(vault, conn, op, actor, request_id)
+        authorise(actor, "requests", register=vault.register, op=op)
+        if not isinstance(months, int) or isinstance(months, bool) or not (
+            1 <= months <= MAX_EXTENSION_MONTHS
+        ):
+            raise BadInput(f"an extension is 1 to {MAX_EXTENSION_MONTHS} months")
+        req = _decide_for_request(vault, conn, op, request_id)
         reason = _check_reason(vault, reason, "extension")
         if not req.is_open:
             raise RequestConflict(f"request {req.id} is already {req.status}")
@@ -423,7 +451,8 @@ def complete(
     with vault.operation(Operation("request.complete", actor, object_ids=[request_id])) as (
         conn, op,
     ):
-        req = _decide_for_request(vault, conn, op, actor, request_id)
+        authorise(actor, "requests", register=vault.register, op=op)
+        req = _decide_for_request(vault, conn, op, request_id)
         return set_status(vault, conn, req, COMPLETED)
 
 
@@ -434,7 +463,8 @@ def reject(
     with vault.operation(Operation("request.reject", actor, object_ids=[request_id])) as (
         conn, op,
     ):
-        req = _decide_for_request(vault, conn, op, actor, request_id)
+        authorise(actor, "requests", register=vault.register, op=op)
+        req = _decide_for_request(vault, conn, op, request_id)
         reason = _check_reason(vault, reason, "rejection")
         return set_status(vault, conn, req, REJECTED, rejection_reason=reason)
 

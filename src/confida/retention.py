@@ -104,11 +104,11 @@ def run_retention(
     vault: Vault, now: datetime | None = None, *, actor: Actor
 ) -> RetentionReport:
     """Delete everything past its retention; see the module docstring for what is kept."""
-    now = now or vault.clock()
-    report = RetentionReport(ran_at=now)
-    counts: Counter[tuple[str, str]] = Counter()
     with vault.operation(Operation("retention.run", actor)) as (conn, op):
         authorise(actor, "retention", register=vault.register, op=op)
+        now = now or vault.clock()
+        report = RetentionReport(ran_at=now)
+        counts: Counter[tuple[str, str]] = Counter()
         due = and_(record.c.retain_until <= now)
         report.kept_legal_hold = int(
             conn.execute(

@@ -38,6 +38,7 @@ from sqlalchemy import select
 from confida import request as requests
 from confida import safe_files
 from confida import subject as subjects
+from confida.authz import Resource, authorise
 from confida.consent import GRANT
 from confida.crypto import aead
 from confida.operation import Actor, Operation
@@ -263,18 +264,22 @@ def access_export(
     request_id: str | None = None,
     portability: bool = False,
     actor: Actor,
+    subject_id: str | None = None,
     force: bool = False,
 ) -> AccessExport:
     """Write the subject's access/portability export to ``out``; completes the request.
 
     A file ``out`` is written atomically with mode 0600, and replaces an existing file only
-    with ``force`` (``confida.safe_files``).
+    with ``force`` (``confida.safe_files``). ``subject_id`` (Confida's own id, from a subject
+    token) replaces ``external_id`` when given.
     """
-    if isinstance(out, str | Path):
-        safe_files.check_target(out, force=force)
     type_ = requests.PORTABILITY if portability else requests.ACCESS
     with vault.operation(Operation(f"rights.{type_}", actor)) as (conn, op):
-        s = requests.decide_for_subject(vault, conn, op, actor, "rights", external_id)
+        authorise(actor, "rights", Resource(subject_id=actor.subject_id),
+                  register=vault.register, op=op)
+        s = requests.decide_for_subject(vault, conn, op, "rights", external_id, subject_id)
+        if isinstance(out, str | Path):
+            safe_files.check_target(out, force=force)
         if s.status in (subjects.ERASED, subjects.ERASING):
             subjects.ensure_processable(s)
         req, _new = requests.open_in(

@@ -33,6 +33,7 @@ by a crash, is completed by the journal's replay (``resume_journaled`` runs thes
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +47,7 @@ from confida.authz import Resource, authorise
 from confida.crypto import aead
 from confida.errors import BadInput, NotFound, RequestConflict, SubjectErased
 from confida.operation import Actor, Operation
+from confida.record import _load, reseal_values, row_aad
 from confida.register.models import LegalBasis
 from confida.rights import feed
 from confida.rights.restriction import lock_subject
@@ -117,27 +119,33 @@ def erase(
     request_id: str | None = None,
     actor: Actor,
     progress: Progress | None = None,
+    subject_id: str | None = None,
 ) -> Erasure:
-    """Erase a subject; resumable (run it again after any failure and it completes)."""
+    """Erase a subject; resumable (run it again after any failure and it completes).
+
+    ``subject_id`` (Confida's own id, from a subject token) replaces ``external_id`` when given.
+    """
     step = progress or (lambda _name: None)
 
     # begin
     with vault.operation(Operation("rights.erase.begin", actor)) as (conn, op):
-        found = subjects.find(vault, conn, external_id)
+        authorise(actor, "rights", Resource(subject_id=actor.subject_id),
+                  register=vault.register, op=op)
+        # decided again on the subject named: a data subject may erase themselves only
+        found = requests.find_subject(vault, conn, external_id, subject_id)
         authorise(actor, "rights", Resource(subject_id=None if found is None else found.id),
                   register=vault.register, op=op)
         done = _completed(vault, conn, request_id)
         if done is not None:
             return done
-        try:
-            s = subjects.require(vault, conn, external_id)
-        except NotFound:
+        s = requests.find_subject(vault, conn, external_id, subject_id)
+        if s is None:
             # a concurrent run of this request may have finished since the look-up above
             # (its finish step clears the subject's ref)
             done = _completed(vault, conn, request_id)
             if done is not None:
                 return done
-            raise
+            raise NotFound("no such subject")
         op.subject_pseudonyms.append(s.pseudonym)
         s = lock_subject(conn, s.id)
         if s.status == subjects.ERASED:
@@ -350,10 +358,8 @@ def _retain(vault: Vault, conn: Connection, s: subjects.Subject, op: Operation) 
     rkey = vault.keys.get_key(kid) if vault.keys.has_key(kid) else vault.keys.create_key(kid)
     main = aead.Opener(vault.keys.get_key(s.id))
     now = vault.clock()
-    from confida.record import reseal_values
-
     for r in rows:
-        plain = main.open(r.ciphertext, _row_aad(r), what="record")
+        plain = main.open(r.ciphertext, row_aad(r), what="record")
         conn.execute(
             update(record_t)
             .where(record_t.c.id == r.id)
@@ -382,8 +388,6 @@ def set_legal_hold(
     is refused, and the audit entry records only its length. The change re-seals the record
     (the hold is part of its associated data) in the same transaction.
     """
-    from confida.record import _load, reseal_values
-
     with vault.operation(Operation("record.legal_hold", actor, object_ids=[record_id])) as (
         conn, op,
     ):
@@ -406,7 +410,7 @@ def set_legal_hold(
             select(retained_record.c.key_id).where(retained_record.c.record_id == row.id)
         ).scalar_one_or_none()
         key = vault.keys.get_key(kept if kept is not None else row.subject_id)
-        plain = aead.open_sealed(key, row.ciphertext, _row_aad(row), what="record")
+        plain = aead.open_sealed(key, row.ciphertext, row_aad(row), what="record")
         res = conn.execute(
             update(record_t)
             .where(record_t.c.id == row.id, record_t.c.version == row.version)
@@ -418,18 +422,8 @@ def set_legal_hold(
     return bool(hold)
 
 
-def _row_aad(row: Any) -> bytes:
-    from confida.record import row_aad
-
-    return row_aad(row)
-
-
 def read_retained(vault: Vault, record_id: str, *, actor: Actor) -> dict[str, Any]:
     """Open a record kept through an erasure, for the legal ground it was kept for (audited)."""
-    import json
-
-    from confida.record import _load
-
     with vault.operation(Operation("rights.retained.read", actor, object_ids=[record_id])) as (
         conn, op,
     ):
@@ -443,7 +437,7 @@ def read_retained(vault: Vault, record_id: str, *, actor: Actor) -> dict[str, An
         op.subject_pseudonyms.append(subjects.by_id(conn, row.subject_id).pseudonym)
         op.details["ground"] = kept.ground
         raw = aead.open_sealed(
-            vault.keys.get_key(kept.key_id), row.ciphertext, _row_aad(row), what="record",
+            vault.keys.get_key(kept.key_id), row.ciphertext, row_aad(row), what="record",
         )
     return json.loads(raw)
 
@@ -454,9 +448,9 @@ def purge_retained(vault: Vault, *, actor: Actor) -> dict[str, int]:
     Called by the retention run. Also clears bookkeeping rows whose record another process
     already deleted.
     """
-    now = vault.clock()
     with vault.operation(Operation("rights.retained.purge", actor)) as (conn, op):
         authorise(actor, "retention", register=vault.register, op=op)
+        now = vault.clock()
         before = set(conn.execute(select(retained_record.c.subject_id).distinct()).scalars())
         expired = conn.execute(
             select(record_t.c.id)

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, insert, select
 
 from confida import request as requests
 from confida import subject as subjects
+from confida.authz import Resource, authorise
 from confida.consent import SOURCES, WITHDRAW
 from confida.errors import BadInput
 from confida.lawfulness import OBJECTABLE
@@ -46,10 +47,16 @@ def object_to(
     verified_by: str,
     request_id: str | None = None,
     actor: Actor,
+    subject_id: str | None = None,
 ) -> requests.Request:
-    """Record an objection (or, for a consent-based purpose, a withdrawal); effective at once."""
+    """Record an objection (or, for a consent-based purpose, a withdrawal); effective at once.
+
+    ``subject_id`` (Confida's own id, from a subject token) replaces ``external_id`` when given.
+    """
     with vault.operation(Operation("rights.object", actor, purpose)) as (conn, op):
-        s = requests.decide_for_subject(vault, conn, op, actor, "rights", external_id)
+        authorise(actor, "rights", Resource(subject_id=actor.subject_id),
+                  register=vault.register, op=op)
+        s = requests.decide_for_subject(vault, conn, op, "rights", external_id, subject_id)
         p = vault.register.purpose(purpose)
         if p.legal_basis not in OBJECTABLE and not p.consent_required:
             raise BadInput(

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from confida import request as requests
 from confida import subject as subjects
+from confida.authz import Resource, authorise
 from confida.errors import InvalidRecord, NotFound
 from confida.operation import Actor, Operation
 from confida.record import rewrite
@@ -40,16 +41,18 @@ def rectify(
     actor: Actor,
 ) -> requests.Request:
     """Correct fields of one record of the subject; returns the completed request."""
-    if not isinstance(changes, Mapping) or not changes:
-        raise InvalidRecord("a rectification gives the corrected fields as a JSON object")
-    try:
-        uuid.UUID(record_id)
-    except (ValueError, TypeError, AttributeError):
-        raise NotFound("no such record") from None
     with vault.operation(Operation("rights.rectify", actor, object_ids=[record_id])) as (
         conn, op,
     ):
-        s = requests.decide_for_subject(vault, conn, op, actor, "rights", external_id)
+        authorise(actor, "rights", Resource(subject_id=actor.subject_id),
+                  register=vault.register, op=op)
+        s = requests.decide_for_subject(vault, conn, op, "rights", external_id)
+        if not isinstance(changes, Mapping) or not changes:
+            raise InvalidRecord("a rectification gives the corrected fields as a JSON object")
+        try:
+            uuid.UUID(record_id)
+        except (ValueError, TypeError, AttributeError):
+            raise NotFound("no such record") from None
         s = lock_subject(conn, s.id)
         if s.status in (subjects.ERASED, subjects.ERASING):
             subjects.ensure_processable(s)

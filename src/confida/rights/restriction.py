@@ -14,6 +14,7 @@ from sqlalchemy import Connection, select, update
 
 from confida import request as requests
 from confida import subject as subjects
+from confida.authz import Resource, authorise
 from confida.operation import Actor, Operation
 from confida.store.schema import subject as subject_t
 from confida.vault import Vault
@@ -36,11 +37,14 @@ def _set(
     verified_by: str,
     request_id: str | None,
     actor: Actor,
+    subject_id: str | None,
 ) -> requests.Request:
     type_ = requests.RESTRICTION if restricted else requests.RESTRICTION_LIFT
     action = "rights.restrict" if restricted else "rights.restrict.lift"
     with vault.operation(Operation(action, actor)) as (conn, op):
-        s = requests.decide_for_subject(vault, conn, op, actor, "rights", external_id)
+        authorise(actor, "rights", Resource(subject_id=actor.subject_id),
+                  register=vault.register, op=op)
+        s = requests.decide_for_subject(vault, conn, op, "rights", external_id, subject_id)
         s = lock_subject(conn, s.id)
         if s.status in (subjects.ERASED, subjects.ERASING):
             subjects.ensure_processable(s)
@@ -71,10 +75,14 @@ def restrict(
     verified_by: str,
     request_id: str | None = None,
     actor: Actor,
+    subject_id: str | None = None,
 ) -> requests.Request:
-    """Restrict processing: from the commit on, the subject's data is only stored."""
+    """Restrict processing: from the commit on, the subject's data is only stored.
+
+    ``subject_id`` (Confida's own id, from a subject token) replaces ``external_id`` when given.
+    """
     return _set(vault, external_id, restricted=True, verified_by=verified_by,
-                request_id=request_id, actor=actor)
+                request_id=request_id, actor=actor, subject_id=subject_id)
 
 
 def lift_restriction(
@@ -84,7 +92,8 @@ def lift_restriction(
     verified_by: str,
     request_id: str | None = None,
     actor: Actor,
+    subject_id: str | None = None,
 ) -> requests.Request:
     """Lift a restriction; recorded as its own request and audit entry."""
     return _set(vault, external_id, restricted=False, verified_by=verified_by,
-                request_id=request_id, actor=actor)
+                request_id=request_id, actor=actor, subject_id=subject_id)
