@@ -89,6 +89,7 @@ EXPECTED_ALLOWED = {
     "register":       [200, 200, 200, 200, 200, 200],
     "me":             [403, 403, 403, 403, 403, 403],
     "legal_hold":     [200, 200, 403, 403, 403, 403],
+    "privacy_link":   [201, 201, 403, 201, 403, 403],
 }
 PURPOSE_ENDPOINTS = ["collect", "collect_batch", "read", "update", "list", "consents_read"]
 
@@ -119,6 +120,8 @@ def call(env: dict[str, Any], endpoint: str, key: str, purpose: str) -> Any:
         return c.get("/v1/register", headers=auth(key))
     if endpoint == "me":
         return c.get("/v1/me/consents", headers=auth(key))
+    if endpoint == "privacy_link":
+        return c.post("/v1/subjects/user-1/privacy-link", headers=auth(key))
     if endpoint == "legal_hold":
         return c.put(f"/v1/records/{rid}/legal-hold", headers=auth(key),
                      json={"hold": True, "reason": "Pending court case"})
@@ -158,6 +161,7 @@ def test_every_v1_route_is_in_the_matrix(env: dict[str, Any]) -> None:
                "/v1/subjects/{subject_id}/records", "/v1/subjects/{subject_id}/consents",
                "/v1/subject-tokens", "/v1/register", "/v1/me/consents", "/v1/me/records",
                "/v1/pii/scan", "/v1/pii/redact", "/v1/records/{record_id}/legal-hold",
+               "/v1/subjects/{subject_id}/privacy-link",
                # by role in test_api_audit.py
                "/v1/audit/checkpoints/latest", "/v1/audit/proofs/inclusion",
                "/v1/audit/proofs/consistency",

@@ -133,7 +133,8 @@ def test_concurrent_objections_for_one_purpose_record_one(vault: Vault) -> None:
 def test_concurrent_budget_settings_do_not_conflict(vault: Vault) -> None:
     """A privacy budget is one row per analyst and dataset; setting it from several sessions at
     once must not fail (the last setting wins)."""
-    errors = run_threads(8, lambda i: budget.set_budget(vault, "analyst-1", "events", 1.0 + i))
+    errors = run_threads(8, lambda i: budget.set_budget(vault, "analyst-1", "events", 1.0 + i,
+                                                                    actor=ADMIN))
     assert not errors, [f"{type(e).__name__}: {e}" for e in errors][:3]
     with vault.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(privacy_budget)).scalar_one() == 1

@@ -122,9 +122,9 @@ def test_training_export_on_ray_is_identical(cluster, vault: Vault, tmp_path: Pa
             record.collect(vault, who, "conversation_message",
                           {"conversation_id": f"c{i}", "text": t, "role": "user"}, "service", actor=ADMIN)
     key = bytes(range(32))
-    local = export_training(vault, tmp_path / "l", dataset_key=key, batch_size=5)
+    local = export_training(vault, tmp_path / "l", dataset_key=key, batch_size=5, actor=ADMIN)
     dist = export_training(vault, tmp_path / "r", dataset_key=key, batch_size=5,
-                           anonymiser=ray_anonymiser(workers=2, batch_size=3))
+                           anonymiser=ray_anonymiser(workers=2, batch_size=3), actor=ADMIN)
     assert local.record_count == dist.record_count == 12
     assert [s.sha256 for s in local.shards] == [s.sha256 for s in dist.shards]
 
