@@ -131,14 +131,15 @@ def enter_privacy_center(vault: Vault, token: str) -> WebSession:
             op.object_ids.append(f"subject_token:{claims.token_id}")
             authorise(actor, _ACTION[SUBJECT], Resource(subject_id=claims.subject_id),
                       register=vault.register, op=op)
-            s = subjects.by_id(conn, claims.subject_id)
-            op.subject_pseudonyms.append(s.pseudonym)
-            if s.status in (subjects.ERASED, subjects.ERASING):
-                raise SubjectErased("this subject's data has been erased")
+            # a used link says nothing more, not even whether the person was erased since
             used = conn.execute(select(subject_token_use.c.jti).where(
                 subject_token_use.c.jti == claims.token_id)).first()
             if used is not None:
                 raise Unauthenticated("this privacy-center link was already used")
+            s = subjects.by_id(conn, claims.subject_id)
+            op.subject_pseudonyms.append(s.pseudonym)
+            if s.status in (subjects.ERASED, subjects.ERASING):
+                raise SubjectErased("this subject's data has been erased")
             conn.execute(insert(subject_token_use).values(
                 jti=claims.token_id, used_at=vault.clock(), expires_at=claims.expires_at))
             return _new(conn, vault, sid, SUBJECT, actor.id, s.id, vault.clock() + SUBJECT_TTL,
