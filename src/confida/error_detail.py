@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from types import TracebackType
 
-_PACKAGE_DIR = Path(__file__).resolve().parent.parent  # .../confida
+_PACKAGE_DIR = Path(__file__).resolve().parent  # .../confida
 _IDENT = re.compile(r"[^A-Za-z0-9_.]")
 # SQLite names the columns, not the constraint: "UNIQUE constraint failed: subject.ref"
 _SQLITE = re.compile(r"^(UNIQUE|NOT NULL|CHECK|FOREIGN KEY|PRIMARY KEY) constraint failed"
