@@ -92,7 +92,7 @@ def assert_intact(vault: Vault, who: str, n: int = 5) -> None:
     assert len(recs) == n + 1
     for r in recs:
         assert record.read(vault, r.id if hasattr(r, "id") else r["id"], "service", actor=ADMIN)
-    assert consent.state(vault, who)["model_training"]["granted"] is True
+    assert consent.show(vault, who, actor=ADMIN)[0]["model_training"]["granted"] is True
 
 
 def erase(vault: Vault, who: str, request_id: str) -> Any:

@@ -127,7 +127,7 @@ def test_returning_person_is_a_new_subject(vault: Vault) -> None:
     record.collect(vault, "jane", "account", {"email": "new@example.org"}, "service", actor=ADMIN)
     new = _subject(vault, "jane")
     assert new.id != old.id and new.pseudonym != old.pseudonym and new.status == "active"
-    assert consent.state(vault, "jane")["model_training"]["granted"] is False
+    assert consent.show(vault, "jane", actor=ADMIN)[0]["model_training"]["granted"] is False
     assert [r.kind for r in record.list_records(vault, "jane", actor=ADMIN)] == ["account"]
 
 

@@ -276,7 +276,7 @@ def test_objection_to_consent_purpose_withdraws_consent(vault: Vault) -> None:
     rid = record.collect(vault, "jane", "conversation_message", MSG, "model_training", actor=ADMIN).record_id
     req = rights.object_to(vault, "jane", "model_training", verified_by=V, actor=ADMIN)
     assert req.details["effect"] == "consent_withdrawn"
-    assert consent.state(vault, "jane")["model_training"]["granted"] is False
+    assert consent.show(vault, "jane", actor=ADMIN)[0]["model_training"]["granted"] is False
     with pytest.raises(ConsentRequired):
         record.read(vault, rid, "model_training", actor=ADMIN)
 

@@ -178,17 +178,6 @@ def show(
     return state_from(vault, events), events
 
 
-def state(vault: Vault, external_id: str) -> dict[str, dict[str, object]]:
-    """purpose -> {granted, since, notice_version} for every consent-based purpose.
-
-    Unaudited; kept only for the privacy center's page, which shows a person their own
-    switches. Every other reader uses :func:`show`.
-    """
-    with vault.engine.connect() as conn:
-        s = subjects.find(vault, conn, external_id)
-        return state_from(vault, _history(conn, s.id) if s is not None else [])
-
-
 def state_from(vault: Vault, events: list[ConsentEvent]) -> dict[str, dict[str, object]]:
     out: dict[str, dict[str, object]] = {
         name: {"granted": False, "since": None, "notice_version": None}
