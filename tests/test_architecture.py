@@ -154,7 +154,17 @@ FORBIDDEN_IMPORTS = ("confida.authz", "confida.store", "sqlalchemy", "importlib"
 ALLOWED_IMPORTS = ("sqlalchemy.exc", "confida.store.engine.describe_db_error",
                    "importlib.resources")
 #: Calls that make or record a decision, or reach around the core.
-FORBIDDEN_CALLS = ("authorise", "decide", "operation", "transaction", "snapshot", "execute")
+FORBIDDEN_CALLS = ("authorise", "decide", "operation", "transaction", "snapshot", "execute",
+                   "connect", "begin")
+#: The vault's stores, which only the core reaches: an adapter that touches them runs SQL or
+#: reads keys around the rules.
+FORBIDDEN_VAULT_ATTRS = ("engine", "key_engine", "keys")
+
+
+def _is_vault(expr: ast.expr) -> bool:
+    """An expression that names the vault: ``vault``, ``v``, ``self.vault``, ``ctx.vault()``."""
+    target = ast.unparse(expr)
+    return "vault" in target or target == "v"
 
 
 def _adapter_files() -> list[tuple[str, Path]]:
@@ -183,6 +193,9 @@ def adapter_violations(mod: str, path: Path) -> list[str]:
                 target = ast.unparse(node.args[0])
                 if "vault" in target or target in ("v", "mod", "module"):
                     found.append(f"{mod}:{node.lineno} reflects on {target}")
+        if (isinstance(node, ast.Attribute) and node.attr in FORBIDDEN_VAULT_ATTRS
+                and _is_vault(node.value)):
+            found.append(f"{mod}:{node.lineno} reaches {ast.unparse(node)}")
     return found
 
 
@@ -202,9 +215,15 @@ def test_adapter_check_catches_a_decision(tmp_path: Path) -> None:
         "        authorise(actor, 'read', register=vault.register, op=op)\n"
         "        conn.execute(select(1))\n"
         "    return getattr(vault, 'objection_check', None)\n"
+        "def count(ctx):\n"
+        "    with ctx.vault().engine.connect() as conn:\n"
+        "        return ctx.vault().keys.has_key('x'), conn\n"
     )
     found = adapter_violations("confida.web.bad", bad)
-    assert len(found) == 6, found
+    assert len(found) == 9, found
+    assert any("reaches ctx.vault().engine" in f for f in found), found
+    assert any("calls connect()" in f for f in found), found
+    assert any("reaches ctx.vault().keys" in f for f in found), found
 
 
 # --- every public core function authorises first --------------------------------------------

@@ -289,7 +289,7 @@ def assert_erased(config, subject_id: str) -> None:
                 n = conn.execute(select(func.count()).select_from(t)
                                  .where(t.c.subject_id == subject_id)).scalar_one()
                 assert n == 0
-        assert ports.is_erased(fresh, subject_id)
+        assert ports.is_erased(fresh, subject_actor(subject_id, "test"))
     finally:
         fresh.close()
 
@@ -299,7 +299,7 @@ def test_delete_needs_confirmation_then_nothing_is_readable(client, seeded, vaul
     token = _enter(client, seeded["link"])
     r = client.post("/privacy/delete", data={"csrf": token})
     assert r.status_code == 400
-    assert not ports.is_erased(vault, sid)
+    assert not ports.is_erased(vault, subject_actor(sid, "test"))
     r = client.post("/privacy/delete", data={"csrf": token, "confirm": "yes"})
     assert r.status_code == 200 and "has been deleted" in r.text
     assert_erased(config, sid)

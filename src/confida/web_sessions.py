@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from confida import subject as subjects
 from confida import subject_token
 from confida.authz import Resource, authorise
-from confida.errors import SubjectErased, Unauthenticated
+from confida.errors import NotFound, SubjectErased, Unauthenticated
 from confida.operation import Actor, Operation, subject_actor, system_actor
 from confida.store.schema import api_key, subject_token_use, web_session, web_session_key
 from confida.vault import Vault
@@ -237,3 +237,16 @@ def _end(conn: Connection, where: object, at: datetime | None) -> int:
     res = conn.execute(update(web_session).where(where, web_session.c.ended_at.is_(None))  # type: ignore[arg-type]
                        .values(ended_at=at or datetime.now(UTC)))
     return int(res.rowcount or 0)
+
+
+def subject_erased(vault: Vault, *, actor: Actor) -> bool:
+    """Whether the person a privacy-center session acts for is erased or being erased: the
+    pages then show nothing. A subject with no row left counts as erased."""
+    with vault.operation(Operation("subject.status", actor)) as (conn, op):
+        authorise(actor, "read", Resource(subject_id=actor.subject_id), register=vault.register,
+                  op=op)
+        try:
+            s = subjects.by_id(conn, actor.subject_id or "")
+        except NotFound:
+            return True
+    return s.status in (subjects.ERASED, subjects.ERASING)

@@ -13,15 +13,15 @@ from typing import Any, NoReturn
 
 import typer
 
+from confida.audit import admin
 from confida.audit.checkpoint import KeyFileError, NoteError, VerifierKey
-from confida.audit.log import LogCorrupted, encode_proof, verify_export
-from confida.audit.merkle import ProofError
+from confida.audit.log import LogCorrupted, verify_export
 from confida.audit.verify import VerifyResult
 from confida.audit.witness import WitnessedNote, WitnessedRestore, WitnessFile, read_note_file
 from confida.cli import audit_support as cli_support
+from confida.cli.output import State
 from confida.errors import BadInput
 from confida.safe_files import OutputDir
-from confida.store.engine import snapshot
 
 app = typer.Typer(
     help="Tamper-evident audit log: verify it, sign checkpoints, prove entries, export it.",
@@ -29,6 +29,8 @@ app = typer.Typer(
 )
 
 JsonOpt = typer.Option(False, "--json", help="Machine-readable output.")
+#: Who acts: the operator on the host, as every console command.
+ACTOR = State().actor
 
 
 @app.callback()
@@ -182,18 +184,17 @@ def verify(
         except (OSError, ValueError) as exc:
             _bad_input(as_json, f"unreadable export: {exc}")
         _report(result, as_json, notes)
-    audit = cli_support.open_log(ctx)
+    vault = cli_support.open_vault(ctx)
     try:
+        key = _load_vkey(public_key, as_json) if public_key else None
+        # the witness is read before the log (the core reads it in a snapshot)
+        trusted = _witnessed(extra, as_json, notes, vault.config.audit_witness_file)
         try:
-            key = _load_vkey(public_key, as_json) if public_key else audit.verifier()
+            result = admin.verify_log(vault, actor=ACTOR(), key=key, trusted=trusted)
         except (KeyFileError, OSError, NoteError) as exc:
             _bad_input(as_json, str(exc))
-        trusted = _witnessed(extra, as_json, notes, audit.witness_path)
-        # read after the witness, in one snapshot that holds no writer up (store.engine)
-        with snapshot(audit.engine) as conn:
-            result = audit.log.verify_live(conn, key, trusted_checkpoints=trusted)
     finally:
-        audit.close()
+        vault.close()
     _report(result, as_json, notes)
 
 
@@ -202,28 +203,17 @@ def checkpoint(ctx: typer.Context, json_out: bool = JsonOpt) -> None:
     """Sign a checkpoint of the log as it is now and append it to the witness file (creates the
     signing key on first use)."""
     as_json = _json_wanted(ctx, json_out)
-    audit = cli_support.open_log(ctx)
+    vault = cli_support.open_vault(ctx)
     try:
-        try:
-            signer = audit.signer(create=True)
-        except (KeyFileError, OSError) as exc:
-            _bad_input(as_json, str(exc))
-        try:
-            with audit.engine.begin() as conn:
-                note = audit.log.checkpoint(conn, signer)
-        except LogCorrupted as exc:
-            _emit(as_json, {"ok": False, "error": str(exc)}, f"REFUSED: {exc}")
-            raise typer.Exit(1) from exc
+        signed = admin.sign_checkpoint(vault, actor=ACTOR())
+    except (KeyFileError, OSError) as exc:
+        _bad_input(as_json, str(exc))
+    except LogCorrupted as exc:
+        _emit(as_json, {"ok": False, "error": str(exc)}, f"REFUSED: {exc}")
+        raise typer.Exit(1) from exc
     finally:
-        audit.close()
-    # Committed: now witness it outside the database (again, if the server's write failed).
-    witness_error = None
-    if audit.witness_path is not None:
-        try:
-            WitnessFile(audit.witness_path).append(note)
-        except (OSError, ValueError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            witness_error = f"cannot append to the witness file {audit.witness_path}: {reason}"
+        vault.close()
+    note, witness_error = signed.note, signed.witness_error
     text = note.split("\n\n", 1)[0].split("\n")
     payload: dict[str, Any] = {
         "ok": witness_error is None,
@@ -253,35 +243,24 @@ def proof(
 ) -> None:
     """Inclusion proof of entry N, against a signed checkpoint when one covers it."""
     as_json = _json_wanted(ctx, json_out)
-    audit = cli_support.open_log(ctx)
+    vault = cli_support.open_vault(ctx)
     try:
-        with audit.engine.connect() as conn:
-            log = audit.log
-            note = None
-            if size is None:
-                latest = log.latest_checkpoint(conn)
-                if latest is not None and index < latest[0]:
-                    size, note = latest[0], latest[1]
-                else:
-                    size = log.size(conn)
-            else:
-                note = log.checkpoint_at(conn, size)
-            try:
-                path = log.inclusion_proof(conn, index, size)
-            except ProofError as exc:
-                _bad_input(as_json, str(exc))
-            payload = {
-                "ok": True,
-                "index": index,
-                "tree_size": size,
-                "entry": log.entry(conn, index).decode(),
-                "leaf_hash": base64.b64encode(log.leaf_hash(conn, index)).decode(),
-                "root": base64.b64encode(log.root(conn, size)).decode(),
-                "proof": encode_proof(path),
-                "checkpoint": note,
-            }
+        found = admin.prove_entry(vault, index, size, actor=ACTOR())
+    except BadInput as exc:
+        _bad_input(as_json, exc.message)
     finally:
-        audit.close()
+        vault.close()
+    size, note = found.tree_size, found.checkpoint
+    payload = {
+        "ok": True,
+        "index": index,
+        "tree_size": size,
+        "entry": found.entry,
+        "leaf_hash": base64.b64encode(found.leaf_hash).decode(),
+        "root": base64.b64encode(found.root).decode(),
+        "proof": found.proof,
+        "checkpoint": note,
+    }
     human = [f"entry {index} in tree of size {size}", f"leaf hash: {payload['leaf_hash']}"]
     human += [f"root: {payload['root']}", "proof:", *(f"  {p}" for p in payload["proof"])]
     human.append("signed checkpoint:\n" + note if note else "(no signed checkpoint at this size)")
@@ -301,18 +280,12 @@ def export(
     output: OutputDir | None = None
     try:
         output = OutputDir(out, force=force)  # written beside it, renamed into place when whole
-        audit = cli_support.open_log(ctx)
+        vault = cli_support.open_vault(ctx)
         try:
-            try:
-                key = audit.verifier()
-            except (KeyFileError, OSError) as exc:
-                _bad_input(as_json, f"no audit key to export ({exc})")
-            with audit.engine.connect() as conn:
-                audit.log.export(conn, output.path, key)
-                size = audit.log.size(conn)
+            size = admin.export_log(vault, output.path, actor=ACTOR())
             output.publish()
         finally:
-            audit.close()
+            vault.close()
     except BadInput as exc:
         _bad_input(as_json, exc.message)
     finally:

@@ -493,3 +493,21 @@ def list_datasets(
         ]
 
 
+
+
+def dataset_subjects(vault: Vault, dataset_id: str, *, actor: Actor,
+                     purpose: str = TRAINING_PURPOSE) -> set[str]:
+    """The ids of the subjects a dataset took (from the references recorded for it), so that
+    whoever exported it can show that an opt-out reached the next export. Audited, for the
+    purpose the dataset was exported for."""
+    op = Operation("export.subjects", actor, purpose, object_ids=[SYSTEM_PREFIX + dataset_id])
+    with vault.operation(op) as (conn, op):
+        authorise(actor, "export", Resource(purpose=purpose), register=vault.register, op=op)
+        found = conn.execute(select(training_dataset.c.purpose).where(
+            training_dataset.c.id == dataset_id)).first()
+        if found is None or found.purpose != purpose:
+            raise NotFound("no such dataset for this purpose")
+        rows = conn.execute(select(downstream_ref.c.subject_id).where(
+            downstream_ref.c.system == SYSTEM_PREFIX + dataset_id)).all()
+        op.details["count"] = len(rows)
+    return {r.subject_id for r in rows}

@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from confida import credential, oidc, subject_token
+from confida import credential, credential_kind, oidc, subject_token
 from confida.config import Config
 from confida.errors import AccessDenied, ConfidaError, PurposeRequired, Unauthenticated
 from confida.operation import Actor
@@ -124,10 +124,7 @@ def staff(
 ) -> Actor:
     """A service or staff credential (API key or OIDC token); subject tokens are refused."""
     caller = _authenticate(request, ctx, creds)
-    if caller.subject_id is not None or caller.actor.role is None:
-        refuse(ctx.vault(), "auth.authorise",
-               AccessDenied("a subject token only opens /v1/me"), caller.actor)
-    return caller.actor
+    return credential_kind.require_staff(ctx.vault(), caller.actor, caller.subject_id)
 
 
 def subject(
@@ -137,9 +134,7 @@ def subject(
 ) -> Caller:
     """A subject token: the person acting on their own data."""
     caller = _authenticate(request, ctx, creds)
-    if caller.subject_id is None:
-        refuse(ctx.vault(), "auth.authorise",
-               AccessDenied("/v1/me needs a subject token"), caller.actor)
+    credential_kind.require_subject(ctx.vault(), caller.actor, caller.subject_id)
     return caller
 
 

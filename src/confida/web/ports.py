@@ -4,7 +4,9 @@ made as the visitor (the person, or the staff member) and returns what the page 
 
 from __future__ import annotations
 
+import hmac
 import io
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,12 +25,13 @@ from confida import (
     rights,
     web_sessions,
 )
-from confida import subject as subjects
 from confida.audit import reads as audit_reads
 from confida.compliance.report import as_dict
 from confida.compliance.run import run_compliance
 from confida.errors import BadInput, SubjectErased, Unauthenticated
+from confida.export.training import dataset_subjects, export_training
 from confida.operation import Actor
+from confida.transparency.notice import backup_days, render_notice
 from confida.vault import Vault
 
 # --- privacy center --------------------------------------------------------------------------
@@ -80,7 +83,7 @@ def holdings(vault: Vault, actor: Actor) -> list[Holding]:
 def overview(vault: Vault, actor: Actor) -> dict[str, Any]:
     """What the overview page shows: holdings, consents, objectable purposes, requests."""
     subject_id = _subject_id(actor)
-    if is_erased(vault, subject_id):
+    if is_erased(vault, actor):
         raise SubjectErased("this subject's data has been erased")
     states, _events = consent.show(vault, subject_id=subject_id, actor=actor)
     reg = vault.register
@@ -104,8 +107,6 @@ def set_consent(vault: Vault, purpose: str, on: bool, shown_version: str,
                 actor: Actor) -> str:
     """Grant or withdraw, recorded with the notice version the page showed (which must still
     be the one in force)."""
-    import hmac
-
     version = vault.notice_version()
     if not shown_version or not hmac.compare_digest(version.encode(), shown_version.encode()):
         raise NoticeChanged("the privacy notice changed; reload the page")
@@ -133,8 +134,6 @@ def submit_request(vault: Vault, type_: str, *, purpose: str | None,
     """Restriction and objection take effect at once (``confida.rights``); a correction is
     recorded with its deadline for staff to carry out (what to correct is agreed with the
     person through the host, so no free text lands in the store)."""
-    from confida import request
-
     kw: dict[str, Any] = {"verified_by": VERIFIED_BY, "request_id": request_id, "actor": actor,
                           "subject_id": _subject_id(actor)}
     if type_ == "restriction":
@@ -150,11 +149,10 @@ def submit_request(vault: Vault, type_: str, *, purpose: str | None,
 
 
 def my_requests(vault: Vault, actor: Actor) -> list[Any]:
-    """The person's own requests, newest first."""
-    from confida import request
-
-    with vault.engine.connect() as conn:
-        return list(reversed(request.of_subject(vault, conn, _subject_id(actor))))
+    """The person's own requests, newest first (the core lists a subject's own only)."""
+    _subject_id(actor)
+    mine = request.list_requests(vault, actor=actor)
+    return sorted(mine, key=lambda r: (r.received_at, r.id), reverse=True)
 
 
 def erase(vault: Vault, actor: Actor) -> Any:
@@ -163,16 +161,9 @@ def erase(vault: Vault, actor: Actor) -> Any:
                         actor=actor)
 
 
-def is_erased(vault: Vault, subject_id: str) -> bool:
-    """Whether the subject (Confida's id) is erased or being erased."""
-    from confida.errors import NotFound
-
-    with vault.engine.connect() as conn:
-        try:
-            s = subjects.by_id(conn, subject_id)
-        except NotFound:
-            return True
-    return s.status in (subjects.ERASED, subjects.ERASING)
+def is_erased(vault: Vault, actor: Actor) -> bool:
+    """Whether the person this session acts for is erased or being erased."""
+    return web_sessions.subject_erased(vault, actor=actor)
 
 
 def training_export(vault: Vault, out_dir: Any, *, actor: Actor) -> set[str]:
@@ -182,16 +173,8 @@ def training_export(vault: Vault, out_dir: Any, *, actor: Actor) -> set[str]:
     Used by the tests and the demo to show that an opt-out in the privacy center reaches the
     very next export; the page itself only records the consent.
     """
-    from sqlalchemy import select
-
-    from confida.export.training import SYSTEM_PREFIX, export_training
-    from confida.store.schema import downstream_ref
-
     result = export_training(vault, out_dir, formats=["jsonl"], actor=actor)
-    with vault.engine.connect() as conn:
-        rows = conn.execute(select(downstream_ref.c.subject_id).where(
-            downstream_ref.c.system == SYSTEM_PREFIX + result.dataset_id)).all()
-    return {r.subject_id for r in rows}
+    return dataset_subjects(vault, result.dataset_id, actor=actor)
 
 
 # --- console ---------------------------------------------------------------------------------
@@ -250,10 +233,6 @@ def notice_html(vault: Vault, lang: str) -> tuple[str, str]:
     stylesheet; the page keeps its body only (the console's CSP forbids inline style), and turns
     its ``header``/``main``/``footer`` into plain blocks so the page keeps one set of landmarks.
     """
-    import re
-
-    from confida.transparency.notice import backup_days, render_notice
-
     n = render_notice(vault.register, "html", lang if lang in ("en", "de") else "en",
                       backup_days(vault.config))
     m = re.search(r"<body[^>]*>(.*)</body>", n.text, flags=re.S)
