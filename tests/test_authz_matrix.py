@@ -34,6 +34,7 @@ from confida import (
     web_sessions,
 )
 from confida.analytics import budget, dp, kanon
+from confida.audit import admin as audit_admin
 from confida.audit import reads as audit_reads
 from confida.compliance import run as compliance_run
 from confida.errors import ConfidaError
@@ -204,6 +205,19 @@ ENTRIES: dict[str, Entry] = {
     "key_view.key_status": Entry("keys", lambda v, a, p, c: key_view.key_status(v, actor=a)),
     "web_sessions.rotate_session_key": Entry("keys", lambda v, a, p, c: web_sessions
                                              .rotate_session_key(v, actor=a)),
+    "audit.admin.verify_log": Entry("audit", lambda v, a, p, c: audit_admin.verify_log(
+        v, actor=a)),
+    "audit.admin.sign_checkpoint": Entry("audit", lambda v, a, p, c: audit_admin
+                                         .sign_checkpoint(v, actor=a)),
+    "audit.admin.prove_entry": Entry("audit", lambda v, a, p, c: audit_admin.prove_entry(
+        v, 0, actor=a)),
+    "audit.admin.export_log": Entry("audit", lambda v, a, p, c: audit_admin.export_log(
+        v, c["tmp"] / f"log{next(_n)}.jsonl", actor=a)),
+    "export.training.dataset_subjects": Entry("export", lambda v, a, p, c: training
+                                              .dataset_subjects(v, "none", purpose=p,
+                                                                actor=a), "required"),
+    "web_sessions.subject_erased": Entry("read", lambda v, a, p, c: web_sessions
+                                         .subject_erased(v, actor=a)),
     "retention.run_retention": Entry("retention", lambda v, a, p, c: retention
                                      .run_retention(v, None, actor=a)),
     "rights.erasure.purge_retained": Entry("retention", lambda v, a, p, c: rights_erasure
@@ -222,12 +236,17 @@ NOT_IN_MATRIX = {
 }
 
 
+#: Actions on personal data: a purpose-limited role must say why (the register's roles list
+#: the purposes each role may act for; "*" means any).
+PERSONAL_DATA_ACTIONS = ("collect", "read", "list", "update", "export", "detokenize")
+
+
 def expected(entry: Entry, role: str, purpose: str | None) -> bool:
     """What the register says, computed here from the YAML's own words (not from authz)."""
     r = REGISTER.roles.get(role)
     if r is None or ("*" not in r.actions and entry.action not in r.actions):
         return False
-    if entry.purposes == "none":
+    if entry.purposes == "none" and entry.action not in PERSONAL_DATA_ACTIONS:
         return True
     if purpose is None:
         # a purpose-limited role must say why it touches personal data; consent views need not
