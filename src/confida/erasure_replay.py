@@ -160,11 +160,12 @@ def replay(vault: Vault, *, actor: Actor) -> ReplayReport:
     Idempotent, and cheap when nothing is missing (a few bulk reads). Run it before serving and
     after any restore.
 
-    The decision comes first; it is logged with each repair the replay makes (each one decided
-    again in its own operation), so a replay that finds nothing missing adds no entry.
+    The decision comes first, in an operation of its own, so the log shows every replay (one
+    entry per start or restore) and a refused one; each repair is decided again in its own
+    operation.
     """
-    op = Operation("rights.erase.replay", actor)
-    authorise(actor, "rights", register=vault.register, op=op)
+    with vault.operation(Operation("rights.erase.replay", actor)) as (_conn, op):
+        authorise(actor, "rights", register=vault.register, op=op)
     report = ReplayReport()
     settled = _settled(vault)
     if settled is not None:
