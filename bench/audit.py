@@ -2,7 +2,7 @@
 
 Every audited figure is printed next to a baseline from the same run: the same entries inserted
 as plain JSON into an unhashed table, one transaction per entry or per batch exactly as on the
-audited side. Targets (issue 5, SQLite): batched append >= 20,000 entries/s, inclusion proof
+audited side. Targets (SQLite): batched append >= 20,000 entries/s, inclusion proof
 < 1 ms at 1,000,000 entries, verification of 1,000,000 entries < 20 s.
 
     python bench/audit.py                       # 1,000,000 entries, temporary SQLite file

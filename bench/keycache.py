@@ -1,4 +1,4 @@
-"""What it costs to make key state one truth for every process (issue 12, item 2).
+"""What it costs to make key state one truth for every process.
 
 Run by hand:  .venv/bin/python bench/keycache.py [--subjects 2000] [--key-ops 20000]
                                                  [--reads 1500] [--rounds 3]
@@ -54,7 +54,7 @@ MODES = ("legacy", "validated", "nocache")
 
 
 class LegacyKeyStore(KeyStore):
-    """The per-process cache as it was before issue 12: trusted until the process ends."""
+    """The per-process cache as it was before key state was validated: kept until exit."""
 
     def __init__(self, *a: object, **kw: object) -> None:
         super().__init__(*a, **kw)  # type: ignore[arg-type]

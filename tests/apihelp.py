@@ -28,7 +28,7 @@ def auth(key: str, purpose: str | None = None) -> dict[str, str]:
 
 
 class RecordingSink:
-    """The audit seam's interface, keeping entries in memory so tests can read decisions."""
+    """The audit sink's interface, keeping entries in memory so tests can read decisions."""
 
     def __init__(self) -> None:
         self.entries: list[dict[str, Any]] = []

@@ -1,4 +1,4 @@
-"""Restores forget no erasure (issue 12, item 3): the erasure journal, backup and restore.
+"""Restores forget no erasure: the erasure journal, backup and restore.
 
 - collect for A and B; back up; erase A; restore the backup: A stays erased (no findable
   subject, no consents, no PII summaries, no record metadata, no key; the request present and

@@ -1,4 +1,4 @@
-"""Crash safety of erasure (issue 12): SIGKILL a process in the middle of an erasure, at seeded
+"""Crash safety of erasure: SIGKILL a process in the middle of an erasure, at seeded
 random moments; after the restart (the journal's replay, as `confida serve` runs it) the erasure
 has completed, or had not begun, and nothing is half-done. The other subject is untouched.
 

@@ -1,4 +1,4 @@
-"""Key state is one truth for every process (issue 12, items 2 and 8).
+"""Key state is one truth for every process.
 
 - Two real ``confida serve`` processes on one store: A reads a record (its key now cached), B
   erases the person, the record store is put back as it was before the erasure, and A refuses

@@ -72,7 +72,7 @@ def test_compliance_check_passes_then_fails_with_exit_1(data_dir: Path, tmp_path
     r = cli(data_dir, "--json", "compliance", "check")
     doc = json.loads(r.stdout)
     assert r.exit_code == 0 and doc["failed"] == [], doc["failed"]
-    assert len(doc["checks"]) == 13  # 12 + file-permissions (issue 12)
+    assert len(doc["checks"]) == 13  # 12 + file-permissions
     r = cli(data_dir, "compliance", "check")
     assert r.exit_code == 0, r.output
     assert "**PASS**" in r.stdout
