@@ -27,6 +27,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 
 from confida import consent, record
+from confida.crypto import aead
 from confida.export.manifest import MANIFEST_NAME, Manifest, verify
 from confida.record import CollectItem, decrypt_row
 from confida.store.keyschema import data_key, kek_version
@@ -311,10 +312,14 @@ def _seed_retention(data_dir: Path, prefix: str) -> tuple[set[str], set[str]]:
         kept = {c.record_id for c in out} - due
         past = v.clock() - timedelta(days=1)
         with v.engine.begin() as conn:
-            ids = sorted(due)
-            for i in range(0, len(ids), 500):
-                conn.execute(update(record_t).where(record_t.c.id.in_(ids[i:i + 500]))
-                             .values(retain_until=past))
+            # the deadline is authenticated with the record: moving it re-seals the row, as
+            # every change of it in the core does
+            rows = conn.execute(select(record_t).where(record_t.c.id.in_(sorted(due)))).all()
+            for row in rows:
+                key = v.keys.get_key(row.subject_id)
+                plain = aead.open_sealed(key, row.ciphertext, record.row_aad(row))
+                conn.execute(update(record_t).where(record_t.c.id == row.id).values(
+                    **record.reseal_values(row, key, plain, retain_until=past)))
     return due, kept
 
 
