@@ -1,0 +1,98 @@
+"""Edges of web sessions and privacy links that mutation testing found untested.
+
+Signing out ends that one session (not the holder's others) and keeps the time it first ended;
+a console session ends no later than the sign-in's own ``not_after``; sign-in, sign-out and link
+issuing are audited under their own action names; a privacy link lives as long as asked and
+carries its own token id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from sqlalchemy import select
+
+from confida import record, subject_token, web_sessions
+from confida.config import Config
+from confida.store.schema import web_session
+from confida.vault import Vault
+from tests.actors import ADMIN
+from tests.test_audit_vault import entries
+
+PERSON = "rules-person@example.test"
+START = datetime(2033, 5, 18, 3, 33, 20, tzinfo=UTC)
+
+
+class Fixed:
+    """A vault whose clock reads ``now``, which the test moves."""
+
+    def __init__(self, config: Config) -> None:
+        self.now = START
+        self.vault = Vault.open(config, clock=lambda: self.now)
+
+
+@pytest.fixture
+def at(config: Config) -> Iterator[Fixed]:
+    f = Fixed(config)
+    record.collect(f.vault, PERSON, "account", {"email": PERSON}, "service", actor=ADMIN)
+    try:
+        yield f
+    finally:
+        f.vault.close()
+
+
+def _live(vault: Vault, s: web_sessions.WebSession) -> bool:
+    return web_sessions.resume(vault, s.sid, s.kind, s.key_version) is not None
+
+
+def _ended_at(vault: Vault, s: web_sessions.WebSession) -> datetime | None:
+    with vault.engine.connect() as conn:
+        value = conn.execute(
+            select(web_session.c.ended_at).where(web_session.c.sid == s.sid)
+        ).scalar()
+    return None if value is None else value.replace(tzinfo=value.tzinfo or UTC)
+
+
+def test_sign_out_ends_that_session_only_and_keeps_when_it_ended(at: Fixed) -> None:
+    first = web_sessions.open_console(at.vault, ADMIN)
+    other = web_sessions.open_console(at.vault, ADMIN)
+    web_sessions.sign_out(at.vault, first, actor=ADMIN)
+    assert not _live(at.vault, first)
+    assert _live(at.vault, other)  # the same holder's other browser stays signed in
+    assert _ended_at(at.vault, first) == START
+    at.now = START + timedelta(minutes=1)
+    web_sessions.sign_out(at.vault, first, actor=ADMIN)  # a replayed sign-out
+    assert _ended_at(at.vault, first) == START
+
+
+def test_console_session_ends_no_later_than_not_after(at: Fixed) -> None:
+    soon = START + timedelta(minutes=5)
+    assert web_sessions.open_console(at.vault, ADMIN, not_after=soon).expires_at == soon
+    late = START + timedelta(hours=5)
+    assert (web_sessions.open_console(at.vault, ADMIN, not_after=late).expires_at
+            == START + web_sessions.STAFF_TTL)
+
+
+def test_sign_in_and_sign_out_are_audited_under_their_own_names(at: Fixed) -> None:
+    s = web_sessions.open_console(at.vault, ADMIN)
+    last = entries(at.vault)[-1]
+    assert (last["action"], last["outcome"]) == ("console.sign_in", "allowed")
+    web_sessions.sign_out(at.vault, s, actor=ADMIN)
+    last = entries(at.vault)[-1]
+    assert (last["action"], last["outcome"]) == ("web_session.end", "allowed")
+    assert f"web_session:{s.sid}" in last["object_ids"]
+
+
+def test_privacy_link_lives_as_asked_and_carries_its_own_token_id(at: Fixed) -> None:
+    link = subject_token.privacy_link(at.vault, PERSON, base_url="https://h.example/",
+                                      minutes=3, actor=ADMIN)
+    assert link.url.startswith("https://h.example/privacy/enter?token=cst_")
+    assert link.expires_at == START + timedelta(minutes=3)
+    token = parse_qs(urlsplit(link.url).query)["token"][0]
+    claims = subject_token.verify(at.vault, token, use=subject_token.LINK)
+    assert claims.expires_at == START + timedelta(minutes=3)
+    assert len(claims.token_id) == 32
+    assert f"subject_token:{claims.token_id}" in entries(at.vault)[-1]["object_ids"]
