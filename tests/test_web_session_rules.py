@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
-from confida import record, subject_token, web_sessions
+from confida import credential, record, subject_token, web_sessions
 from confida.config import Config
 from confida.store.schema import web_session
 from confida.vault import Vault
@@ -96,3 +96,28 @@ def test_privacy_link_lives_as_asked_and_carries_its_own_token_id(at: Fixed) -> 
     assert claims.expires_at == START + timedelta(minutes=3)
     assert len(claims.token_id) == 32
     assert f"subject_token:{claims.token_id}" in entries(at.vault)[-1]["object_ids"]
+
+
+def test_console_session_of_an_api_key_ends_no_later_than_the_key(at: Fixed) -> None:
+    key_end = START + timedelta(minutes=7)
+    short = credential.create(at.vault, "dpo", expires_at=key_end, actor=ADMIN)
+    # another key with another expiry: the session takes its own key's, not any key's
+    credential.create(at.vault, "dpo", expires_at=START + timedelta(minutes=9), actor=ADMIN)
+    endless = credential.create(at.vault, "dpo", actor=ADMIN)
+    actor = credential.authenticate(at.vault, short.key)
+    assert web_sessions.open_console(at.vault, actor).expires_at == key_end
+    actor = credential.authenticate(at.vault, endless.key)
+    assert (web_sessions.open_console(at.vault, actor).expires_at
+            == START + web_sessions.STAFF_TTL)
+
+
+def test_a_sign_in_after_the_cookie_key_aged_starts_the_next_version(at: Fixed) -> None:
+    first = web_sessions.open_console(at.vault, ADMIN).key_version
+    at.now = START + web_sessions.KEY_MAX_AGE - timedelta(seconds=1)
+    assert web_sessions.open_console(at.vault, ADMIN).key_version == first
+    at.now = START + web_sessions.KEY_MAX_AGE
+    s = web_sessions.open_console(at.vault, ADMIN)
+    assert s.key_version == first + 1
+    assert f"system-key:{web_sessions.KEY_NAME}-v{first + 1}" in entries(at.vault)[-1]["object_ids"]
+    assert web_sessions.key_versions(at.vault)[0] == first + 1
+    assert _live(at.vault, s)
