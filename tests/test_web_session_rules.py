@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from confida import credential, record, subject_token, web_sessions
 from confida.config import Config
+from confida.operation import Actor
 from confida.store.schema import web_session
 from confida.vault import Vault
 from tests.actors import ADMIN
@@ -121,3 +122,30 @@ def test_a_sign_in_after_the_cookie_key_aged_starts_the_next_version(at: Fixed) 
     assert f"system-key:{web_sessions.KEY_NAME}-v{first + 1}" in entries(at.vault)[-1]["object_ids"]
     assert web_sessions.key_versions(at.vault)[0] == first + 1
     assert _live(at.vault, s)
+
+
+def test_ending_a_persons_or_a_keys_sessions_ends_theirs_only(at: Fixed) -> None:
+    link = subject_token.issue(at.vault, PERSON, use=subject_token.LINK, actor=ADMIN).token
+    person = web_sessions.enter_privacy_center(at.vault, link)
+    staff = web_sessions.open_console(at.vault, ADMIN)
+    already = web_sessions.open_console(at.vault, ADMIN)
+    web_sessions.sign_out(at.vault, already, actor=ADMIN)
+    later = START + timedelta(minutes=2)
+    with at.vault.engine.begin() as conn:
+        assert web_sessions.end_for_subject(conn, person.subject_id or "", later) == 1
+        assert web_sessions.end_for_subject(conn, person.subject_id or "", later) == 0
+    assert not _live(at.vault, person)
+    assert _live(at.vault, staff)  # someone else's session is not touched
+    assert _ended_at(at.vault, person) == later
+    with at.vault.engine.begin() as conn:
+        assert web_sessions.end_for_actor(conn, ADMIN.id, later) == 1
+    assert not _live(at.vault, staff)
+    assert _ended_at(at.vault, staff) == later
+    assert _ended_at(at.vault, already) == START  # an ended session keeps its end
+
+
+def test_a_session_resumes_only_as_its_own_kind_and_as_opened(at: Fixed) -> None:
+    s = web_sessions.open_console(at.vault, ADMIN)
+    assert web_sessions.resume(at.vault, s.sid, s.kind, s.key_version) == s
+    assert web_sessions.resume(at.vault, s.sid, web_sessions.SUBJECT, s.key_version) is None
+    assert web_sessions.actor_of(s, "dpo") == Actor(id=ADMIN.id, role="dpo", source="web")
