@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from confida import credential, record, subject_token, web_sessions
 from confida.config import Config
+from confida.errors import AccessDenied, BadInput
 from confida.operation import Actor
 from confida.store.schema import web_session
 from confida.vault import Vault
@@ -149,3 +150,22 @@ def test_a_session_resumes_only_as_its_own_kind_and_as_opened(at: Fixed) -> None
     assert web_sessions.resume(at.vault, s.sid, s.kind, s.key_version) == s
     assert web_sessions.resume(at.vault, s.sid, web_sessions.SUBJECT, s.key_version) is None
     assert web_sessions.actor_of(s, "dpo") == Actor(id=ADMIN.id, role="dpo", source="web")
+
+
+def test_only_a_role_with_rights_issues_subject_tokens_and_links(at: Fixed) -> None:
+    support = Actor(id="key-support", role="support", source="api")  # no "rights" action
+    service = Actor(id="key-service", role="service", source="api")  # has "rights"
+    with pytest.raises(AccessDenied):
+        subject_token.issue(at.vault, PERSON, actor=support)
+    assert entries(at.vault)[-1]["details"]["authz"]["rule"] == "role:support:action"
+    with pytest.raises(AccessDenied):
+        subject_token.privacy_link(at.vault, PERSON, base_url="https://h.example", actor=support)
+    assert entries(at.vault)[-1]["details"]["authz"]["rule"] == "role:support:action"
+    subject_token.issue(at.vault, PERSON, actor=service)
+    assert entries(at.vault)[-1]["details"]["authz"]["action"] == "rights"
+
+
+def test_an_unknown_token_use_is_logged_as_unknown_not_as_typed(at: Fixed) -> None:
+    with pytest.raises(BadInput):
+        subject_token.issue(at.vault, PERSON, use="<script>", actor=ADMIN)
+    assert entries(at.vault)[-1]["action"] == "subject_token.issue.unknown"
