@@ -29,7 +29,7 @@ lint: venv
 
 # Mutation testing (manual, slow; not part of `make test`). The modules mutated and the tests run
 # against them are listed once, in pyproject.toml's [tool.mutmut]; docs/testing.md has the
-# figures and the survivors accepted. MUTANTS narrows the run, e.g. MUTANTS='confida.access.*'.
+# figures and the survivors accepted. MUTANTS narrows the run, e.g. MUTANTS='confida.authz.*'.
 MUTATE_JOBS ?= 1
 MUTANTS ?=
 mutate: venv
