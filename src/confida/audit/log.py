@@ -188,12 +188,16 @@ class AuditLog:
         self._ensure_head(conn)
 
     def _ensure_head(self, conn: Connection) -> None:
-        """Insert the single head row if it is absent; harmless if it already exists."""
+        """Insert the single head row if it is absent; harmless if it already exists.
+
+        The insert comes first: two processes making the first append of a fresh store both
+        find no head, and on PostgreSQL the second one's insert waits for the first to commit
+        and then does nothing. Only a head this call really inserted, next to entries that
+        already exist, means the head was removed: that is corruption, not a race.
+        """
         head = self.tables.head
         if conn.execute(select(head.c.id).where(head.c.id == _HEAD_ID)).first() is not None:
             return
-        if conn.execute(select(func.count()).select_from(self.tables.entry)).scalar_one():
-            raise LogCorrupted("audit entries exist but the log head row is missing")
         dialect = conn.dialect.name
         values = {"id": _HEAD_ID, "size": 0}
         if dialect in ("postgresql", "sqlite"):
@@ -201,9 +205,18 @@ class AuditLog:
                 from sqlalchemy.dialects.postgresql import insert as dialect_insert
             else:
                 from sqlalchemy.dialects.sqlite import insert as dialect_insert
-            conn.execute(dialect_insert(head).values(**values).on_conflict_do_nothing())
+            # RETURNING says whether this statement inserted (rowcount is -1 here on psycopg)
+            inserted = conn.execute(
+                dialect_insert(head).values(**values).on_conflict_do_nothing()
+                .returning(head.c.id)
+            ).first() is not None
         else:
             conn.execute(insert(head).values(**values))
+            inserted = True
+        if inserted and conn.execute(
+            select(func.count()).select_from(self.tables.entry)
+        ).scalar_one():
+            raise LogCorrupted("audit entries exist but the log head row is missing")
 
     def _advance_head(self, conn: Connection, count: int) -> int:
         """Add ``count`` to the size and return the new size, holding the append lock.
