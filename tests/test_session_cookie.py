@@ -15,34 +15,22 @@ from datetime import UTC, datetime
 
 import pytest
 
-from confida import record, subject_token, web_sessions
+from confida import subject_token, web_sessions
 from confida.config import Config
 from confida.vault import Vault
 from confida.web import csrf
 from confida.web import session as sessions
 from tests.actors import ADMIN
+from tests.web_support import START, FixedClock, fixed_clock_vault
 
 PERSON = "cookie-person@example.test"
-START = datetime(2033, 5, 18, 3, 33, 20, tzinfo=UTC)
 NOW = START.timestamp()
 
 
-class Fixed:
-    """A vault whose clock reads ``now``, which the test moves."""
-
-    def __init__(self, config: Config) -> None:
-        self.now = START
-        self.vault = Vault.open(config, clock=lambda: self.now)
-
-
 @pytest.fixture
-def at(config: Config) -> Iterator[Fixed]:
-    f = Fixed(config)
-    record.collect(f.vault, PERSON, "account", {"email": PERSON}, "service", actor=ADMIN)
-    try:
+def at(config: Config) -> Iterator[FixedClock]:
+    with fixed_clock_vault(config, PERSON) as f:
         yield f
-    finally:
-        f.vault.close()
 
 
 def _subject_session(vault: Vault) -> web_sessions.WebSession:
@@ -62,7 +50,7 @@ def _session(vault: Vault, kind: str) -> sessions.Session:
 
 @pytest.mark.parametrize(("kind", "seconds"), [
     (sessions.SUBJECT, 15 * 60), (sessions.STAFF, 30 * 60), (sessions.ANON, 60 * 60)])
-def test_cookie_lives_exactly_as_long_as_the_session(at: Fixed, kind: str, seconds: int) -> None:
+def test_cookie_lives_exactly_as_long_as_the_session(at: FixedClock, kind: str, seconds: int) -> None:
     s = _session(at.vault, kind)
     assert s.kind == kind
     assert s.exp == int(NOW) + seconds
@@ -73,7 +61,7 @@ def test_cookie_lives_exactly_as_long_as_the_session(at: Fixed, kind: str, secon
 
 
 @pytest.mark.parametrize("kind", [sessions.SUBJECT, sessions.STAFF])
-def test_server_session_ends_at_the_second_of_expiry(at: Fixed, kind: str) -> None:
+def test_server_session_ends_at_the_second_of_expiry(at: FixedClock, kind: str) -> None:
     v = at.vault
     s = _session(v, kind)
     at.now = datetime.fromtimestamp(s.exp - 1, tz=UTC)
@@ -83,7 +71,7 @@ def test_server_session_ends_at_the_second_of_expiry(at: Fixed, kind: str) -> No
 
 
 @pytest.mark.parametrize("kind", [sessions.SUBJECT, sessions.STAFF, sessions.ANON])
-def test_cookie_ends_at_the_second_of_expiry(at: Fixed, kind: str) -> None:
+def test_cookie_ends_at_the_second_of_expiry(at: FixedClock, kind: str) -> None:
     s = _session(at.vault, kind)
     assert not s.expired(s.exp - 1) and s.expired(s.exp)
     cookie = sessions.seal(at.vault, s)
@@ -92,13 +80,13 @@ def test_cookie_ends_at_the_second_of_expiry(at: Fixed, kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", [sessions.SUBJECT, sessions.STAFF])
-def test_each_session_has_its_own_random_id(at: Fixed, kind: str) -> None:
+def test_each_session_has_its_own_random_id(at: FixedClock, kind: str) -> None:
     ids = [_session(at.vault, kind).sid for _ in range(5)]
     assert len(set(ids)) == 5
     assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
 
 
-def test_an_anonymous_session_names_no_server_session(at: Fixed) -> None:
+def test_an_anonymous_session_names_no_server_session(at: FixedClock) -> None:
     s = _session(at.vault, sessions.ANON)
     assert s.sid == "" and web_sessions.resume(at.vault, s.sid, sessions.ANON, s.kv) is None
 

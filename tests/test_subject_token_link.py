@@ -19,11 +19,11 @@ from sqlalchemy import select
 from confida import credential, record, subject_token
 from confida.clock import utcnow
 from confida.errors import BadInput, Unauthenticated
-from confida.server.app import create_app
 from confida.store.schema import audit_tables
 from confida.vault import Vault
 from tests.actors import ADMIN
 from tests.conftest import database, make_config
+from tests.web_support import https_client
 
 SUBJECT = "link-person@example.test"
 
@@ -36,8 +36,7 @@ def seeded(vault: Vault) -> Vault:
 
 @pytest.fixture
 def client(config, seeded):
-    app = create_app(config)
-    with TestClient(app, base_url="https://testserver") as c:
+    with https_client(config) as c:
         yield c
 
 

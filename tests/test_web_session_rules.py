@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
-from confida import credential, record, subject_token, web_sessions
+from confida import credential, subject_token, web_sessions
 from confida.config import Config
 from confida.errors import AccessDenied, BadInput
 from confida.operation import Actor
@@ -23,27 +23,15 @@ from confida.store.schema import web_session
 from confida.vault import Vault
 from tests.actors import ADMIN
 from tests.test_audit_vault import entries
+from tests.web_support import START, FixedClock, fixed_clock_vault
 
 PERSON = "rules-person@example.test"
-START = datetime(2033, 5, 18, 3, 33, 20, tzinfo=UTC)
-
-
-class Fixed:
-    """A vault whose clock reads ``now``, which the test moves."""
-
-    def __init__(self, config: Config) -> None:
-        self.now = START
-        self.vault = Vault.open(config, clock=lambda: self.now)
 
 
 @pytest.fixture
-def at(config: Config) -> Iterator[Fixed]:
-    f = Fixed(config)
-    record.collect(f.vault, PERSON, "account", {"email": PERSON}, "service", actor=ADMIN)
-    try:
+def at(config: Config) -> Iterator[FixedClock]:
+    with fixed_clock_vault(config, PERSON) as f:
         yield f
-    finally:
-        f.vault.close()
 
 
 def _live(vault: Vault, s: web_sessions.WebSession) -> bool:
@@ -58,7 +46,7 @@ def _ended_at(vault: Vault, s: web_sessions.WebSession) -> datetime | None:
     return None if value is None else value.replace(tzinfo=value.tzinfo or UTC)
 
 
-def test_sign_out_ends_that_session_only_and_keeps_when_it_ended(at: Fixed) -> None:
+def test_sign_out_ends_that_session_only_and_keeps_when_it_ended(at: FixedClock) -> None:
     first = web_sessions.open_console(at.vault, ADMIN)
     other = web_sessions.open_console(at.vault, ADMIN)
     web_sessions.sign_out(at.vault, first, actor=ADMIN)
@@ -70,7 +58,7 @@ def test_sign_out_ends_that_session_only_and_keeps_when_it_ended(at: Fixed) -> N
     assert _ended_at(at.vault, first) == START
 
 
-def test_console_session_ends_no_later_than_not_after(at: Fixed) -> None:
+def test_console_session_ends_no_later_than_not_after(at: FixedClock) -> None:
     soon = START + timedelta(minutes=5)
     assert web_sessions.open_console(at.vault, ADMIN, not_after=soon).expires_at == soon
     late = START + timedelta(hours=5)
@@ -78,7 +66,7 @@ def test_console_session_ends_no_later_than_not_after(at: Fixed) -> None:
             == START + web_sessions.STAFF_TTL)
 
 
-def test_sign_in_and_sign_out_are_audited_under_their_own_names(at: Fixed) -> None:
+def test_sign_in_and_sign_out_are_audited_under_their_own_names(at: FixedClock) -> None:
     s = web_sessions.open_console(at.vault, ADMIN)
     last = entries(at.vault)[-1]
     assert (last["action"], last["outcome"]) == ("console.sign_in", "allowed")
@@ -88,7 +76,7 @@ def test_sign_in_and_sign_out_are_audited_under_their_own_names(at: Fixed) -> No
     assert f"web_session:{s.sid}" in last["object_ids"]
 
 
-def test_privacy_link_lives_as_asked_and_carries_its_own_token_id(at: Fixed) -> None:
+def test_privacy_link_lives_as_asked_and_carries_its_own_token_id(at: FixedClock) -> None:
     link = subject_token.privacy_link(at.vault, PERSON, base_url="https://h.example/",
                                       minutes=3, actor=ADMIN)
     assert link.url.startswith("https://h.example/privacy/enter?token=cst_")
@@ -100,7 +88,7 @@ def test_privacy_link_lives_as_asked_and_carries_its_own_token_id(at: Fixed) -> 
     assert f"subject_token:{claims.token_id}" in entries(at.vault)[-1]["object_ids"]
 
 
-def test_console_session_of_an_api_key_ends_no_later_than_the_key(at: Fixed) -> None:
+def test_console_session_of_an_api_key_ends_no_later_than_the_key(at: FixedClock) -> None:
     key_end = START + timedelta(minutes=7)
     short = credential.create(at.vault, "dpo", expires_at=key_end, actor=ADMIN)
     # another key with another expiry: the session takes its own key's, not any key's
@@ -113,7 +101,7 @@ def test_console_session_of_an_api_key_ends_no_later_than_the_key(at: Fixed) -> 
             == START + web_sessions.STAFF_TTL)
 
 
-def test_a_sign_in_after_the_cookie_key_aged_starts_the_next_version(at: Fixed) -> None:
+def test_a_sign_in_after_the_cookie_key_aged_starts_the_next_version(at: FixedClock) -> None:
     first = web_sessions.open_console(at.vault, ADMIN).key_version
     at.now = START + web_sessions.KEY_MAX_AGE - timedelta(seconds=1)
     assert web_sessions.open_console(at.vault, ADMIN).key_version == first
@@ -125,7 +113,7 @@ def test_a_sign_in_after_the_cookie_key_aged_starts_the_next_version(at: Fixed) 
     assert _live(at.vault, s)
 
 
-def test_ending_a_persons_or_a_keys_sessions_ends_theirs_only(at: Fixed) -> None:
+def test_ending_a_persons_or_a_keys_sessions_ends_theirs_only(at: FixedClock) -> None:
     link = subject_token.issue(at.vault, PERSON, use=subject_token.LINK, actor=ADMIN).token
     person = web_sessions.enter_privacy_center(at.vault, link)
     staff = web_sessions.open_console(at.vault, ADMIN)
@@ -145,14 +133,14 @@ def test_ending_a_persons_or_a_keys_sessions_ends_theirs_only(at: Fixed) -> None
     assert _ended_at(at.vault, already) == START  # an ended session keeps its end
 
 
-def test_a_session_resumes_only_as_its_own_kind_and_as_opened(at: Fixed) -> None:
+def test_a_session_resumes_only_as_its_own_kind_and_as_opened(at: FixedClock) -> None:
     s = web_sessions.open_console(at.vault, ADMIN)
     assert web_sessions.resume(at.vault, s.sid, s.kind, s.key_version) == s
     assert web_sessions.resume(at.vault, s.sid, web_sessions.SUBJECT, s.key_version) is None
     assert web_sessions.actor_of(s, "dpo") == Actor(id=ADMIN.id, role="dpo", source="web")
 
 
-def test_only_a_role_with_rights_issues_subject_tokens_and_links(at: Fixed) -> None:
+def test_only_a_role_with_rights_issues_subject_tokens_and_links(at: FixedClock) -> None:
     support = Actor(id="key-support", role="support", source="api")  # no "rights" action
     service = Actor(id="key-service", role="service", source="api")  # has "rights"
     with pytest.raises(AccessDenied):
@@ -165,7 +153,7 @@ def test_only_a_role_with_rights_issues_subject_tokens_and_links(at: Fixed) -> N
     assert entries(at.vault)[-1]["details"]["authz"]["action"] == "rights"
 
 
-def test_an_unknown_token_use_is_logged_as_unknown_not_as_typed(at: Fixed) -> None:
+def test_an_unknown_token_use_is_logged_as_unknown_not_as_typed(at: FixedClock) -> None:
     with pytest.raises(BadInput):
         subject_token.issue(at.vault, PERSON, use="<script>", actor=ADMIN)
     assert entries(at.vault)[-1]["action"] == "subject_token.issue.unknown"

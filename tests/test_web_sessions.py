@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 
 from confida import credential, record, rights, subject_token, web_sessions
 from confida.errors import NotFound
-from confida.server.app import create_app
 from confida.vault import Vault
 from confida.web import session as sessions
 from tests.actors import ADMIN
+from tests.web_support import https_client
 
 SUBJECT = "session-person@example.test"
 
@@ -30,8 +30,7 @@ def seeded(vault: Vault) -> Vault:
 
 @pytest.fixture
 def client(config, seeded):
-    app = create_app(config)
-    with TestClient(app, base_url="https://testserver") as c:
+    with https_client(config) as c:
         yield c
 
 

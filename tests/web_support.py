@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+from fastapi.testclient import TestClient
 
 from confida import consent, credential, record, request, subject_token
+from confida.config import Config
+from confida.server.app import create_app
 from confida.vault import Vault
 from tests.actors import ADMIN
+
+#: A fixed moment the clock-driven session tests start from.
+START = datetime(2033, 5, 18, 3, 33, 20, tzinfo=UTC)
 
 SUBJECT = "user-4711@example.test"
 SECRET_TEXT = "My cat Mimi is allergic to pollen"
@@ -62,3 +71,29 @@ def in_next_training_export(vault: Vault, subject_id: str, tmp_path) -> bool:  #
     from confida.web import ports
 
     return subject_id in ports.training_export(vault, tmp_path / f"ds-{uuid.uuid4().hex[:8]}", actor=ADMIN)
+
+
+class FixedClock:
+    """A vault whose clock reads ``now``, which the test moves."""
+
+    def __init__(self, config: Config) -> None:
+        self.now = START
+        self.vault = Vault.open(config, clock=lambda: self.now)
+
+
+@contextmanager
+def fixed_clock_vault(config: Config, person: str) -> Iterator[FixedClock]:
+    """A vault on a movable clock, holding one account for ``person``."""
+    f = FixedClock(config)
+    record.collect(f.vault, person, "account", {"email": person}, "service", actor=ADMIN)
+    try:
+        yield f
+    finally:
+        f.vault.close()
+
+
+@contextmanager
+def https_client(config: Config) -> Iterator[TestClient]:
+    """The whole app (API, privacy center, console) as a browser on HTTPS sees it."""
+    with TestClient(create_app(config), base_url="https://testserver") as c:
+        yield c
