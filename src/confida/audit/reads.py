@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -26,6 +26,7 @@ from confida.audit.merkle import ProofError
 from confida.audit.sink import audit_log
 from confida.audit.witness import WitnessFile
 from confida.authz import authorise
+from confida.clock import as_utc
 from confida.config import Config
 from confida.errors import BadInput, NotFound
 from confida.operation import Actor, Operation
@@ -78,14 +79,6 @@ class AuditStatus:
     oldest_unsigned_at: datetime | None = None  # time of the first entry no checkpoint covers
 
 
-def _aware(value: datetime | str | None) -> datetime | None:
-    """SQLite returns the log's UTC times without an offset (or as text)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
 
 def latest_checkpoint(vault: Vault, *, actor: Actor) -> tuple[int, str, datetime]:
     """The newest signed checkpoint: (tree size, the C2SP signed note, when it was signed)."""
@@ -97,7 +90,7 @@ def latest_checkpoint(vault: Vault, *, actor: Actor) -> tuple[int, str, datetime
             raise NotFound("no checkpoint has been signed yet")
         op.details["tree_size"] = cp[0]
     size, note, created = cp
-    return size, note, _aware(created) or created
+    return size, note, as_utc(created) or created
 
 
 def inclusion_proof(vault: Vault, index: int, tree_size: int, *, actor: Actor) -> InclusionProof:
@@ -206,7 +199,7 @@ def log_status(config: Config, conn: Connection,
         verified=bool(res.ok),
         errors=[str(e)[:200] for e in res.errors],
         checkpoint_size=latest[0] if latest else None,
-        checkpoint_at=_aware(latest[2]) if latest else None,
+        checkpoint_at=as_utc(latest[2]) if latest else None,
         oldest_unsigned_at=_entry_time(conn, signed) if signed < size else None,
     )
 
@@ -215,7 +208,7 @@ def _entry_time(conn: Connection, idx: int) -> datetime | None:
     t = audit_tables.entry
     raw = conn.execute(select(t.c.entry).where(t.c.idx == idx)).scalar()
     try:
-        return _aware(json.loads(raw).get("time")) if raw else None
+        return as_utc(json.loads(raw).get("time")) if raw else None
     except (TypeError, ValueError, AttributeError):
         return None
 

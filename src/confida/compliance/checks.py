@@ -17,7 +17,7 @@ import stat
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography import x509
@@ -26,6 +26,7 @@ from sqlalchemy import Connection, MetaData, Table, func, inspect, select
 from confida import request as requests
 from confida.audit import reads as audit_reads
 from confida.breach import DEADLINE
+from confida.clock import as_utc
 from confida.compliance.files import check_file_permissions
 from confida.compliance.result import (
     FAIL,
@@ -380,7 +381,7 @@ def _audit_after_stop(
             stops.apply(e)
             continue
         try:
-            t = _aware(e.get("time"))
+            t = as_utc(e.get("time"))
         except ValueError:
             continue
         if t is None:
@@ -759,12 +760,3 @@ CHECKS: list[tuple[str, Callable[[Ctx], CheckResult]]] = [
     ("breach-deadlines", check_breaches),
     ("file-permissions", check_file_permissions),
 ]
-
-
-def _aware(value: datetime | str | None) -> datetime | None:
-    """An audit entry's time (ISO text) as an aware UTC datetime."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
