@@ -23,7 +23,6 @@ from confida import (
     consent,
     credential,
     kek_lifecycle,
-    key_view,
     record,
     register_view,
     request,
@@ -202,7 +201,6 @@ ENTRIES: dict[str, Entry] = {
     "kek_lifecycle.status": Entry("keys", lambda v, a, p, c: kek_lifecycle.status(v, actor=a)),
     "kek_lifecycle.retire_due": Entry("keys", lambda v, a, p, c: kek_lifecycle.retire_due(
         v, actor=a)),
-    "key_view.key_status": Entry("keys", lambda v, a, p, c: key_view.key_status(v, actor=a)),
     "web_sessions.rotate_session_key": Entry("keys", lambda v, a, p, c: web_sessions
                                              .rotate_session_key(v, actor=a)),
     "audit.admin.verify_log": Entry("audit", lambda v, a, p, c: audit_admin.verify_log(

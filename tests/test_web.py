@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 
-from confida import record, subject_token, web_sessions
+from confida import credential, record, subject_token, web_sessions
 from confida.clock import utcnow
 from confida.errors import NotFound, SubjectErased, Unauthenticated
 from confida.operation import Actor, subject_actor
@@ -468,3 +468,13 @@ def test_audit_status_verify_and_tamper_detection(config, seeded, client, vault)
                      .values(entry='{"forged":true}'))
     r = client.post("/console/audit/verify", data={"csrf": token})
     assert r.status_code == 200 and "FAILED" in r.text
+
+
+def test_key_inventory_page_for_a_role_with_keys(client, vault):
+    """The keys page shows the provider, the current version and every version's state, read
+    through the same audited core call as `confida keys status`."""
+    _staff(client, credential.create(vault, "admin", actor=ADMIN).key)
+    r = client.get("/console/keys")
+    assert r.status_code == 200
+    current = vault.keys.current_version()
+    assert f"<code>{current}</code>" in r.text and "file" in r.text and "active" in r.text

@@ -15,7 +15,7 @@ cached. ``bench/keycache.py`` measures what this costs on the read path.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -66,6 +66,21 @@ class KeyRefused(Refused):
     code = "kek-in-use"
 
 
+#: States of the KEK version new keys are wrapped with, in order of preference: a rotation in
+#: progress wins over the active version.
+CURRENT_STATES = ("rotating", "active")
+
+
+def current_of(versions: Iterable[Mapping[str, object]]) -> str | None:
+    """The current version among ``versions`` rows (``version``, ``state``), if any."""
+    rows = list(versions)
+    for want in CURRENT_STATES:
+        for r in rows:
+            if r["state"] == want:
+                return str(r["version"])
+    return None
+
+
 class KeyStore:
     def __init__(
         self,
@@ -95,15 +110,15 @@ class KeyStore:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(kek_version.c.version, kek_version.c.state).where(
-                    kek_version.c.state.in_(("rotating", "active"))
+                    kek_version.c.state.in_(CURRENT_STATES)
                 )
             ).all()
-        states = {v: s for v, s in rows}
-        for want in ("rotating", "active"):
-            for v, s in states.items():
-                if s == want:
-                    return v
-        raise KeyUnavailable("the key store has no active key-encryption key; run `confida init`")
+        current = current_of([{"version": v, "state": s} for v, s in rows])
+        if current is None:
+            raise KeyUnavailable(
+                "the key store has no active key-encryption key; run `confida init`"
+            )
+        return current
 
     def initialise(self) -> None:
         """First KEK version and the subject-index key, for a new installation."""

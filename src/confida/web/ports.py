@@ -18,7 +18,7 @@ from confida import (
     breach,
     consent,
     credential,
-    key_view,
+    kek_lifecycle,
     record,
     register_view,
     request,
@@ -28,6 +28,7 @@ from confida import (
 from confida.audit import reads as audit_reads
 from confida.compliance.report import as_dict
 from confida.compliance.run import run_compliance
+from confida.crypto.keystore import current_of
 from confida.errors import BadInput, SubjectErased, Unauthenticated
 from confida.export.training import dataset_subjects, export_training
 from confida.operation import Actor
@@ -214,7 +215,10 @@ def extend_request(vault: Vault, request_id: str, months: int, reason: str, acto
 
 
 def key_status(vault: Vault, actor: Actor) -> dict[str, Any]:
-    return key_view.key_status(vault, actor=actor)
+    """The KEK provider, its versions (as `confida keys status` lists them) and the current one."""
+    versions = kek_lifecycle.status(vault, actor=actor)
+    return {"provider": vault.config.kek_provider, "versions": versions,
+            "current": current_of(versions)}
 
 
 def register(vault: Vault, actor: Actor) -> dict[str, Any]:
