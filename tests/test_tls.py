@@ -25,6 +25,7 @@ import pytest
 
 from tests.apihelp import auth, setup
 from tests.conftest import database
+from tests.tls_support import handshake
 
 
 def _free_port() -> int:
@@ -124,38 +125,15 @@ def test_legacy_client_works_against_a_permissive_server(
 ) -> None:
     """Control: the same legacy client completes a handshake with a server that allows it, so
     the refusal below is Confida's and not this machine's OpenSSL."""
-    import threading
-
     sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     sctx.load_cert_chain(server["cert"], server["cert"].with_name("key.pem"))
     sctx.set_ciphers("DEFAULT:@SECLEVEL=0")
     sctx.minimum_version = ssl.TLSVersion.TLSv1
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-
-    def serve_once() -> None:
-        conn, _ = listener.accept()
-        try:
-            sctx.wrap_socket(conn, server_side=True).close()
-        except (ssl.SSLError, OSError):
-            conn.close()
-
-    t = threading.Thread(target=serve_once, daemon=True)
-    t.start()
-    ctx = _legacy_ctx(version)
-    try:
-        with socket.create_connection(listener.getsockname(), timeout=10) as raw:
-            try:
-                with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
-                    negotiated = tls.version()
-            except ssl.SSLError:
-                pytest.skip("this OpenSSL build refuses TLS 1.0/1.1 even at SECLEVEL=0; the "
-                            "refusal test below then holds either way")
-        assert negotiated in ("TLSv1", "TLSv1.1")
-    finally:
-        t.join(5)
-        listener.close()
+    negotiated = handshake(sctx, _legacy_ctx(version))
+    if negotiated is None:
+        pytest.skip("this OpenSSL build refuses TLS 1.0/1.1 even at SECLEVEL=0; the "
+                    "refusal test below then holds either way")
+    assert negotiated in ("TLSv1", "TLSv1.1")
 
 
 @pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1])

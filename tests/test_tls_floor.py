@@ -13,9 +13,7 @@ context's ``minimum_version`` is the part that can still fail.
 
 from __future__ import annotations
 
-import socket
 import ssl
-import threading
 from typing import Any
 
 import pytest
@@ -24,6 +22,7 @@ import uvicorn.config
 from confida.config import Config
 from confida.server.run import server_config
 from confida.tls import create_self_signed
+from tests.tls_support import handshake
 
 pytestmark = pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")
 
@@ -74,33 +73,6 @@ def _legacy_client(version: ssl.TLSVersion) -> ssl.SSLContext:
     return ctx
 
 
-def _handshake(server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext) -> str | None:
-    """One real TLS handshake over loopback; the negotiated version, or None if refused."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-
-    def serve_once() -> None:
-        conn, _ = listener.accept()
-        try:
-            server_ctx.wrap_socket(conn, server_side=True).close()
-        except (ssl.SSLError, OSError):
-            conn.close()
-
-    t = threading.Thread(target=serve_once, daemon=True)
-    t.start()
-    try:
-        with socket.create_connection(listener.getsockname(), timeout=10) as raw:
-            try:
-                with client_ctx.wrap_socket(raw, server_hostname="localhost") as tls:
-                    return tls.version()
-            except (ssl.SSLError, ConnectionResetError, OSError):
-                return None
-    finally:
-        t.join(5)
-        listener.close()
-
-
 def test_floor_on_this_platform(tls_config: Config) -> None:
     ctx = _server_ssl(tls_config)
     assert ctx.minimum_version >= ssl.TLSVersion.TLSv1_2
@@ -121,10 +93,10 @@ def test_legacy_client_is_refused_by_the_servers_context(
     tls_config: Config, permissive_platform: list[ssl.SSLContext], version: ssl.TLSVersion
 ) -> None:
     ctx = _server_ssl(tls_config)
-    assert _handshake(ctx, _legacy_client(version)) is None
+    assert handshake(ctx, _legacy_client(version)) is None
     modern = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     modern.check_hostname, modern.verify_mode = False, ssl.CERT_NONE
-    assert _handshake(ctx, modern) in ("TLSv1.2", "TLSv1.3")  # it does serve
+    assert handshake(ctx, modern) in ("TLSv1.2", "TLSv1.3")  # it does serve
 
 
 @pytest.mark.parametrize("version", LEGACY)
@@ -134,7 +106,7 @@ def test_control_the_permissive_context_alone_accepts_the_legacy_client(
     ctx = uvicorn.config.create_ssl_context(
         certfile=str(tls_config.tls_cert), keyfile=str(tls_config.tls_key), password=None,
         ssl_version=ssl.PROTOCOL_TLS_SERVER, cert_reqs=ssl.CERT_NONE, ca_certs=None, ciphers=None)
-    negotiated = _handshake(ctx, _legacy_client(version))
+    negotiated = handshake(ctx, _legacy_client(version))
     if negotiated is None:
         pytest.skip("this OpenSSL refuses TLS 1.0/1.1 even at SECLEVEL=0; the assertion on the "
                     "server context's minimum_version is what guards the floor here")
