@@ -24,7 +24,9 @@ def _pipeline():
 def test_adapter_maps_labels_and_offsets() -> None:
     backend = SpacyBackend(_pipeline())
     text = "I saw Zorblax Quentworth. Xanadu was sunny tomorrow, mail z@q.com"
-    got = [(f.label, text[f.start : f.end], f.kind) for f in detect(text, backend=backend)]
+    # names="rules": the shipped tagger would find the name first; this is about the adapter
+    got = [(f.label, text[f.start : f.end], f.kind)
+           for f in detect(text, backend=backend, names="rules")]
     assert got == [("PERSON", "Zorblax Quentworth", "spacy"), ("LOCATION", "Xanadu", "spacy"),
                    ("EMAIL", "z@q.com", "")]
 

@@ -16,6 +16,7 @@ from confida.cli import (
     export,
     init,
     keys,
+    pii_cmd,
     records,
     register_cmd,
     requests,
@@ -67,8 +68,9 @@ def root(
 # Each domain's commands, in the order `confida --help` lists them.
 for _register in (
     init.register, register_cmd.register, records.register, consent.register, keys.register,
-    serve.register, scan.register, audit.register, rights.register, requests.register,
-    transparency.register, export.register, analytics.register, apikey.register, demo.register,
+    serve.register, scan.register, pii_cmd.register, audit.register, rights.register,
+    requests.register, transparency.register, export.register, analytics.register,
+    apikey.register, demo.register,
     backup.register,
 ):
     _register(app)

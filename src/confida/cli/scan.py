@@ -175,6 +175,15 @@ FieldOpt = Annotated[
 ]
 JsonlOpt = Annotated[bool, typer.Option("--jsonl", help="read JSONL even without .jsonl name")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+NamesOpt = Annotated[str, typer.Option(
+    "--names", help="how names and places are found: model (the trained tagger merged with the "
+    "rules, default) or rules (lexicons and cue words only: faster, lower recall)")]
+
+
+def _names_mode(names: str) -> str:
+    if names not in ("model", "rules"):
+        raise BadInput("--names: choose model or rules")
+    return names
 
 
 def scan(
@@ -183,6 +192,7 @@ def scan(
     field: FieldOpt = None,
     jsonl: JsonlOpt = False,
     as_json: JsonOpt = False,
+    names: NamesOpt = "model",
 ) -> None:
     """Find personal data in a text or JSONL file: positions, labels, counts -- never values."""
     as_json = as_json or _global_json(ctx)
@@ -190,6 +200,7 @@ def scan(
     records = 0
     counts: Counter[str] = Counter()
     try:
+        names = _names_mode(names)
         stream, size = _open(path)
         mode = _is_jsonl(path, field, jsonl)
         with _progress(not as_json, size, "scanning") as bar:
@@ -199,7 +210,7 @@ def scan(
                 if not rec.text:
                     continue
                 records += 1
-                found = detect(rec.text)
+                found = detect(rec.text, names=names)
                 counts.update(summarize(found))
                 for f in found:
                     findings_out.append({
@@ -245,12 +256,14 @@ def redact(
         "the same key gives the same output on every engine")] = None,
     force: Annotated[bool, typer.Option(
         "--force", help="overwrite an existing --out file (or replace a --out directory)")] = False,
+    names: NamesOpt = "model",
 ) -> None:
     """Anonymise a text or JSONL file by a policy (default: replace values by type tags)."""
     as_json = as_json or _global_json(ctx)
     counts: Counter[str] = Counter()
     records = 0
     try:
+        names = _names_mode(names)
         pol = _load_policy(policy)
         ops = {pol.default.op, *(s.op for s in pol.rules.values())}
         if "tokenize" in ops:
@@ -288,7 +301,9 @@ def redact(
                 task = bar.add_task("redact", total=size or 0)
                 for rec, nbytes in _records(stream, mode, field or "text"):
                     bar.advance(task, nbytes)
-                    result = anonymize(rec.text, pol, hash_key=hash_key) if rec.text else None
+                    result = (anonymize(rec.text, pol, hash_key=hash_key,
+                                        findings=detect(rec.text, names=names))
+                              if rec.text else None)
                     new_text = result.text if result else rec.text
                     if result:
                         records += 1

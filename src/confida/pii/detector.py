@@ -17,6 +17,7 @@ from confida.pii import context as ctx
 from confida.pii import names
 from confida.pii import validators as val
 from confida.pii.finding import Finding
+from confida.pii.name_merge import merge as merge_names
 from confida.pii.patterns import (
     COMPOUND_END,
     MONTHS,
@@ -494,14 +495,58 @@ def _resolve(found: list[_Raw]) -> list[Finding]:
     return [Finding(*f) for f in out]
 
 
-def detect(text: str, *, backend: Backend | None = None) -> list[Finding]:
+class NameTagger(Protocol):
+    """A trained name and place tagger (:class:`confida.pii.ner_tagger.Tagger`)."""
+
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        """PERSON and LOCATION spans of ``text``."""
+        ...
+
+
+#: What ``detect(names=...)`` accepts besides a tagger object.
+NAME_MODES = ("model", "rules")
+
+
+def detect(
+    text: str, *, backend: Backend | None = None, names: str | NameTagger = "model"
+) -> list[Finding]:
     """Find personal data in ``text``; findings are sorted by start and never overlap.
 
-    ``backend`` (e.g. :class:`confida.pii.spacy_backend.SpacyBackend`) adds findings where
-    the rules found nothing; rule findings win on overlap because they are validated.
+    ``names`` chooses how names and places are found: ``"model"`` (the default) merges the
+    shipped tagger's spans with the rules (:mod:`confida.pii.name_merge`); ``"rules"`` uses the
+    lexicons and cue words alone, the fastest path for bulk jobs that accept a lower recall; a
+    tagger object (e.g. one trained with ``confida pii train``) is used instead of the shipped
+    one.  ``backend`` (e.g. :class:`confida.pii.spacy_backend.SpacyBackend`) adds findings
+    where nothing else found any; validated findings win on overlap.
     """
     if not text:
         return []
+    if isinstance(names, str):
+        if names not in NAME_MODES:
+            raise ValueError(f"names must be one of {', '.join(NAME_MODES)} or a tagger")
+        tagger: NameTagger | None = _shipped_tagger() if names == "model" else None
+    else:
+        tagger = names
+    found = _rule_findings(text)
+    if tagger is not None:
+        every = getattr(tagger, "all_spans", None)  # ORG/MISC too, to overrule weak rules
+        found = merge_names(found, every(text) if every else tagger.spans(text), text)
+    if backend is not None:
+        for f in backend.detect(text):
+            if not any(f.start < g[1] and g[0] < f.end for g in found):
+                found.append((f.start, f.end, f.label, f.score, f.kind))
+    return _resolve(found)
+
+
+def _shipped_tagger() -> NameTagger:
+    """The tagger in the package (or the one ``CONFIDA_PII_MODEL`` names), loaded on first use."""
+    from confida.pii.ner_tagger import default_tagger
+
+    return default_tagger()
+
+
+def _rule_findings(text: str) -> list[_Raw]:
+    """What the rules find: the combined scan, checksums, lexicons and cue words."""
     scan = _Scan(text)
     covered = 0
     for m in scanner(features(text)).finditer(text):
@@ -555,12 +600,7 @@ def detect(text: str, *, backend: Backend | None = None) -> list[Finding]:
                 scan.add(a, b, "SECRET", 0.9, "password" if group == "kv" else "bearer")
         elif group == "token":
             scan.add(s, e, "SECRET", 0.95, "api_key")
-    found = scan.out
-    if backend is not None:
-        for f in backend.detect(text):
-            if not any(f.start < g[1] and g[0] < f.end for g in scan.out):
-                found.append((f.start, f.end, f.label, f.score, f.kind))
-    return _resolve(found)
+    return scan.out
 
 
 #: Values after "password=" that are placeholders, not secrets.
@@ -620,6 +660,8 @@ def _alnum(scan: _Scan, s: int, e: int) -> None:
         scan.add(s, e, "VAT_ID", 0.8, vat)
 
 
-def detect_many(texts: Iterable[str], *, backend: Backend | None = None) -> list[list[Finding]]:
+def detect_many(
+    texts: Iterable[str], *, backend: Backend | None = None, names: str | NameTagger = "model"
+) -> list[list[Finding]]:
     """``detect`` for each text, in order (a convenience for batch jobs and the CLI)."""
-    return [detect(t, backend=backend) for t in texts]
+    return [detect(t, backend=backend, names=names) for t in texts]
