@@ -12,7 +12,8 @@ postcode) and the tagger finds the names no lexicon knows.  Merging them:
   "call", a full address) wins, otherwise the tagger's reading of the context does -- also when
   the tagger reads an organisation or a title of a work ("Kent" the cricket team, "Real
   Madrid"): a weak rule span there is dropped;
-- a weak rule span that covers two tagger spans ("Hungary, Poland") gives way to them;
+- a weak rule span that covers two tagger spans ("Hungary, Poland") gives way to them, and one
+  that rests on capitalisation alone counts only where the tagger sees a name or place too;
 - a tagger span alone is reported with a score of 0.7, a rule span alone as the rule scored it;
 - a tagger span that is mostly digits ("IBAN DE89 3704 ...", an invalid number the rules
   rejected), a lone acronym ("DOB", "NHS", in a text not written in capitals) or initials glued
@@ -34,6 +35,18 @@ _PRODUCT_CASE = re.compile(r"[A-Z]{2,}[a-z]+\Z")
 #: Rule kinds that win a label disagreement with the tagger: they rest on a cue the tagger
 #: may not weigh as much (a title, "my name is", a street address with a postcode).
 STRONG_KINDS = frozenset({"title", "context", "address"})
+
+
+#: Rule kinds that rest on capitalisation alone (a capitalised word after "in", an unknown
+#: capitalised pair): with the tagger at hand they count only where it sees a name too, since
+#: in German every noun is capitalised ("in Sicherheit", "von Amt zu Amt").
+NEEDS_AGREEMENT = frozenset({"place", "shape"})
+
+
+def _strong(rule: Sequence[object]) -> bool:
+    """A rule that wins a disagreement: a strong kind, or a lexicon name with a cue word before
+    it ("call Chad") or with both a known given name and a known surname (scored 0.7+)."""
+    return rule[4] in STRONG_KINDS or (rule[4] == "lexicon" and rule[3] >= 0.7)  # type: ignore[operator]
 
 #: The score of a name or place that only the tagger found.
 TAGGER_SCORE = 0.7
@@ -79,8 +92,6 @@ def merge(rules: list[_Raw], tagged: Sequence[tuple[int, int, str]], text: str) 
     ``tagged`` may hold ORG and MISC spans besides PERSON and LOCATION; they only veto.
     """
     tagged = [t for t in tagged if plausible(text, t[0], t[1])]
-    if not tagged:
-        return rules
     fixed = [r for r in rules if r[2] not in NAME_LABELS]
     names = sorted(t for t in tagged if t[2] in NAME_LABELS)
     others = _Index([t for t in tagged if t[2] not in NAME_LABELS])
@@ -88,9 +99,11 @@ def merge(rules: list[_Raw], tagged: Sequence[tuple[int, int, str]], text: str) 
     # [start, end, label, score, kind, alive]
     named = [[*r, True] for r in rules if r[2] in NAME_LABELS]
     for r in named:  # weak rule spans that the tagger reads as something else, or as several
-        if r[4] not in STRONG_KINDS and (
-            others.overlapping(r[0], r[1]) or len(name_index.overlapping(r[0], r[1])) > 1
-        ):
+        if _strong(r):
+            continue
+        tagged_here = name_index.overlapping(r[0], r[1])
+        if (others.overlapping(r[0], r[1]) or len(tagged_here) > 1
+                or (r[4] in NEEDS_AGREEMENT and not tagged_here)):
             r[5] = False
     longest_tag = max((e - s for s, e, _ in names), default=0)
     named_index = _Index(named, slack=longest_tag)  # a rule span may grow by a tagger span
@@ -105,7 +118,7 @@ def merge(rules: list[_Raw], tagged: Sequence[tuple[int, int, str]], text: str) 
             continue
         same = [r for r in hits if r[2] == label]
         other = [r for r in hits if r[2] != label]
-        if any(r[4] in STRONG_KINDS for r in other):
+        if any(_strong(r) for r in other):
             continue  # a strong rule says otherwise: keep the rule
         for r in other:
             r[5] = False
