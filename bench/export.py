@@ -72,7 +72,7 @@ def setup(base: Path, n: int, database_url: str | None) -> Config:
     with Vault(cfg, scanner=no_scan) as v:
         for s in range(subjects):
             if s % 5:
-                consent.grant(v, f"user-{s}", "model_training")
+                consent.grant(v, f"user-{s}", "model_training", actor=ADMIN)
         for start in range(0, n, 10_000):
             record.collect_many(v, [
                 CollectItem(f"user-{i % subjects}", "conversation_message", message(rng, i),
@@ -125,7 +125,7 @@ def main() -> None:
         # every timed run opens its own vault, so each pays for unwrapping the subjects' keys
         with Vault(cfg) as v:
             res, dt = timed("single process (baseline)", lambda: export_training(
-                v, base / "local", dataset_key=key))
+                v, base / "local", dataset_key=key, actor=ADMIN))
             runs["single process (baseline)"] = (dt, res)
         t = time.perf_counter()
         ray = ensure_cluster(num_cpus=2)
@@ -138,7 +138,7 @@ def main() -> None:
         for w in (1, 2):
             with Vault(cfg) as v:
                 res, dt = timed(f"Ray, {w} worker(s)", lambda w=w, v=v: export_training(
-                    v, base / f"ray{w}", dataset_key=key, batch_size=args.ray_batch,
+                    v, base / f"ray{w}", dataset_key=key, batch_size=args.ray_batch, actor=ADMIN,
                     anonymiser=ray_anonymiser(workers=w, batch_size=1000)))
                 runs[f"Ray, {w} worker(s)"] = (dt, res)
         ray.shutdown()

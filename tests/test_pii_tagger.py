@@ -198,3 +198,16 @@ def test_findings_never_overlap_and_stay_inside(text: str) -> None:
     for f in found:
         assert prev <= f.start < f.end <= len(text)
         prev = f.end
+
+
+def test_only_stretches_around_possible_names_are_tagged() -> None:
+    from confida.pii.ner_tagger import REACH, _windows
+
+    marks = [False] * 100
+    marks[50] = True
+    assert _windows(marks, 0, 100) == [(50 - REACH, 51 + REACH)]
+    marks[55] = True
+    assert _windows(marks, 0, 100) == [(50 - REACH, 56 + REACH)]
+    assert _windows([False] * 10, 0, 10) == []
+    text = " ".join(["please explain how this works"] * 40) + " and ask priya"
+    assert ("priya", "PERSON") in _found(text)

@@ -220,20 +220,29 @@ def _lex(low: str) -> list[str]:
 #: that are written in lower case and no name or place list knows are never the start of a
 #: name: a sentence made only of such words is not worth tagging.
 COMMON_BUCKET = 6
+#: Zipf 5 and up ("in", "will", "so"): never a name on its own in lower case.
+VERY_COMMON_BUCKET = 10
 
 
 def _candidate(word: str) -> bool:
-    """Whether ``word`` could be (part of) a name or place; see :data:`COMMON_BUCKET`."""
+    """Whether ``word`` could be (part of) a name or place; see :data:`COMMON_BUCKET`.
+
+    A lower-case word counts when it is rare, a place, or a given name or title that is not
+    also one of the commonest words: the census lists "in" and "will" as given names and
+    "works" as a surname, which must not make every sentence worth tagging.
+    """
     if any(ch.isupper() for ch in word):
         return True
     low = word.casefold()
     if not any(ch.isalpha() for ch in low):
         return False
-    if low in census_table() or low in place_words():
+    freq = frequency_table().get(low, 0)
+    if freq < COMMON_BUCKET or low in place_words():
         return True
-    if names.word_flags(low) & (names.FIRST | names.LAST | names.TITLE):
-        return True
-    return frequency_table().get(low, 0) < COMMON_BUCKET
+    if freq >= VERY_COMMON_BUCKET:
+        return False
+    return bool(names.word_flags(low) & (names.FIRST | names.TITLE)
+                or "F" in census_table().get(low, "").split())
 
 
 class FeatureCache:
