@@ -352,6 +352,16 @@ def _lowered(rows: list[dict]) -> list[dict]:
             if len(r["text"].lower()) == len(r["text"])]
 
 
+def _add_presidio(engines: list[tuple[str, Engine, str]]) -> None:
+    """Presidio as one more engine, or a note saying how to install it."""
+    made = presidio_engine()
+    if made is None:
+        print("presidio: not installed -- pip install -e '.[bench]' to compare")
+    else:
+        print(f"presidio: {made[1]}")
+        engines.append(("presidio", made[0], made[1]))
+
+
 def run_pii_dev(path: Path, limit: int, repeat: int, lowercase: bool = False) -> int:
     """All labels of the chat-message dev set, all engines (``lowercase``: the same texts in
     lower case, a test of names without capitals on text no template of ours wrote)."""
@@ -371,12 +381,7 @@ def run_pii_dev(path: Path, limit: int, repeat: int, lowercase: bool = False) ->
     engines = confida_engines()
     if engines is None:
         return 2
-    made = presidio_engine()
-    if made is None:
-        print("presidio: not installed -- pip install -e '.[bench]' to compare")
-    else:
-        print(f"presidio: {made[1]}")
-        engines.append(("presidio", made[0], made[1]))
+    _add_presidio(engines)
     made_df = datafog_engine()
     if made_df is None:
         print("datafog: not installed -- pip install -e '.[bench]' to compare")
@@ -652,12 +657,7 @@ def run_presidio_synth(path: Path, limit: int, repeat: int) -> int:
     engines = confida_engines()
     if engines is None:
         return 2
-    made = presidio_engine()
-    if made is None:
-        print("presidio: not installed -- pip install -e '.[bench]' to compare")
-    else:
-        print(f"presidio: {made[1]}")
-        engines.append(("presidio", made[0], made[1]))
+    _add_presidio(engines)
     results = compare(engines, synth.texts, synth.gold, repeat, labels=LABELS)
     print_results(results)
     print_summary(results)

@@ -189,24 +189,19 @@ def _shape(word: str) -> str:
     return "".join(out)
 
 
+#: Lexicon bits of :func:`confida.pii.names.word_flags` -> feature names (order is part of the
+#: feature definition: the model was trained with these lists).
+_LEX_FLAGS: tuple[tuple[int, str], ...] = (
+    (names.FIRST, "FIRST"), (names.LAST, "LAST"), (names.TITLE, "TITLE"),
+    (names.STOPWORD | names.COMMON, "COMMON"), (names.AMBIG, "AMBIG"),
+    (names.PARTICLE, "PARTICLE"), (names.MONTH | names.STREET_PRE, "STREETMONTH"),
+)
+
+
 def _lex(low: str) -> list[str]:
     """Lexicon features of a folded word."""
     flags = names.word_flags(low)
-    out = []
-    if flags & names.FIRST:
-        out.append("FIRST")
-    if flags & names.LAST:
-        out.append("LAST")
-    if flags & names.TITLE:
-        out.append("TITLE")
-    if flags & (names.STOPWORD | names.COMMON):
-        out.append("COMMON")
-    if flags & names.AMBIG:
-        out.append("AMBIG")
-    if flags & names.PARTICLE:
-        out.append("PARTICLE")
-    if flags & (names.MONTH | names.STREET_PRE):
-        out.append("STREETMONTH")
+    out = [name for mask, name in _LEX_FLAGS if flags & mask]
     if low in place_words():
         out.append("PLACE")
     if low in NAME_CUES:

@@ -19,7 +19,6 @@ What goes in, and why:
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import random
 import time
@@ -27,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from confida.export.manifest import sha256_file as sha256
 from confida.pii.ner_corpus import Sentence, read_corpus
 from confida.pii.ner_features import (
     CENSUS_FILE,
@@ -293,15 +293,6 @@ def _write_table(path: Path, table: dict[str, object]) -> None:
     with tmp.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
         gz.write(data.encode("utf-8"))
     tmp.replace(path)
-
-
-def sha256(path: Path) -> str:
-    """Hex SHA-256 of a file (the model's recorded identity)."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def write_card(path: Path, model: Path, cfg: TrainConfig, n: int, seconds: float,
