@@ -32,7 +32,7 @@ def main() -> int:
     parser.add_argument("--iterations", type=int, default=60)
     args = parser.parse_args()
     cfg = TrainConfig(max_iterations=args.iterations, lower_share=0.0, upper_share=0.0,
-                      synthetic={})
+                      noise_share=0.0, synthetic={})
     out: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as tmp:
         model = Path(tmp) / "a.crfsuite"

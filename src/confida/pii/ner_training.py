@@ -85,6 +85,7 @@ class TrainConfig:
     max_iterations: int = 150
     lower_share: float = 0.3
     upper_share: float = 0.05
+    noise_share: float = 0.15
     synthetic: dict[str, int] = field(default_factory=lambda: dict(SYNTHETIC_PER_LANG))
 
 
@@ -115,16 +116,49 @@ def example(s: Sentence) -> tuple[list[str], list[str]]:
     return [s.text[x:y] for x, y in offsets], tags
 
 
+#: What chat text puts between words that news text does not: emojis, @handles, #tags, links,
+#: repeated punctuation and fillers.  Inserted into copies of corpus sentences (outside the
+#: names) so the model learns that a name next to "@jdoe 🙂" is still a name.
+_NOISE = ("🙂", "😂", "👍", "🙏", "❤️", "!!", "??", ":)", ";-)", "lol", "pls", "...", "xD",
+          "@user", "@jdoe_", "#tbt", "#help", "https://t.co/a1b2c3", "www.example.com")
+
+
+def noisy(s: Sentence, rng: random.Random) -> Sentence:
+    """A copy of ``s`` with one or two noise tokens inserted at word boundaries outside its
+    spans; the spans are moved with the text."""
+    points = [i for i, ch in enumerate(s.text) if ch == " "] + [len(s.text)]
+    points = [p for p in points if not any(a < p < b for a, b, _ in s.spans)]
+    text, spans = s.text, list(s.spans)
+    for p in sorted(rng.sample(points, min(1 + (rng.random() < 0.3), len(points))),
+                    reverse=True):
+        token = rng.choice(_NOISE)
+        if token.startswith("@"):
+            token += str(rng.randrange(1000))
+        insert = " " + token
+        text = text[:p] + insert + text[p:]
+        spans = [(a + len(insert) if a >= p else a, b + len(insert) if b > p else b, label)
+                 for a, b, label in spans]
+    return Sentence(text, tuple(spans), s.lang, s.source)
+
+
 def _recased(sentences: Iterable[Sentence], cfg: TrainConfig,
              rng: random.Random) -> Iterator[Sentence]:
-    """Each sentence, plus a lower-case or all-capitals copy for a share of them."""
+    """Each sentence, plus a lower-case or all-capitals copy for a share of them, and a copy
+    with chat noise for another share.  A casing that changes the length of the text (a few
+    letters such as "İ") would move the spans: such sentences get no recased copy."""
     for s in sentences:
         yield s
         r = rng.random()
         if r < cfg.lower_share:
-            yield Sentence(s.text.lower(), s.spans, s.lang, s.source)
+            low = s.text.lower()
+            if len(low) == len(s.text):
+                yield Sentence(low, s.spans, s.lang, s.source)
         elif r < cfg.lower_share + cfg.upper_share:
-            yield Sentence(s.text.upper(), s.spans, s.lang, s.source)
+            up = s.text.upper()
+            if len(up) == len(s.text):
+                yield Sentence(up, s.spans, s.lang, s.source)
+        if rng.random() < cfg.noise_share:
+            yield noisy(s, rng)
 
 
 def _sample(sentences: Iterable[Sentence], share: float,
