@@ -5,9 +5,10 @@ postcode) and the tagger finds the names no lexicon knows.  Merging them:
 
 - a checksummed or shape-validated identifier (e-mail, IBAN, card, phone, ID, URL, date,
   secret) always wins: a tagger span that touches one is dropped;
-- a tagger span and a rule span of the same label that overlap become one span covering both
-  (the rule keeps a title such as "Frau" that the corpora leave out of the name), except that
-  a street address keeps the rule's exact extent;
+- a tagger span and a weak rule span of the same label that overlap become one span covering
+  both; a strong rule (below) keeps its own extent, which is exact: a title such as "Frau"
+  that the corpora leave out of the name, a street address with its postcode, "call Kevin"
+  without the "later" a tagger may add;
 - when they disagree on the label, a strong rule (a title, a cue word such as "my name is" or
   "call", a full address) wins, otherwise the tagger's reading of the context does -- also when
   the tagger reads an organisation or a title of a work ("Kent" the cricket team, "Real
@@ -124,7 +125,7 @@ def merge(rules: list[_Raw], tagged: Sequence[tuple[int, int, str]], text: str) 
             r[5] = False
         if same:
             r = same[0]
-            if r[4] != "address":  # an address's extent is exact: postcode and city included
+            if not _strong(r):  # a strong rule's extent is exact ("call Kevin", an address)
                 r[0] = min(r[0], s, *(x[0] for x in same))
                 r[1] = max(r[1], e, *(x[1] for x in same))
             r[3] = max(r[3], TAGGER_SCORE)
