@@ -211,3 +211,14 @@ def test_only_stretches_around_possible_names_are_tagged() -> None:
     assert _windows([False] * 10, 0, 10) == []
     text = " ".join(["please explain how this works"] * 40) + " and ask priya"
     assert ("priya", "PERSON") in _found(text)
+
+
+def test_feature_cache_is_bounded() -> None:
+    from confida.pii.ner_features import FeatureCache, sentence_features
+
+    cache = FeatureCache(limit=100)
+    for i in range(1000):
+        sentence_features([f"w{i}x", f"Name{i}"], cache)
+    assert len(cache._local) <= 100
+    assert len(cache._near) <= 100
+    assert len(cache._lang) <= 100

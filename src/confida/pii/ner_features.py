@@ -242,9 +242,10 @@ def _candidate(word: str) -> bool:
 
 class FeatureCache:
     """Per-word feature lists, cached; bounded so a long-running server cannot grow it
-    without limit (it is cleared when full: the common words come back at once)."""
+    without limit (it is cleared when full: the common words come back at once).  A word's
+    lists take about a kilobyte, so the default bound keeps the caches to tens of megabytes."""
 
-    def __init__(self, limit: int = 200_000) -> None:
+    def __init__(self, limit: int = 50_000) -> None:
         self.limit = limit
         self._local: dict[str, list[str]] = {}
         self._near: dict[tuple[str, int], list[str]] = {}
