@@ -19,7 +19,7 @@ from rich.console import Console
 
 from confida.cli.scan import _fail, _global_json
 from confida.pii import ner_tagger, ner_training
-from confida.pii.ner_corpus import CorpusError
+from confida.pii.ner_corpus import CorpusError, read_corpus
 
 pii_app = typer.Typer(help="The name and place tagger: train one, show the one in use.",
                       no_args_is_help=True)
@@ -53,14 +53,13 @@ def train(
     """
     as_json = as_json or _global_json(ctx)
     err = Console(stderr=True)
-    cfg = ner_training.TrainConfig(seed=seed, max_iterations=iterations)
-    if no_synthetic:
-        cfg = ner_training.TrainConfig(seed=seed, max_iterations=iterations, synthetic={})
+    cfg = ner_training.TrainConfig(seed=seed, max_iterations=iterations,
+                                   **({"synthetic": {}} if no_synthetic else {}))
     try:
         for p in [*(data or []), *(dev or [])]:
             if not p.is_file():
                 raise CorpusError(f"no such file: {p}")
-        if corpora is not None and not (corpora / ner_training.TRAIN_FILES[0][0]).is_file():
+        if corpora is not None and not ner_training.has_corpora(corpora):
             raise CorpusError(f"{corpora} does not hold the corpora "
                               f"(no {ner_training.TRAIN_FILES[0][0]})")
         if corpora is None and not data:
@@ -71,15 +70,9 @@ def train(
                 ner_training.training_sentences(corpora, cfg, data or ()), output, cfg,
                 progress=None if as_json else status.update)
         seconds = time.monotonic() - started
-        tagger = ner_tagger.Tagger(output)
-        scores: dict[str, object] = {}
-        if corpora is not None:
-            for name, sents in ner_training.dev_sets(corpora):
-                scores[name] = ner_training.evaluate(tagger.spans, sents)
-        from confida.pii.ner_corpus import read_corpus
-
-        for p in dev or []:
-            scores[p.name] = ner_training.evaluate(tagger.spans, list(read_corpus(p)))
+        scores = ner_training.dev_scores(
+            ner_tagger.Tagger(output).spans, corpora,
+            [(p.name, list(read_corpus(p))) for p in dev or []])
     except (CorpusError, ValueError, OSError) as exc:
         raise _fail(exc, as_json) from None
     card = output.with_suffix(".json")

@@ -29,6 +29,7 @@ from rich.table import Table
 
 from confida.errors import BadInput as CoreBadInput
 from confida.pii import Policy, anonymize, detect, summarize
+from confida.pii.detector import NAME_MODES
 from confida.safe_files import OutputDir, check_target, open_output
 
 EXIT_BAD_INPUT = 2
@@ -181,8 +182,9 @@ NamesOpt = Annotated[str, typer.Option(
 
 
 def _names_mode(names: str) -> str:
-    if names not in ("model", "rules"):
-        raise BadInput("--names: choose model or rules")
+    """Checked before any input is read (``detect`` would only refuse it on the first text)."""
+    if names not in NAME_MODES:
+        raise BadInput(f"--names: choose {' or '.join(NAME_MODES)}")
     return names
 
 

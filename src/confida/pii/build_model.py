@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="keep the model; recompute the scores and the card (after a change "
                         "to inference that leaves the weights as they are)")
     args = parser.parse_args(argv)
-    if not (args.corpora / ner_training.TRAIN_FILES[0][0]).is_file():
+    if not ner_training.has_corpora(args.corpora):
         print(f"no corpora in {args.corpora}", file=sys.stderr)
         return 2
     cfg = ner_training.TrainConfig(max_iterations=args.iterations)
@@ -77,14 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         n = ner_training.train(ner_training.training_sentences(args.corpora, cfg), args.output,
                                cfg, progress=lambda m: print(m, flush=True))
         seconds = time.monotonic() - started
-    tagger = Tagger(args.output)
-    scores: dict[str, object] = {}
-    for name, sents in ner_training.dev_sets(args.corpora):
-        scores[name] = ner_training.evaluate(tagger.spans, sents)
-        print(name, json.dumps(scores[name]), flush=True)
     sample = check_sample(args.corpora)
     write_sample(args.output.with_name(CHECK_FILE), sample)
-    scores["check sample"] = ner_training.evaluate(tagger.spans, sample)
+    scores = ner_training.dev_scores(
+        Tagger(args.output).spans, args.corpora, [("check sample", sample)],
+        progress=lambda name, result: print(name, json.dumps(result), flush=True))
     ner_training.write_card(args.output.with_suffix(".json"), args.output, cfg, n, seconds,
                             scores)
     print(f"model {args.output} ({args.output.stat().st_size / 1e6:.1f} MB) "

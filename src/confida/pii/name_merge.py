@@ -10,9 +10,9 @@ postcode) and the tagger finds the names no lexicon knows.  Merging them:
   that the corpora leave out of the name, a street address with its postcode, "call Kevin"
   without the "later" a tagger may add;
 - when they disagree on the label, a strong rule (a title, a cue word such as "my name is" or
-  "call", a full address) wins, otherwise the tagger's reading of the context does -- also when
-  the tagger reads an organisation or a title of a work ("Kent" the cricket team, "Real
-  Madrid"): a weak rule span there is dropped;
+  "call", a full address, a known given name with a known surname) wins, otherwise the
+  tagger's reading of the context does -- also when the tagger reads an organisation or a
+  title of a work ("Kent" the cricket team, "Real Madrid"): a weak rule span there is dropped;
 - a weak rule span that covers two tagger spans ("Hungary, Poland") gives way to them, and one
   that rests on capitalisation alone counts only where the tagger sees a name or place too;
 - a tagger span alone is reported with a score of 0.7, a rule span alone as the rule scored it;
@@ -31,12 +31,14 @@ _Raw = tuple[int, int, str, float, str]
 
 NAME_LABELS = frozenset({"PERSON", "LOCATION"})
 
+#: The score of a name or place that only the tagger found.
+TAGGER_SCORE = 0.7
+
 _PRODUCT_CASE = re.compile(r"[A-Z]{2,}[a-z]+\Z")
 
 #: Rule kinds that win a label disagreement with the tagger: they rest on a cue the tagger
 #: may not weigh as much (a title, "my name is", a street address with a postcode).
 STRONG_KINDS = frozenset({"title", "context", "address"})
-
 
 #: Rule kinds that rest on capitalisation alone (a capitalised word after "in", an unknown
 #: capitalised pair): with the tagger at hand they count only where it sees a name too, since
@@ -48,9 +50,6 @@ def _strong(rule: Sequence[object]) -> bool:
     """A rule that wins a disagreement: a strong kind, or a lexicon name with a cue word before
     it ("call Chad") or with both a known given name and a known surname (scored 0.7+)."""
     return rule[4] in STRONG_KINDS or (rule[4] == "lexicon" and rule[3] >= 0.7)  # type: ignore[operator]
-
-#: The score of a name or place that only the tagger found.
-TAGGER_SCORE = 0.7
 
 
 def plausible(text: str, s: int, e: int) -> bool:

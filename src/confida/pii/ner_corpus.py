@@ -15,9 +15,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-#: The labels the tagger learns; other labels in a corpus (ORG, MISC) are read as "outside".
-TAGGED_LABELS: tuple[str, ...] = ("PERSON", "LOCATION")
-
 
 @dataclass(frozen=True)
 class Sentence:

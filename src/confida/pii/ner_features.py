@@ -23,8 +23,12 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 from confida.pii import names
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 #: How common each word is in English, German, French and Dutch (wordfreq's Zipf scale, in
 #: half steps, the highest of the four), for the words down to about one in 10 million.  A
@@ -252,35 +256,33 @@ class FeatureCache:
         self._lang: dict[tuple[str, str], list[str]] = {}
         self._candidate: dict[str, bool] = {}
 
+    def _store(self, table: dict[_K, _V], key: _K, value: _V) -> _V:
+        """Keep ``value`` under ``key``, emptying ``table`` first when it is full.  Each
+        method below looks up first and calls this only on a miss, so the common case stays
+        one dict look-up."""
+        if len(table) >= self.limit:
+            table.clear()
+        table[key] = value
+        return value
+
     def local(self, word: str) -> list[str]:
         """The features of ``word`` itself."""
         f = self._local.get(word)
-        if f is None:
-            if len(self._local) >= self.limit:
-                self._local.clear()
-            f = self._local[word] = _local_features(word)
-        return f
+        return f if f is not None else self._store(self._local, word, _local_features(word))
 
     def candidate(self, word: str) -> bool:
         """:func:`_candidate`, cached per word."""
         c = self._candidate.get(word)
-        if c is None:
-            if len(self._candidate) >= self.limit:
-                self._candidate.clear()
-            c = self._candidate[word] = _candidate(word)
-        return c
+        return c if c is not None else self._store(self._candidate, word, _candidate(word))
 
     def in_language(self, word: str, lang: str) -> list[str]:
         """Features of ``word`` that mean something else in each language (casing, frequency)."""
-        key = (word, lang)
-        f = self._lang.get(key)
-        if f is None:
-            if len(self._lang) >= self.limit:
-                self._lang.clear()
-            local = self.local(word)
-            f = self._lang[key] = [lang + "|" + x for x in local
-                                   if x in ("UP1", "TITLECASE", "ALLCAP") or x[:2] in ("F=", "C=")]
-        return f
+        f = self._lang.get((word, lang))
+        if f is not None:
+            return f
+        return self._store(self._lang, (word, lang), [
+            lang + "|" + x for x in self.local(word)
+            if x in ("UP1", "TITLECASE", "ALLCAP") or x[:2] in ("F=", "C=")])
 
     def mid_capital(self, word: str, lang: str) -> str:
         """The feature of a capitalised word that does not start the text."""
@@ -289,13 +291,8 @@ class FeatureCache:
 
     def near(self, word: str, k: int) -> list[str]:
         """The features ``word`` contributes to a token ``k`` positions away."""
-        key = (word, k)
-        f = self._near.get(key)
-        if f is None:
-            if len(self._near) >= self.limit:
-                self._near.clear()
-            f = self._near[key] = _near_features(word, k)
-        return f
+        f = self._near.get((word, k))
+        return f if f is not None else self._store(self._near, (word, k), _near_features(word, k))
 
 
 def _local_features(word: str) -> list[str]:

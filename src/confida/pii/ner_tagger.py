@@ -28,6 +28,9 @@ ALL_LABELS = {**REPORTED, "ORG": "ORG", "MISC": "MISC"}
 
 _SENTENCE_END = frozenset({".", "!", "?", "…"})
 
+#: Texts with more tokens than this in one stretch are tagged in pieces of this size: the
+#: CRF's cost is linear, but its feature lists are built for the whole piece at once.
+WINDOW = 400
 
 #: Tokens tagged on either side of a possible name: the features look two tokens away, and
 #: the label chain settles within a few more.  Windows closer than this are joined.
@@ -53,10 +56,6 @@ def _ends_sentence(words: list[str], i: int) -> bool:
     """Whether the dot at ``i`` ends a sentence rather than "Mr." or "J." (short words before
     a dot are kept with what follows, so "Mr. Smith" is tagged as one)."""
     return i > 0 and len(words[i - 1]) > 3
-
-#: Texts longer than this are tagged in windows of this many tokens (the CRF's cost is linear,
-#: but one very long text would hold the lock for the whole of it).
-WINDOW = 400
 
 
 class Tagger:
@@ -95,7 +94,8 @@ class Tagger:
 
     def spans(self, text: str) -> list[tuple[int, int, str]]:
         """PERSON and LOCATION spans of ``text`` as (start, end, label)."""
-        return [s for s in self.all_spans(text) if s[2] in ("PERSON", "LOCATION")]
+        reported = REPORTED.values()
+        return [s for s in self.all_spans(text) if s[2] in reported]
 
     def all_spans(self, text: str) -> list[tuple[int, int, str]]:
         """PERSON, LOCATION, ORG and MISC spans of ``text``.
@@ -114,13 +114,15 @@ class Tagger:
         if not any(marks):
             return []
         tags = ["O"] * len(words)
-        breaks = [i for i, (s, _e) in enumerate(offsets) if "\n" in text[offsets[i - 1][1]:s]] \
-            if "\n" in text else []
-        ends = sorted({i for i, w in enumerate(words)
-                       if w in _SENTENCE_END and (w != "." or _ends_sentence(words, i))}
-                      | {b - 1 for b in breaks if b > 0} | {len(words) - 1})
+        # a sentence ends at its final punctuation, before a line break, or with the text
+        ends = {i for i, w in enumerate(words)
+                if w in _SENTENCE_END and (w != "." or _ends_sentence(words, i))}
+        if "\n" in text:
+            ends |= {i - 1 for i in range(1, len(offsets))
+                     if "\n" in text[offsets[i - 1][1]:offsets[i][0]]}
+        ends.add(len(words) - 1)
         start = 0
-        for end in ends:
+        for end in sorted(ends):
             for a, b in _windows(marks, start, end + 1):
                 tags[a:b] = self.tag_words(words[a:b])
             start = end + 1

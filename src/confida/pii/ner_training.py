@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from confida.export.manifest import sha256_file as sha256
 from confida.pii.ner_corpus import Sentence, read_corpus
@@ -188,13 +189,13 @@ def training_sentences(
         yield from read_corpus(path)
 
 
-def _trainer_class() -> type:
+def _trainer(progress: Callable[[str], None] | None, total: int) -> object:
+    """A crfsuite trainer that reports its iterations to ``progress`` instead of printing its
+    log (crfsuite reports iterations only when verbose).  The class is made here so that
+    importing this module does not import crfsuite."""
     import pycrfsuite
 
     class _Quiet(pycrfsuite.Trainer):  # type: ignore[misc]
-        """crfsuite's trainer reports iterations only when verbose; this one reports them to a
-        progress callback instead of printing its log."""
-
         def __init__(self, progress: Callable[[str], None] | None, total: int) -> None:
             super().__init__(verbose=progress is not None)
             self._progress = progress
@@ -214,11 +215,7 @@ def _trainer_class() -> type:
         def on_optimization_end(self, log: str) -> None: ...
         def on_end(self, log: str) -> None: ...
 
-    return _Quiet
-
-
-def _Trainer(progress: Callable[[str], None] | None, total: int):  # type: ignore[no-untyped-def]  # noqa: N802
-    return _trainer_class()(progress, total)
+    return _Quiet(progress, total)
 
 
 def train(
@@ -230,7 +227,7 @@ def train(
 ) -> int:
     """Train a CRF on ``sentences`` and write it to ``output``; returns the sentence count."""
     cache = FeatureCache(limit=10_000_000)
-    trainer = _Trainer(progress, cfg.max_iterations)
+    trainer: Any = _trainer(progress, cfg.max_iterations)
     n = 0
     for s in sentences:
         words, tags = example(s)
@@ -260,6 +257,33 @@ def evaluate(tagger_spans: Callable[[str], list[tuple[int, int, str]]],
     return {lab: {"precision": round(v.precision, 4), "recall": round(v.recall, 4),
                   "f1": round(v.f1, 4), "support": v.support}
             for lab, v in sc.per_label.items()}
+
+
+def has_corpora(data_dir: Path) -> bool:
+    """Whether ``data_dir`` holds the public corpora (checked before hours of work, not after)."""
+    return (data_dir / TRAIN_FILES[0][0]).is_file()
+
+
+def dev_scores(
+    spans: Callable[[str], list[tuple[int, int, str]]],
+    corpora: Path | None,
+    extra: Sequence[tuple[str, Sequence[Sentence]]] = (),
+    *,
+    progress: Callable[[str, dict[str, dict[str, float]]], None] | None = None,
+) -> dict[str, object]:
+    """The scores a model card records: every development set of ``corpora`` (when given),
+    then each named set of ``extra`` (a user's ``--dev`` files, the check sample)."""
+    sets: list[tuple[str, Sequence[Sentence]]] = []
+    if corpora is not None:
+        sets += dev_sets(corpora)
+    sets += extra
+    scores: dict[str, object] = {}
+    for name, sents in sets:
+        result = evaluate(spans, sents)
+        scores[name] = result
+        if progress:
+            progress(name, result)
+    return scores
 
 
 def dev_sets(data_dir: Path) -> Iterator[tuple[str, list[Sentence]]]:
