@@ -222,3 +222,21 @@ def test_feature_cache_is_bounded() -> None:
     assert len(cache._local) <= 100
     assert len(cache._near) <= 100
     assert len(cache._lang) <= 100
+
+
+_PIECES = st.sampled_from(["please", "explain", "how", "it", "works", "priya", "Anna", "anna's",
+                           "Berlin", "paris", "in", "the", "O'Neil", "x@y.org", "#tag", "@ann",
+                           "3", ".", ",", "Mr.", "jan-peter", "zürich", "Ⅻ", "ǅ", "ﬁ"])
+_SPACES = st.sampled_from([" ", "  ", "\n", "\t", "\u00a0", "\u2003", "\x1c", ""])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_PIECES, _SPACES), max_size=40) | st.text(max_size=200))
+def test_the_quick_no_candidate_check_changes_nothing(parts: object) -> None:
+    """Splitting on whitespace to skip texts without a candidate gives what full tokenising
+    gives: the same spans as a tagger whose pieces all count as candidates."""
+    text = parts if isinstance(parts, str) else "".join(a + b for a, b in parts)  # type: ignore[union-attr]
+    tagger = default_tagger()
+    slow = Tagger(tagger.path)
+    slow.cache.chunk_has_candidate = lambda _chunk: True  # type: ignore[method-assign]
+    assert tagger.all_spans(text) == slow.all_spans(text)

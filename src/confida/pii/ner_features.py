@@ -255,6 +255,7 @@ class FeatureCache:
         self._near: dict[tuple[str, int], list[str]] = {}
         self._lang: dict[tuple[str, str], list[str]] = {}
         self._candidate: dict[str, bool] = {}
+        self._chunk: dict[str, bool] = {}
 
     def _store(self, table: dict[_K, _V], key: _K, value: _V) -> _V:
         """Keep ``value`` under ``key``, emptying ``table`` first when it is full.  Each
@@ -274,6 +275,19 @@ class FeatureCache:
         """:func:`_candidate`, cached per word."""
         c = self._candidate.get(word)
         return c if c is not None else self._store(self._candidate, word, _candidate(word))
+
+    def chunk_has_candidate(self, chunk: str) -> bool:
+        """Whether a whitespace-free piece of text holds a candidate token, cached per piece.
+
+        No token crosses whitespace, so a text's tokens are its pieces' tokens, and a text
+        none of whose pieces holds a candidate needs neither offsets nor tagging. Chat is
+        mostly such text, and splitting on whitespace costs a tenth of :func:`tokenize`.
+        """
+        c = self._chunk.get(chunk)
+        if c is not None:
+            return c
+        found = any(self.candidate(chunk[s:e]) for s, e in tokenize(chunk))
+        return self._store(self._chunk, chunk, found)
 
     def in_language(self, word: str, lang: str) -> list[str]:
         """Features of ``word`` that mean something else in each language (casing, frequency)."""

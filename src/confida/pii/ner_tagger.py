@@ -105,9 +105,9 @@ class Tagger:
         how this works") is left out (:func:`_windows`). Long chat messages are mostly such
         stretches, and the tagger costs about ten microseconds a word.
         """
+        if not any(map(self.cache.chunk_has_candidate, set(text.split()))):
+            return []  # the same answer as below, at a tenth of the cost
         offsets = tokenize(text)
-        if not offsets:
-            return []
         words = [text[s:e] for s, e in offsets]
         candidate = self.cache.candidate
         marks = [candidate(w) for w in words]
