@@ -75,6 +75,14 @@ class ApiSettings:
     # clients (httpx: 5 s), so that the client, not the server, closes it: when both give up at
     # the same moment, a request sent on a connection the server is closing gets no answer.
     keep_alive_seconds: float = 30.0
+    # Server processes (``confida serve --workers`` overrides it); 0: one per CPU on
+    # PostgreSQL, one on SQLite (a single writer: more processes only queue on its lock).
+    workers: int = 0
+    # Requests in flight per process before new ones are answered 503 with Retry-After
+    # (backpressure, ``confida.server.backpressure``).
+    max_in_flight: int = 32
+    # Threads per process that run the synchronous routes; 0 keeps the default (40).
+    threads: int = 0
 
 
 @dataclass(frozen=True)

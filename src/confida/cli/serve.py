@@ -31,6 +31,12 @@ def register(app: typer.Typer) -> None:
                          "finish before the server exits anyway (default 10, or [api] "
                          "shutdown_timeout_seconds in confida.toml)."),
         ] = None,
+        workers: Annotated[
+            int | None,
+            typer.Option("--workers", min=1, max=256, metavar="N",
+                         help="Server processes sharing the port (default: [api] workers in "
+                         "confida.toml, else one per CPU on PostgreSQL and one on SQLite)."),
+        ] = None,
     ) -> None:
         """Serve the API, privacy center and console over HTTPS (TLS 1.2+)."""
         from confida.server.run import run_server
@@ -54,7 +60,10 @@ def register(app: typer.Typer) -> None:
                 replayed = replay_config(cfg)  # no erased person is served again after a restore
                 if replayed.repaired:
                     err_console.print(f"erasure journal replayed: {replayed.repaired} repairs")
-                run_server(cfg, host=host, port=port, insecure_http=insecure_http,
-                           cert=cert, key=key, shutdown_timeout=shutdown_timeout)
+                from confida.server.workers import default_workers
+
+                run_server(cfg, workers=workers or default_workers(cfg), host=host, port=port,
+                           insecure_http=insecure_http, cert=cert, key=key,
+                           shutdown_timeout=shutdown_timeout)
 
     _ = serve

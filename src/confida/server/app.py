@@ -1,7 +1,8 @@
 """The ASGI application: the REST API under /v1, with its protections.
 
-Order of the middlewares (outermost first): security headers on every answer, then the request
-timeout, then the body size limit, so that even a refusal carries the headers.
+Order of the middlewares (outermost first): security headers on every answer, then the bound on
+requests in flight (backpressure), then the request timeout, then the body size limit, so that
+even a refusal carries the headers and an overloaded process refuses before reading a byte.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pydantic import BaseModel
 from confida import readiness
 from confida.config import Config
 from confida.server import api, audit_api, problems, rights_api
+from confida.server.backpressure import InFlightLimit
 from confida.server.deps import ServerContext
 from confida.server.security import BodyLimit, SecurityHeaders, Timeout
 from confida.version import __version__
@@ -37,7 +39,8 @@ _ERROR_STATUSES = {
     "413": "Request body too large",
     "422": "The request does not match the schema or the register",
     "429": "Rate limit exceeded (see Retry-After)",
-    "503": "A key or the store is unavailable, or the request timed out",
+    "503": "Overloaded (see Retry-After), a key or the store is unavailable, or the request "
+           "timed out",
 }
 
 
@@ -74,6 +77,10 @@ def create_app(config: Config) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if config.api.threads:
+            import anyio.to_thread
+
+            anyio.to_thread.current_default_thread_limiter().total_tokens = config.api.threads
         yield
         ctx.close()
 
@@ -120,6 +127,7 @@ def create_app(config: Config) -> FastAPI:
 
     app.add_middleware(BodyLimit, max_bytes=config.api.max_body_bytes)
     app.add_middleware(Timeout, seconds=config.api.request_timeout_seconds)
+    app.add_middleware(InFlightLimit, limit=config.api.max_in_flight)
     app.add_middleware(SecurityHeaders)
 
     from confida.web.app import mount  # the privacy center and the console

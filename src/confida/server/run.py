@@ -134,10 +134,35 @@ def server_config(
                      **tls, **kw)
 
 
-def run_server(config: Config, **kw: Any) -> None:
+def check_workers(workers: int) -> int:
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 256:
+        raise BadInput("the number of workers is a whole number from 1 to 256")
+    return workers
+
+
+def check_api_limits(config: Config) -> None:
+    """Refuse settings that would make the server refuse everything or queue without bound."""
+    api = config.api
+    for name, value, low, high in (("max_in_flight", api.max_in_flight, 1, 100_000),
+                                   ("threads", api.threads, 0, 1024),
+                                   ("workers", api.workers, 0, 256)):
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise BadInput(f"[api] {name} is a whole number from {low} to {high}")
+
+
+def run_server(config: Config, workers: int = 1, **kw: Any) -> None:
+    """Serve until SIGTERM/SIGINT: in this process, or with ``workers`` processes."""
     from confida.server.retention_task import retention_task
     from confida.transparency.serving import record_serve_mode
 
+    check_api_limits(config)
+    if check_workers(workers) > 1:
+        from confida.server.workers import run_workers
+
+        record_serve_mode(config, insecure_http=kw.get("insecure_http", False),
+                          cert=kw.get("cert"), key=kw.get("key"))
+        run_workers(config, workers, **kw)
+        return
     cfg = server_config(config, **kw)
     # uvicorn configures its loggers in Config.__init__; from here on every line is redacted
     from confida.server import logging as redaction
