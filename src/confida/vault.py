@@ -9,10 +9,12 @@ is global: tests open as many vaults as they like side by side.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from confida.audit.group_commit import GroupCommit
 from confida.audit.sink import init_signing_key, open_sink
 from confida.clock import utcnow
 from confida.config import Config
@@ -32,7 +35,7 @@ from confida.permissions import require_ready
 from confida.pii import detect, summarize
 from confida.register import Register, load_register
 from confida.store import migrate
-from confida.store.engine import make_engine, transaction
+from confida.store.engine import make_engine, read_transaction, transaction
 from confida.transparency.notice import backup_days, notice_version
 
 PiiScanner = Callable[[str], dict[str, int]]
@@ -73,6 +76,8 @@ class Vault:
         self.audit: AuditSink = audit if audit is not None else open_sink(config)
         self.scan: PiiScanner = scanner or _pii_scanner()
         self._index_key: bytes | None = None
+        self._group: GroupCommit | None = None
+        self._group_lock = threading.Lock()
 
     @classmethod
     def open(cls, config: Config, **kwargs: Any) -> Vault:
@@ -147,6 +152,51 @@ class Vault:
                 pass  # the store itself is down: the original error is the one to report
             raise
         self._witness(signed)
+
+    @contextmanager
+    def read_operation(self, op: Operation) -> Iterator[tuple[Connection, Operation]]:
+        """Run ``op``, which only reads, on a read-only transaction; its audit entry goes
+        through the group commit (:mod:`confida.audit.group_commit`).
+
+        The same guarantees as :meth:`operation`: no decision, no success; a refusal or
+        failure is logged; and the caller returns only after its entry is committed, so an
+        answer whose entry could not be written is never given. A write in the body raises:
+        an operation that changes something must use :meth:`operation`.
+        """
+        try:
+            with read_transaction(self.engine) as conn:
+                yield conn, op
+                if op.decision is None:
+                    raise AccessDenied(f"{op.action}: no access decision was made")
+            self.group_commit.append(self._entry(op, "allowed"))
+        except ConfidaError as exc:
+            refused = op.decision is not None and op.decision["decision"] == "denied"
+            outcome = (
+                "denied" if refused or (exc.exit_code == 1 and exc.http_status < 500)
+                else "failed"
+            )
+            op.details["error"] = exc.code
+            with contextlib.suppress(ConfidaError):  # the store is down: report the original
+                self.group_commit.append(self._entry(op, outcome))
+            raise
+
+    @property
+    def group_commit(self) -> GroupCommit:
+        """The audit group commit of this vault (one per vault, created on first use)."""
+        if self._group is None:
+            with self._group_lock:
+                if self._group is None:
+                    append_many = getattr(self.audit, "append_many", None)
+
+                    def append(conn: Connection, entries: Sequence[Mapping[str, Any]]
+                               ) -> str | None:
+                        if append_many is not None:
+                            return append_many(conn, entries)  # type: ignore[no-any-return]
+                        notes = [self.audit.append(conn, e) for e in entries]
+                        return next((n for n in reversed(notes) if n), None)
+
+                    self._group = GroupCommit(self.engine, append, self._witness)
+        return self._group
 
     def _witness(self, note: str | None) -> None:
         """After commit: a checkpoint signed in the transaction goes to the witness file."""

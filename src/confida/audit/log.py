@@ -14,6 +14,7 @@ import base64
 import functools
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -177,6 +178,10 @@ class AuditLog:
             .returning(head.c.size)
         )
         self._insert_entry = insert(self.tables.entry)
+        # (tree size, signing time) of the newest checkpoint read from the store, if any
+        self._last_seen: tuple[int, float | None] | None = None
+        self._signed: dict[str, tuple[int, float]] = {}  # signed, commit not yet reported
+        self._signed_lock = threading.Lock()
         self._insert_node = insert(self.tables.node)
 
     # ---------------------------------------------------------------- setup
@@ -373,19 +378,44 @@ class AuditLog:
                     f"{exc}"
                 ) from exc
         note = sign_note(format_checkpoint(self.origin, size, root), signer)
+        now = self.clock()
         conn.execute(
             insert(self.tables.checkpoint).values(
                 tree_size=size,
                 root=root,
                 note=note,
-                created_at=datetime.fromtimestamp(self.clock(), UTC),
+                created_at=datetime.fromtimestamp(now, UTC),
             )
         )
+        with self._signed_lock:
+            if len(self._signed) > 64:  # transactions that never reported back (rolled back)
+                self._signed.clear()
+            self._signed[note] = (size, now)
         return note
 
-    def maybe_checkpoint(self, conn: Connection, signer: AuditSigner) -> str | None:
-        """Checkpoint if the policy says one is due; call after appends."""
-        size = self.size(conn)
+    def checkpoint_committed(self, note: str) -> None:
+        """The transaction that signed ``note`` committed: remember it as the newest, so the
+        next appends need not ask the store (see :meth:`maybe_checkpoint`)."""
+        with self._signed_lock:
+            signed = self._signed.pop(note, None)
+        if signed is not None:
+            self._last_seen = signed
+
+    def maybe_checkpoint(
+        self, conn: Connection, signer: AuditSigner, size: int | None = None
+    ) -> str | None:
+        """Checkpoint if the policy says one is due; call after appends.
+
+        ``size`` is the log's size after the caller's appends, when it knows it. The newest
+        checkpoint seen is remembered, so that while none is due by it (nearly always) this
+        costs no query: another process's newer checkpoint can only make one *less* due, and
+        the store is asked again before deciding that one is.
+        """
+        if size is None:
+            size = self.size(conn)
+        known = self._last_seen
+        if known is not None and not self.policy.due(size, known[0], known[1], self.clock()):
+            return None
         last = self.latest_checkpoint(conn)
         last_size = last[0] if last else 0
         last_time = None
@@ -394,6 +424,7 @@ class AuditLog:
             if created.tzinfo is None:  # SQLite returns naive datetimes
                 created = created.replace(tzinfo=UTC)
             last_time = created.timestamp()
+        self._last_seen = (last_size, last_time)
         if not self.policy.due(size, last_size, last_time, self.clock()):
             return None
         return self.checkpoint(conn, signer)

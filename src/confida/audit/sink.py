@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
@@ -67,8 +67,13 @@ class LogSink:
 
     def append(self, conn: Connection, entry: Mapping[str, Any]) -> str | None:
         """Append ``entry``; return the checkpoint note if this transaction signed a new one."""
-        self.log.append(conn, entry)
-        return self.log.maybe_checkpoint(conn, self.signer)
+        return self.append_many(conn, [entry])
+
+    def append_many(self, conn: Connection, entries: Sequence[Mapping[str, Any]]) -> str | None:
+        """Append ``entries`` in order (a group commit's batch); the checkpoint as above."""
+        indices = self.log.append_many(conn, entries)
+        return self.log.maybe_checkpoint(conn, self.signer,
+                                         size=indices[-1] + 1 if indices else None)
 
     def committed(self, note: str) -> None:
         """Witness ``note`` now that its transaction has committed.
@@ -78,6 +83,7 @@ class LogSink:
         also warns while the newest checkpoint is missing from the witness file. The next
         checkpoint witnessed covers this one (it is a consistent extension of it).
         """
+        self.log.checkpoint_committed(note)
         try:
             with self._lock:
                 witness(self.config, note)

@@ -112,6 +112,33 @@ def snapshot(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that can only read: a write in it raises (SQLite ``query_only``,
+    PostgreSQL ``READ ONLY``), and on SQLite it takes a WAL snapshot instead of the write lock
+    every other transaction takes, so reads no longer queue behind each other and writers.
+
+    For operations whose only write is their audit entry (``Vault.read_operation``): the entry
+    is appended afterwards by the group commit, not here.
+    """
+    sqlite = engine.dialect.name == "sqlite"
+    try:
+        with engine.connect() as conn:
+            # PostgreSQL: BEGIN READ ONLY, with no round trip of its own
+            conn.execution_options(**{READ_ONLY: True}, postgresql_readonly=not sqlite)
+            raw = conn.connection.dbapi_connection if sqlite else None
+            if raw is not None:
+                raw.execute("PRAGMA query_only=ON")  # outside SQLAlchemy: no autobegin
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                if raw is not None:
+                    raw.execute("PRAGMA query_only=OFF")  # the pooled connection writes again
+    except OperationalError as exc:
+        raise StoreUnavailable(f"database unavailable: {describe_db_error(exc)}") from None
+
+
 #: How long one checkpoint attempt waits for readers and writers, and how often it is tried.
 #: A pending TRUNCATE checkpoint blocks every new writer of the database, so each attempt is
 #: short (writers, whose busy timeout is 5 s, get in between attempts) and attempts are many.
