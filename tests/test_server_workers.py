@@ -217,3 +217,35 @@ def test_a_killed_parent_leaves_no_worker_serving(tmp_path: Path) -> None:
             assert _wait(lambda: not any(_alive(p) for p in pids)), "orphaned workers"
             with data_dir_lock(cfg, exclusive=True):  # a restore may now run
                 pass
+
+
+def test_the_shared_socket_says_tcp_so_responses_are_not_delayed(tmp_path: Path,
+                                                                 monkeypatch: Any) -> None:
+    """asyncio turns TCP_NODELAY on only for connections of a socket whose ``proto`` is TCP;
+    without it every two-part response waited for a delayed ACK (~40 ms)."""
+    import socket as socket_mod
+
+    import confida.server.workers as workers
+
+    seen: list[int] = []
+
+    class Stop(Exception):
+        pass
+
+    def fake_retention(_config: Config) -> Any:
+        raise Stop
+
+    real_socket = socket_mod.socket
+
+    def spy(*a: Any, **kw: Any) -> Any:
+        s = real_socket(*a, **kw)
+        if "fileno" in kw:
+            seen.append(s.proto)
+        return s
+
+    monkeypatch.setattr(workers.socket, "socket", spy)
+    monkeypatch.setattr("confida.server.retention_task.retention_task", fake_retention)
+    cfg = Config(data_dir=tmp_path)
+    with pytest.raises(Stop):
+        workers.run_workers(cfg, 2, host="127.0.0.1", port=0, insecure_http=True)
+    assert seen == [socket_mod.IPPROTO_TCP]

@@ -100,7 +100,10 @@ def run_workers(config: Config, workers: int, **kw: Any) -> None:
     from confida.server.run import server_config
 
     ucfg = server_config(config, **kw)  # checks the TLS files and settings before any fork
-    sock = ucfg.bind_socket()
+    # Re-created from its descriptor so that it reports IPPROTO_TCP: asyncio sets TCP_NODELAY
+    # on accepted connections only then, and without it each response whose headers and body
+    # are written apart waits ~40 ms for the client's delayed ACK (measured by bench/api.py).
+    sock = socket.socket(fileno=ucfg.bind_socket().detach())
     sock.set_inheritable(True)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
