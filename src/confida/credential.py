@@ -20,18 +20,21 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from confida import web_sessions
 from confida.authz import authorise
 from confida.errors import BadInput, ConfidaError, NotFound, Unauthenticated
 from confida.operation import Actor, Operation
+from confida.store.engine import reading
 from confida.store.schema import api_key
 from confida.vault import Vault
 
 PREFIX = "cfk_"
 _KEY_RE = re.compile(r"^cfk_([a-z2-7]{8})_([A-Za-z0-9_-]{43})$")
 _DUMMY = hashlib.sha256(b"confida:no-such-key").hexdigest()
+# Built once: every authenticated request runs it.
+_BY_ID = select(api_key).where(api_key.c.id == bindparam("key_id"))
 
 
 @dataclass(frozen=True)
@@ -167,8 +170,8 @@ def authenticate(vault: Vault, token: str) -> Actor:
     if m is None:
         raise Unauthenticated("malformed API key")
     key_id, secret = m.groups()
-    with vault.engine.connect() as conn:
-        row = conn.execute(select(api_key).where(api_key.c.id == key_id)).first()
+    with reading(vault.engine) as conn:
+        row = conn.execute(_BY_ID, {"key_id": key_id}).first()
     stored = row.secret_sha256 if row is not None else _DUMMY
     ok = hmac.compare_digest(_digest(secret), stored)
     if row is None or not ok:

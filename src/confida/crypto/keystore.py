@@ -27,7 +27,7 @@ from confida.clock import utcnow
 from confida.crypto import aead
 from confida.crypto.kek import KekProvider
 from confida.errors import KeyUnavailable, NotFound, Refused, StoreUnavailable
-from confida.store.engine import require_checkpoint, transaction
+from confida.store.engine import reading, require_checkpoint, transaction
 from confida.store.keyschema import data_key, kek_version
 
 SYSTEM_PREFIX = "system:"
@@ -101,13 +101,13 @@ class KeyStore:
     # --- KEK versions -----------------------------------------------------------------------
 
     def versions(self) -> list[dict[str, object]]:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             rows = conn.execute(select(kek_version).order_by(kek_version.c.created_at)).all()
         return [dict(r._mapping) for r in rows]
 
     def current_version(self) -> str:
         """The version new keys are wrapped with: a rotation in progress wins over active."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             rows = conn.execute(
                 select(kek_version.c.version, kek_version.c.state).where(
                     kek_version.c.state.in_(CURRENT_STATES)
@@ -242,7 +242,7 @@ class KeyStore:
         ids = set(key_ids)
         if not ids:
             return {}
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             rows = conn.execute(_KEY_ROWS.where(data_key.c.key_id.in_(ids))).all()
         alive: dict[str, bool] = {}
         out = {r.key_id: self._open_row(r, alive) for r in rows}
@@ -251,7 +251,7 @@ class KeyStore:
         return out
 
     def has_key(self, key_id: str) -> bool:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return (
                 conn.execute(select(data_key.c.key_id).where(data_key.c.key_id == key_id)).first()
                 is not None

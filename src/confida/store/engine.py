@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from confida.errors import BadInput, StoreUnavailable
+
+#: Connections kept per engine, and opened beyond that under bursts (closed when returned).
+#: Sized for the server's threads (``[api] threads``, 16 by default); see the README's "Sizing
+#: the server" for PostgreSQL's connection limit.
+POOL_SIZE = 16
+POOL_OVERFLOW = 16
 
 READ_ONLY = "confida_read_only"  # execution option: this connection only reads (see make_engine)
 
@@ -46,7 +53,10 @@ def make_engine(url: str, *, secure_delete: bool = False, create_dir: bool = Fal
                 parent.mkdir(parents=True, exist_ok=True)
             elif not parent.exists():
                 raise StoreUnavailable(f"database directory {parent} does not exist")
-        engine = create_engine(parsed, connect_args={"timeout": 5})
+        # A pool as large as the server's thread pool: an overflow connection is closed when
+        # returned, and opening one (with its pragmas) cost more than the query it served.
+        engine = create_engine(parsed, connect_args={"timeout": 5}, pool_size=POOL_SIZE,
+                               max_overflow=POOL_OVERFLOW)
         event.listen(engine, "connect", _sqlite_pragmas(secure_delete))
         # Let SQLAlchemy's own BEGIN drive transactions (pysqlite's implicit ones are unreliable).
         # Writers take the write lock up front; a connection marked READ_ONLY (a long audit read)
@@ -63,7 +73,8 @@ def make_engine(url: str, *, secure_delete: bool = False, create_dir: bool = Fal
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         return create_engine(
-            parsed, pool_pre_ping=True, connect_args={"connect_timeout": 5}
+            parsed, pool_pre_ping=True, connect_args={"connect_timeout": 5},
+            pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW,
         )
     raise BadInput(f"unsupported database {parsed.get_backend_name()!r}; use sqlite or postgresql")
 
@@ -75,11 +86,59 @@ def describe_db_error(exc: DBAPIError) -> str:
     return text[:200]
 
 
+#: One lock per SQLite database file, shared by every engine of this process on that file.
+_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+#: How long a writer waits for the other writers of this process before the store counts as
+#: unavailable (under load the bound on requests in flight keeps the queue far shorter).
+WRITE_LOCK_SECONDS = 30.0
+
+
+def _write_lock(engine: Engine) -> threading.RLock | None:
+    """The process's lock for writers of ``engine``'s SQLite file (None on PostgreSQL).
+
+    SQLite lets one writer in at a time and makes the others poll with growing sleeps (its busy
+    handler: 1, 2, 5 ... 100 ms): with 32 threads writing, most of the time went to sleeping
+    while the lock was free, and p99 reached seconds. Queueing a process's writers on a Python
+    lock hands the database over at once, in turn. Other processes still meet SQLite's own
+    lock. Reentrant: a thread that already writes behaves as before (SQLite's busy timeout).
+    """
+    if engine.dialect.name != "sqlite":
+        return None
+    key = str(engine.url.database or "")
+    if key in ("", ":memory:"):
+        return None
+    with _WRITE_LOCKS_GUARD:
+        lock = _WRITE_LOCKS.get(key)
+        if lock is None:
+            lock = _WRITE_LOCKS[key] = threading.RLock()
+        return lock
+
+
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Connection]:
     """One transaction; database failures surface as StoreUnavailable with a short reason."""
+    lock = _write_lock(engine)
+    if lock is not None and not lock.acquire(timeout=WRITE_LOCK_SECONDS):
+        raise StoreUnavailable("database unavailable: too many writers waiting")
     try:
         with engine.begin() as conn:
+            yield conn
+    except OperationalError as exc:
+        raise StoreUnavailable(f"database unavailable: {describe_db_error(exc)}") from None
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads only, on a hot path (authentication, key look-ups): on SQLite it
+    takes no write lock (a plain ``BEGIN``), so it does not queue behind writers. Never write
+    through it (a deferred transaction can fail to upgrade): use :func:`transaction`."""
+    try:
+        with engine.connect() as conn:
+            conn.execution_options(**{READ_ONLY: True})
             yield conn
     except OperationalError as exc:
         raise StoreUnavailable(f"database unavailable: {describe_db_error(exc)}") from None
