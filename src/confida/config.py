@@ -81,8 +81,10 @@ class ApiSettings:
     # Requests in flight per process before new ones are answered 503 with Retry-After
     # (backpressure, ``confida.server.backpressure``).
     max_in_flight: int = 32
-    # Threads per process that run the synchronous routes; 0 keeps the default (40).
-    threads: int = 0
+    # Threads per process that run the synchronous routes (and so the most database
+    # connections one process uses at once; the pools are sized to match). More only queue on
+    # the interpreter lock: see the README's "Sizing the server".
+    threads: int = 16
 
 
 @dataclass(frozen=True)

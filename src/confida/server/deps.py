@@ -69,11 +69,13 @@ class ServerContext:
             self._vault = None
 
 
-def context(request: Request) -> ServerContext:
+# The light dependencies are ``async``: FastAPI runs a plain ``def`` dependency in the thread
+# pool, and each such hop cost more than the dependency itself (a read had five of them).
+async def context(request: Request) -> ServerContext:
     return request.app.state.ctx  # type: ignore[no-any-return]
 
 
-def get_vault(ctx: Annotated[ServerContext, Depends(context)]) -> Vault:
+async def get_vault(ctx: Annotated[ServerContext, Depends(context)]) -> Vault:
     return ctx.vault()
 
 
@@ -141,7 +143,7 @@ def subject(
 PURPOSE_HEADER = "Confida-Purpose"
 
 
-def purpose(
+async def purpose(
     confida_purpose: Annotated[
         str | None,
         Header(
@@ -158,7 +160,7 @@ def purpose(
     return confida_purpose
 
 
-def no_unknown_query(request: Request) -> None:
+async def no_unknown_query(request: Request) -> None:
     """Refuse query parameters the operation does not declare (deny by default: a misspelt
     filter must not silently widen a result)."""
     if not request.query_params:

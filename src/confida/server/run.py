@@ -144,7 +144,7 @@ def check_api_limits(config: Config) -> None:
     """Refuse settings that would make the server refuse everything or queue without bound."""
     api = config.api
     for name, value, low, high in (("max_in_flight", api.max_in_flight, 1, 100_000),
-                                   ("threads", api.threads, 0, 1024),
+                                   ("threads", api.threads, 1, 1024),
                                    ("workers", api.workers, 0, 256)):
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise BadInput(f"[api] {name} is a whole number from {low} to {high}")
