@@ -177,9 +177,12 @@ def collect_many(
         if not items:
             return []
         prepared = []
+        checked: set[tuple[str, str]] = set()  # a batch holds few (kind, purpose) pairs
         for i, it in enumerate(items):
             try:
-                _check_purpose_covers(vault, it.kind, it.purpose)
+                if (it.kind, it.purpose) not in checked:
+                    _check_purpose_covers(vault, it.kind, it.purpose)
+                    checked.add((it.kind, it.purpose))
                 m = minimise(
                     it.kind, reg.kind(it.kind), reg.purpose(it.purpose), it.data,
                     max_bytes=vault.config.max_record_bytes,
@@ -201,6 +204,7 @@ def collect_many(
         _objection_hook(vault, conn, items, subj)
         keys = vault.keys.get_keys({s.id for s in subj.values()})
         now = vault.clock()
+        deadlines = {pair: reg.retention_for(*pair).after(now) for pair in checked}
         rows, out = [], []
         for i, (it, m) in enumerate(zip(items, prepared, strict=True)):
             s = subj[it.subject]
@@ -217,7 +221,7 @@ def collect_many(
                     )
             summary = _scan(vault, it.kind, m.data)
             rid = str(uuid.uuid4())
-            retain_until = reg.retention_for(it.kind, it.purpose).after(now)
+            retain_until = deadlines[(it.kind, it.purpose)]
             rows.append(
                 {
                     "id": rid,
