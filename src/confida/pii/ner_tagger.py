@@ -9,6 +9,7 @@ nothing is downloaded at install or run time.  It is loaded on first use: import
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
@@ -49,6 +50,29 @@ def _windows(marks: list[bool], start: int, end: int) -> list[tuple[int, int]]:
                 out[-1] = (out[-1][0], b)
             else:
                 out.append((a, b))
+    return out
+
+
+#: A stretch of text without whitespace; no token crosses whitespace.
+_CHUNK = re.compile(r"\S+")
+
+
+def _regions(hits: list[int], n: int, margin: int) -> list[tuple[int, int]]:
+    """The stretches of whitespace-separated pieces to tokenise and tag: ``margin`` pieces
+    either side of each piece holding a candidate, joined where they meet.
+
+    A piece holds at least one token, so a margin of ``REACH + 2`` pieces covers every token
+    a window around a candidate can reach, and the token before it that decides whether a
+    sentence ends there: each stretch tags exactly as the whole text would, and a 1 KB message
+    with one name costs a few dozen tokens instead of two hundred.
+    """
+    out: list[tuple[int, int]] = []
+    for k in hits:
+        a, b = max(0, k - margin), min(n, k + margin + 1)
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
     return out
 
 
@@ -103,10 +127,22 @@ class Tagger:
         The text is tagged sentence by sentence, and only around words that could be names: a
         stretch of common lower-case words that no name or place list knows ("can you explain
         how this works") is left out (:func:`_windows`). Long chat messages are mostly such
-        stretches, and the tagger costs about ten microseconds a word.
+        stretches, and the tagger costs about ten microseconds a word. Only the stretches
+        around pieces of text holding a candidate are even tokenised (:func:`_regions`).
         """
-        if not any(map(self.cache.chunk_has_candidate, set(text.split()))):
-            return []  # the same answer as below, at a tenth of the cost
+        has = self.cache.chunk_has_candidate
+        if not any(map(has, set(text.split()))):
+            return []  # most chat messages: no piece could be a name
+        chunks = [m.span() for m in _CHUNK.finditer(text)]
+        hits = [k for k, (s, e) in enumerate(chunks) if has(text[s:e])]
+        out: list[tuple[int, int, str]] = []
+        for a, b in _regions(hits, len(chunks), REACH + 2):
+            s0, e0 = chunks[a][0], chunks[b - 1][1]
+            out.extend((s + s0, e + s0, label) for s, e, label in self._tag_text(text[s0:e0]))
+        return out
+
+    def _tag_text(self, text: str) -> list[tuple[int, int, str]]:
+        """All spans of ``text``, tagging the windows around its candidate tokens."""
         offsets = tokenize(text)
         words = [text[s:e] for s, e in offsets]
         candidate = self.cache.candidate
