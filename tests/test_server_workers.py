@@ -15,6 +15,8 @@ import re
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +159,9 @@ def _wait(pred: Any, seconds: float = 20) -> bool:
     return False
 
 
-def test_two_workers_serve_one_store(tmp_path: Path) -> None:
+@contextmanager
+def _two_workers(tmp_path: Path) -> Iterator[tuple[Any, Config, dict[str, str]]]:
+    """``confida serve --workers 2`` on a fresh store (SQLite, or the PostgreSQL server)."""
     from confida.tls import create_self_signed
     from tests.conftest import database
 
@@ -165,58 +169,58 @@ def test_two_workers_serve_one_store(tmp_path: Path) -> None:
         cfg, keys = setup(tmp_path, url)
         create_self_signed(cfg.tls_cert, cfg.tls_key)
         with serve(cfg.data_dir, "--workers", "2", cert=cfg.tls_cert) as srv:
-            pids = _worker_pids(srv)
-            assert len(pids) == 2 and srv.proc.pid not in pids
-            status, body = srv.request("GET", "/ready")
-            assert status == 200 and body["checks"]["retention"] == "ok", body
-            ids: list[str] = []
-            lock = threading.Lock()
+            yield srv, cfg, keys
 
-            def work(i: int) -> None:
-                for j in range(10):  # a new connection each time: the kernel spreads them
-                    status, body = srv.request(
-                        "POST", "/v1/records", {"subject": f"p-{i}-{j % 3}",
-                                                "kind": "conversation_message",
-                                                "purpose": "service", "data": MSG},
-                        auth(keys["service"]))
-                    assert status == 201, body
-                    with lock:
-                        ids.append(body["record_id"])
 
-            assert not run_threads(6, work)
-            for rid in ids:
-                status, body = srv.request("GET", f"/v1/records/{rid}", None,
-                                           auth(keys["service"], "service"))
-                assert status == 200 and body["data"]["text"] == MSG["text"]
+def test_two_workers_serve_one_store(tmp_path: Path) -> None:
+    with _two_workers(tmp_path) as (srv, _cfg, keys):
+        pids = _worker_pids(srv)
+        assert len(pids) == 2 and srv.proc.pid not in pids
+        status, body = srv.request("GET", "/ready")
+        assert status == 200 and body["checks"]["retention"] == "ok", body
+        ids: list[str] = []
+        lock = threading.Lock()
 
-            os.kill(pids[0], signal.SIGKILL)  # a crashed worker is replaced
-            assert _wait(lambda: len(re.findall(r"worker \d+ ended", srv.log_text())) == 1)
-            assert _wait(lambda: srv.request("GET", "/health")[0] == 200)
-            for _ in range(5):
-                assert srv.request("GET", "/health")[0] == 200
+        def work(i: int) -> None:
+            for j in range(10):  # a new connection each time: the kernel spreads them
+                status, body = srv.request(
+                    "POST", "/v1/records", {"subject": f"p-{i}-{j % 3}",
+                                            "kind": "conversation_message",
+                                            "purpose": "service", "data": MSG},
+                    auth(keys["service"]))
+                assert status == 201, body
+                with lock:
+                    ids.append(body["record_id"])
 
-            srv.proc.send_signal(signal.SIGTERM)  # a graceful stop ends every worker
-            srv.proc.wait(30)
-            assert srv.proc.returncode == 0, srv.log_text()[-2000:]
-            assert not any(_alive(p) for p in pids[1:])
-            assert " 500" not in srv.log_text()
+        assert not run_threads(6, work)
+        for rid in ids:
+            status, body = srv.request("GET", f"/v1/records/{rid}", None,
+                                       auth(keys["service"], "service"))
+            assert status == 200 and body["data"]["text"] == MSG["text"]
+
+        os.kill(pids[0], signal.SIGKILL)  # a crashed worker is replaced
+        assert _wait(lambda: len(re.findall(r"worker \d+ ended", srv.log_text())) == 1)
+        assert _wait(lambda: srv.request("GET", "/health")[0] == 200)
+        for _ in range(5):
+            assert srv.request("GET", "/health")[0] == 200
+
+        srv.proc.send_signal(signal.SIGTERM)  # a graceful stop ends every worker
+        srv.proc.wait(30)
+        assert srv.proc.returncode == 0, srv.log_text()[-2000:]
+        assert not any(_alive(p) for p in pids[1:])
+        assert " 500" not in srv.log_text()
 
 
 def test_a_killed_parent_leaves_no_worker_serving(tmp_path: Path) -> None:
     from confida.backup import data_dir_lock
-    from confida.tls import create_self_signed
-    from tests.conftest import database
 
-    with database(tmp_path) as url:
-        cfg, _ = setup(tmp_path, url)
-        create_self_signed(cfg.tls_cert, cfg.tls_key)
-        with serve(cfg.data_dir, "--workers", "2", cert=cfg.tls_cert) as srv:
-            pids = _worker_pids(srv)
-            srv.proc.kill()
-            srv.proc.wait(10)
-            assert _wait(lambda: not any(_alive(p) for p in pids)), "orphaned workers"
-            with data_dir_lock(cfg, exclusive=True):  # a restore may now run
-                pass
+    with _two_workers(tmp_path) as (srv, cfg, _keys):
+        pids = _worker_pids(srv)
+        srv.proc.kill()
+        srv.proc.wait(10)
+        assert _wait(lambda: not any(_alive(p) for p in pids)), "orphaned workers"
+        with data_dir_lock(cfg, exclusive=True):  # a restore may now run
+            pass
 
 
 def test_the_shared_socket_says_tcp_so_responses_are_not_delayed(tmp_path: Path,

@@ -132,21 +132,12 @@ class Vault:
         try:
             with transaction(self.engine) as conn:
                 yield conn, op
-                if op.decision is None:
-                    # Every public core function calls ``authz.authorise`` first; an operation
-                    # that commits without a decision is a bug, never a silent allow.
-                    raise AccessDenied(f"{op.action}: no access decision was made")
+                _require_decision(op)
                 signed = self.audit.append(conn, self._entry(op, "allowed"))
         except ConfidaError as exc:
-            refused = op.decision is not None and op.decision["decision"] == "denied"
-            outcome = (
-                "denied" if refused or (exc.exit_code == 1 and exc.http_status < 500)
-                else "failed"
-            )
-            op.details["error"] = exc.code
             try:
                 with transaction(self.engine) as conn:
-                    signed = self.audit.append(conn, self._entry(op, outcome))
+                    signed = self.audit.append(conn, self._failure_entry(op, exc))
                 self._witness(signed)
             except ConfidaError:
                 pass  # the store itself is down: the original error is the one to report
@@ -166,18 +157,11 @@ class Vault:
         try:
             with read_transaction(self.engine) as conn:
                 yield conn, op
-                if op.decision is None:
-                    raise AccessDenied(f"{op.action}: no access decision was made")
+                _require_decision(op)
             self.group_commit.append(self._entry(op, "allowed"))
         except ConfidaError as exc:
-            refused = op.decision is not None and op.decision["decision"] == "denied"
-            outcome = (
-                "denied" if refused or (exc.exit_code == 1 and exc.http_status < 500)
-                else "failed"
-            )
-            op.details["error"] = exc.code
             with contextlib.suppress(ConfidaError):  # the store is down: report the original
-                self.group_commit.append(self._entry(op, outcome))
+                self.group_commit.append(self._failure_entry(op, exc))
             raise
 
     @property
@@ -203,6 +187,16 @@ class Vault:
         if isinstance(note, str):
             self.audit.committed(note)
 
+    def _failure_entry(self, op: Operation, exc: ConfidaError) -> dict[str, Any]:
+        """The entry of an attempt that raised: denied (a rule said no, or the request was
+        wrong) or failed (the system could not do it)."""
+        refused = op.decision is not None and op.decision["decision"] == "denied"
+        outcome = (
+            "denied" if refused or (exc.exit_code == 1 and exc.http_status < 500) else "failed"
+        )
+        op.details["error"] = exc.code
+        return self._entry(op, outcome)
+
     def _entry(self, op: Operation, outcome: str) -> dict[str, Any]:
         return {
             "time": self.clock().isoformat(),
@@ -218,6 +212,13 @@ class Vault:
                 op.details if op.decision is None else {**op.details, "authz": op.decision}
             ),
         }
+
+
+def _require_decision(op: Operation) -> None:
+    """Every public core function calls ``authz.authorise`` first; an operation that would
+    succeed without a decision is a bug, never a silent allow."""
+    if op.decision is None:
+        raise AccessDenied(f"{op.action}: no access decision was made")
 
 
 def _private(path: Path) -> None:
