@@ -34,6 +34,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     update,
 )
 
@@ -178,6 +179,7 @@ class AuditLog:
             .returning(head.c.size)
         )
         self._insert_entry = insert(self.tables.entry)
+        self._pg: tuple[Any, Any] | None = None  # see _pg_statements
         # (tree size, signing time) of the newest checkpoint read from the store, if any
         self._last_seen: tuple[int, float | None] | None = None
         self._signed: dict[str, tuple[int, float]] = {}  # signed, commit not yet reported
@@ -253,17 +255,12 @@ class AuditLog:
         ]
         if not raws:
             return []
+        postgres = conn.dialect.name == "postgresql"
         start = self._advance_head(conn, len(raws)) - len(raws)
-
-        # Left siblings still waiting for a right one: exactly the set bits of `start`.
-        wanted = [(lv, (start >> lv) - 1) for lv in range(start.bit_length()) if start >> lv & 1]
-        pending: dict[int, bytes] = {}
-        if wanted:
-            try:
-                found = DbNodes(conn, self.tables).get_nodes(wanted)
-            except KeyError as exc:
-                raise LogCorrupted(str(exc)) from exc
-            pending = {lv: found[(lv, i)] for lv, i in wanted}
+        # The frontier is read by a statement of its own, after the head's lock is taken: in
+        # READ COMMITTED only a statement that starts after the previous appender committed
+        # sees the nodes it added.
+        pending = self._pg_frontier(conn, start) if postgres else self._frontier(conn, start)
 
         entry_rows: list[dict[str, Any]] = []
         node_rows: list[dict[str, Any]] = []
@@ -278,10 +275,67 @@ class AuditLog:
                 j >>= 1
                 node_rows.append({"level": level, "idx": j, "hash": h})
             pending[level] = h
-        conn.execute(self._insert_entry, entry_rows)
-        if node_rows:
-            conn.execute(self._insert_node, node_rows)
+        if postgres:
+            conn.execute(self._pg_statements(conn)[1], {
+                "ei": [r["idx"] for r in entry_rows], "ee": [r["entry"] for r in entry_rows],
+                "eh": [r["leaf_hash"] for r in entry_rows],
+                "nl": [r["level"] for r in node_rows], "ni": [r["idx"] for r in node_rows],
+                "nh": [r["hash"] for r in node_rows]})
+        else:
+            conn.execute(self._insert_entry, entry_rows)
+            if node_rows:
+                conn.execute(self._insert_node, node_rows)
         return list(range(start, start + len(raws)))
+
+    def _frontier(self, conn: Connection, start: int) -> dict[int, bytes]:
+        """The left siblings still waiting for a right one: exactly the set bits of ``start``,
+        by level."""
+        wanted = [(lv, (start >> lv) - 1) for lv in range(start.bit_length()) if start >> lv & 1]
+        if not wanted:
+            return {}
+        try:
+            found = DbNodes(conn, self.tables).get_nodes(wanted)
+        except KeyError as exc:
+            raise LogCorrupted(str(exc)) from exc
+        return {lv: found[(lv, i)] for lv, i in wanted}
+
+    def _pg_statements(self, conn: Connection) -> tuple[Any, Any]:
+        """PostgreSQL: the head's lock is held from the append to the commit, and every round
+        trip under it (each one waiting for this process's interpreter lock too) made every
+        other writer wait. These two statements save one or two of them: the frontier's leaf
+        and inner nodes in one query; the entries and the nodes they complete in one insert.
+        Built once, with the tables' quoted names (this module's own, never input)."""
+        if self._pg is None:
+            q = conn.dialect.identifier_preparer.format_table
+            entry_t, node_t = q(self.tables.entry), q(self.tables.node)
+            frontier = text(
+                "SELECT f.lv, f.i, CASE WHEN f.lv = 0 THEN "  # noqa: S608
+                f"(SELECT e.leaf_hash FROM {entry_t} e WHERE e.idx = f.i) "
+                f"ELSE (SELECT n.hash FROM {node_t} n WHERE n.level = f.lv AND n.idx = f.i) "
+                "END FROM (SELECT lv, (CAST(:start AS bigint) >> lv) - 1 AS i "
+                "FROM generate_series(0, 62) AS lv "
+                "WHERE (CAST(:start AS bigint) >> lv) & 1 = 1) AS f"
+            )
+            insert_both = text(
+                f"WITH e AS (INSERT INTO {entry_t} "  # noqa: S608
+                "(idx, entry, leaf_hash) SELECT * FROM unnest(CAST(:ei AS bigint[]), "
+                "CAST(:ee AS text[]), CAST(:eh AS bytea[]))) "
+                f"INSERT INTO {node_t} (level, idx, hash) SELECT * FROM unnest("
+                "CAST(:nl AS smallint[]), CAST(:ni AS bigint[]), CAST(:nh AS bytea[]))"
+            )
+            self._pg = (frontier, insert_both)
+        return self._pg
+
+    def _pg_frontier(self, conn: Connection, start: int) -> dict[int, bytes]:
+        """PostgreSQL: :meth:`_frontier` in one statement (leaf and inner nodes together)."""
+        if not start:
+            return {}
+        pending: dict[int, bytes] = {}
+        for level, idx, h in conn.execute(self._pg_statements(conn)[0], {"start": start}):
+            if h is None:
+                raise LogCorrupted(f"stored subtree hashes missing: {[(level, idx)]}")
+            pending[int(level)] = bytes(h)
+        return pending
 
     # ---------------------------------------------------------------- reads and proofs
 
