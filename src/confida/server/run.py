@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -135,18 +134,6 @@ def server_config(
                      **tls, **kw)
 
 
-#: How long a Python thread runs before another may take the interpreter lock (Python's
-#: default: 5 ms). A request thread that gets a database answer waits for the lock before it
-#: can send the next statement; while it holds a row lock (the audit log's head, until commit)
-#: every other writer waits with it, so a shorter turn shortens every lock holder's wait.
-SWITCH_INTERVAL_SECONDS = 0.0005
-
-
-def tune_interpreter() -> None:
-    """Settings of a serving process (called once at its start)."""
-    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
-
-
 def check_workers(workers: int) -> int:
     if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 256:
         raise BadInput("the number of workers is a whole number from 1 to 256")
@@ -176,7 +163,6 @@ def run_server(config: Config, workers: int = 1, **kw: Any) -> None:
                           cert=kw.get("cert"), key=kw.get("key"))
         run_workers(config, workers, **kw)
         return
-    tune_interpreter()
     cfg = server_config(config, **kw)
     # uvicorn configures its loggers in Config.__init__; from here on every line is redacted
     from confida.server import logging as redaction

@@ -83,9 +83,8 @@ def _worker(config: Config, kw: dict[str, Any], sock: socket.socket,
     """One worker process: the same app as a single-process server, on the shared socket."""
     from confida.backup import data_dir_lock
     from confida.server import logging as redaction
-    from confida.server.run import BoundedServer, server_config, tune_interpreter
+    from confida.server.run import BoundedServer, server_config
 
-    tune_interpreter()
     cfg = server_config(config, **kw)
     redaction.install()
     cfg.app.state.ctx.jobs.extend(jobs)
