@@ -154,8 +154,11 @@ FORBIDDEN_IMPORTS = ("confida.authz", "confida.store", "sqlalchemy", "importlib"
 ALLOWED_IMPORTS = ("sqlalchemy.exc", "confida.store.engine.describe_db_error",
                    "importlib.resources")
 #: Calls that make or record a decision, or reach around the core.
-FORBIDDEN_CALLS = ("authorise", "decide", "operation", "transaction", "snapshot", "execute",
-                   "connect", "begin")
+FORBIDDEN_CALLS = ("authorise", "decide", "operation", "read_operation", "transaction",
+                   "snapshot", "execute", "connect", "begin")
+#: The vault's ways of running a core operation (``read_operation``: one that only reads, its
+#: entry through the group commit).
+OPERATIONS = ("operation", "read_operation")
 #: The vault's stores, which only the core reaches: an adapter that touches them runs SQL or
 #: reads keys around the rules.
 FORBIDDEN_VAULT_ATTRS = ("engine", "key_engine", "keys")
@@ -283,7 +286,7 @@ def authorises_first(fn: ast.FunctionDef, public: set[str], depth: int = 0) -> s
         if isinstance(stmt, ast.With):
             head = stmt.items[0].context_expr
             if not (isinstance(head, ast.Call) and isinstance(head.func, ast.Attribute)
-                    and head.func.attr == "operation"):
+                    and head.func.attr in OPERATIONS):
                 return f"line {stmt.lineno}: enters something other than an operation"
             inner = stmt.body
             if inner and _is_authorise(inner[0]):

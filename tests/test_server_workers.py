@@ -27,7 +27,7 @@ from starlette.types import Receive, Scope, Send
 from confida.config import ApiSettings, Config
 from confida.errors import BadInput
 from confida.server.backpressure import InFlightLimit
-from confida.server.run import check_api_limits, run_server
+from confida.server.run import check_api_limits, check_workers, run_server
 from confida.server.workers import SharedJobHealth, default_workers
 from tests.apihelp import auth, setup
 from tests.serving_support import MSG, run_threads, serve
@@ -103,8 +103,9 @@ def test_nonsense_limits_are_refused(tmp_path: Path, field: str, value: Any) -> 
     with pytest.raises(BadInput, match=field):
         check_api_limits(cfg)
     with pytest.raises(BadInput, match="workers"):
-        run_server(Config(data_dir=tmp_path), workers=0, host="127.0.0.1", port=1,
-                   insecure_http=True)
+        check_workers(0)
+    with pytest.raises(BadInput, match=field):
+        run_server(cfg, host="127.0.0.1", port=1, insecure_http=True)
 
 
 def test_default_workers(tmp_path: Path) -> None:

@@ -60,10 +60,15 @@ def register(app: typer.Typer) -> None:
                 replayed = replay_config(cfg)  # no erased person is served again after a restore
                 if replayed.repaired:
                     err_console.print(f"erasure journal replayed: {replayed.repaired} repairs")
-                from confida.server.workers import default_workers
+                from confida.server.run import check_workers
+                from confida.server.workers import default_workers, run_workers
 
-                run_server(cfg, workers=workers or default_workers(cfg), host=host, port=port,
-                           insecure_http=insecure_http, cert=cert, key=key,
-                           shutdown_timeout=shutdown_timeout)
+                n = check_workers(workers or default_workers(cfg))
+                kw = {"host": host, "port": port, "insecure_http": insecure_http, "cert": cert,
+                      "key": key, "shutdown_timeout": shutdown_timeout}
+                if n > 1:
+                    run_workers(cfg, n, **kw)
+                else:
+                    run_server(cfg, **kw)
 
     _ = serve

@@ -150,19 +150,13 @@ def check_api_limits(config: Config) -> None:
             raise BadInput(f"[api] {name} is a whole number from {low} to {high}")
 
 
-def run_server(config: Config, workers: int = 1, **kw: Any) -> None:
-    """Serve until SIGTERM/SIGINT: in this process, or with ``workers`` processes."""
+def run_server(config: Config, **kw: Any) -> None:
+    """Serve in this process until SIGTERM/SIGINT (several processes:
+    :func:`confida.server.workers.run_workers`)."""
     from confida.server.retention_task import retention_task
     from confida.transparency.serving import record_serve_mode
 
     check_api_limits(config)
-    if check_workers(workers) > 1:
-        from confida.server.workers import run_workers
-
-        record_serve_mode(config, insecure_http=kw.get("insecure_http", False),
-                          cert=kw.get("cert"), key=kw.get("key"))
-        run_workers(config, workers, **kw)
-        return
     cfg = server_config(config, **kw)
     # uvicorn configures its loggers in Config.__init__; from here on every line is redacted
     from confida.server import logging as redaction

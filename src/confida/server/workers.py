@@ -97,9 +97,14 @@ def _worker(config: Config, kw: dict[str, Any], sock: socket.socket,
 def run_workers(config: Config, workers: int, **kw: Any) -> None:
     """Serve with ``workers`` processes until SIGTERM or SIGINT; see the module docstring."""
     from confida.server.retention_task import retention_task
-    from confida.server.run import server_config
+    from confida.server.run import check_api_limits, check_workers, server_config
+    from confida.transparency.serving import record_serve_mode
 
+    check_api_limits(config)
+    check_workers(workers)
     ucfg = server_config(config, **kw)  # checks the TLS files and settings before any fork
+    record_serve_mode(config, insecure_http=kw.get("insecure_http", False),
+                      cert=kw.get("cert"), key=kw.get("key"))
     # Re-created from its descriptor so that it reports IPPROTO_TCP: asyncio sets TCP_NODELAY
     # on accepted connections only then, and without it each response whose headers and body
     # are written apart waits ~40 ms for the client's delayed ACK (measured by bench/api.py).
