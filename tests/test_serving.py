@@ -322,7 +322,8 @@ def test_an_unexpected_error_is_logged_by_constraint_and_place_without_values(
     cfg, keys = tls_setup
     person = "jane.unique.doe@example.com"
     entry = ("from tests.serving_support import serve_with_duplicate_subjects as m; m()")
-    with serve(cfg.data_dir, cert=cfg.tls_cert, entry=entry) as srv:
+    # one process: the fault is patched into this one (spawned workers would not have it)
+    with serve(cfg.data_dir, "--workers", "1", cert=cfg.tls_cert, entry=entry) as srv:
         conn = srv.connection()
         body = {"subject": person, "kind": "conversation_message", "purpose": "service",
                 "data": MSG}

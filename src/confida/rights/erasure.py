@@ -170,6 +170,11 @@ def erase(
                                       details={"deleted": 0})
         elif req.status == requests.RECEIVED:
             req = requests.set_status(vault, conn, req, requests.IN_PROGRESS)
+        if resumed and not req.details.get("resumed"):
+            # kept with the request, so that every caller of it (a retry, a concurrent run)
+            # is told the same, whichever run finishes it
+            requests.save_details(vault, conn, req, {"resumed": True})
+            req = requests.load(vault, conn, req.id)
         op.details["resumed"] = resumed
         # retain what Art. 17(3) keeps, under its own key, while the main key still exists;
         # in the same transaction, so "erasing" and "kept records are safe" commit together
@@ -318,7 +323,7 @@ def _decide_step(vault: Vault, actor: Actor, s: subjects.Subject, op: Operation)
 def _result(req: requests.Request, *, resumed: bool) -> Erasure:
     kept = list(req.details.get("kept", []))
     return Erasure(req, int(req.details.get("deleted", 0)) + len(kept), kept,
-                   req.details.get("notice"), resumed)
+                   req.details.get("notice"), resumed or bool(req.details.get("resumed")))
 
 
 def delete_records_chunk(conn: Connection, subject_id: str, chunk: int) -> int:

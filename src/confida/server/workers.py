@@ -102,7 +102,10 @@ def run_workers(config: Config, workers: int, **kw: Any) -> None:
 
     check_api_limits(config)
     check_workers(workers)
+    from confida.server import logging as redaction
+
     ucfg = server_config(config, **kw)  # checks the TLS files and settings before any fork
+    redaction.install()  # the parent logs too (the address it binds, workers ending)
     record_serve_mode(config, insecure_http=kw.get("insecure_http", False),
                       cert=kw.get("cert"), key=kw.get("key"))
     # Re-created from its descriptor so that it reports IPPROTO_TCP: asyncio sets TCP_NODELAY
