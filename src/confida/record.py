@@ -277,11 +277,16 @@ def _meta(row: Any) -> dict[str, Any]:
     }
 
 
-def _load(conn: Connection, record_id: str) -> Any:
+def _require_record_id(record_id: str) -> None:
+    """A record id is a UUID; anything else names no record (and reaches no query)."""
     try:
         uuid.UUID(record_id)
     except (ValueError, TypeError, AttributeError):
         raise NotFound("no such record") from None
+
+
+def _load(conn: Connection, record_id: str) -> Any:
+    _require_record_id(record_id)
     row = conn.execute(select(record_t).where(record_t.c.id == record_id)).first()
     if row is None:
         raise NotFound("no such record")
@@ -300,10 +305,7 @@ _RECORD_AND_SUBJECT = (
 
 
 def _load_with_subject(conn: Connection, record_id: str) -> tuple[Any, subjects.Subject]:
-    try:
-        uuid.UUID(record_id)
-    except (ValueError, TypeError, AttributeError):
-        raise NotFound("no such record") from None
+    _require_record_id(record_id)
     row = conn.execute(_RECORD_AND_SUBJECT, {"record_id": record_id}).first()
     if row is None:
         raise NotFound("no such record")

@@ -60,10 +60,9 @@ def register(app: typer.Typer) -> None:
                 replayed = replay_config(cfg)  # no erased person is served again after a restore
                 if replayed.repaired:
                     err_console.print(f"erasure journal replayed: {replayed.repaired} repairs")
-                from confida.server.run import check_workers
                 from confida.server.workers import default_workers, run_workers
 
-                n = check_workers(workers or default_workers(cfg))
+                n = workers or default_workers(cfg)  # run_workers refuses a nonsense count
                 kw = {"host": host, "port": port, "insecure_http": insecure_http, "cert": cert,
                       "key": key, "shutdown_timeout": shutdown_timeout}
                 if n > 1:

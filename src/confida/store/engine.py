@@ -132,25 +132,22 @@ def transaction(engine: Engine) -> Iterator[Connection]:
 
 
 @contextmanager
-def reading(engine: Engine) -> Iterator[Connection]:
-    """A connection for reads only, on a hot path (authentication, key look-ups): on SQLite it
-    takes no write lock (a plain ``BEGIN``), so it does not queue behind writers. Never write
-    through it (a deferred transaction can fail to upgrade): use :func:`transaction`."""
-    try:
-        with engine.connect() as conn:
-            conn.execution_options(**{READ_ONLY: True})
-            yield conn
-    except OperationalError as exc:
-        raise StoreUnavailable(f"database unavailable: {describe_db_error(exc)}") from None
-
-
-@contextmanager
 def connection(engine: Engine) -> Iterator[Connection]:
     try:
         with engine.connect() as conn:
             yield conn
     except OperationalError as exc:
         raise StoreUnavailable(f"database unavailable: {describe_db_error(exc)}") from None
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads only, on a hot path (authentication, key look-ups): on SQLite it
+    takes no write lock (a plain ``BEGIN``), so it does not queue behind writers. Never write
+    through it (a deferred transaction can fail to upgrade): use :func:`transaction`."""
+    with connection(engine) as conn:
+        conn.execution_options(**{READ_ONLY: True})
+        yield conn
 
 
 @contextmanager
@@ -164,10 +161,9 @@ def snapshot(engine: Engine) -> Iterator[Connection]:
     longer matches). Read anything that must be visible in the snapshot, such as the witness
     file, before the first statement.
     """
-    with connection(engine) as conn:
+    with reading(engine) as conn:
         if engine.dialect.name == "postgresql":
             conn.execution_options(isolation_level="REPEATABLE READ")
-        conn.execution_options(**{READ_ONLY: True})
         yield conn
 
 
@@ -181,21 +177,18 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
     is appended afterwards by the group commit, not here.
     """
     sqlite = engine.dialect.name == "sqlite"
-    try:
-        with engine.connect() as conn:
-            # PostgreSQL: BEGIN READ ONLY, with no round trip of its own
-            conn.execution_options(**{READ_ONLY: True}, postgresql_readonly=not sqlite)
-            raw = conn.connection.dbapi_connection if sqlite else None
+    with reading(engine) as conn:
+        if not sqlite:
+            conn.execution_options(postgresql_readonly=True)  # BEGIN READ ONLY, no extra trip
+        raw = conn.connection.dbapi_connection if sqlite else None
+        if raw is not None:
+            raw.execute("PRAGMA query_only=ON")  # outside SQLAlchemy: no autobegin
+        try:
+            with conn.begin():
+                yield conn
+        finally:
             if raw is not None:
-                raw.execute("PRAGMA query_only=ON")  # outside SQLAlchemy: no autobegin
-            try:
-                with conn.begin():
-                    yield conn
-            finally:
-                if raw is not None:
-                    raw.execute("PRAGMA query_only=OFF")  # the pooled connection writes again
-    except OperationalError as exc:
-        raise StoreUnavailable(f"database unavailable: {describe_db_error(exc)}") from None
+                raw.execute("PRAGMA query_only=OFF")  # the pooled connection writes again
 
 
 #: How long one checkpoint attempt waits for readers and writers, and how often it is tried.
