@@ -67,17 +67,13 @@ from confida import record, rights
 from confida import subject as subjects
 from confida.config import Config
 from confida.errors import ConfidaError
-from confida.operation import Actor
 from confida.pii import detect, summarize
 from confida.record import CollectItem
 from confida.store.schema import record as record_t
 from confida.vault import Vault, initialise_stores, no_scan
-from ingest import message
+from ingest import ADMIN, ROOT, message
 from pgschema import pg_schema
 
-ADMIN = Actor(id="bench", role="admin", source="cli")  # what the CLI acts as
-
-ROOT = Path(__file__).resolve().parent.parent
 console = Console(soft_wrap=True)  # long lines stay whole in a log file
 DEFAULTS = {"postgresql": (10_000_000, 1_000_000), "sqlite": (1_000_000, 100_000)}
 EXPORT_SUBJECT = "export-subject"
