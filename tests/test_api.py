@@ -364,13 +364,13 @@ def test_api_key_is_stored_as_hash_only(env: dict[str, Any]) -> None:
 def test_subject_token_scopes_to_one_subject(env: dict[str, Any]) -> None:
     c, k = env["client"], env["keys"]["service"]
     t1 = c.post("/v1/subject-tokens", headers=auth(k), json={"subject": "user-1"}).json()
-    mine = c.get("/v1/me/records", headers=auth(t1["token"])).json()
+    mine = c.get("/v1/me/records", headers=auth(t1["token"])).json()["items"]
     assert env["record"] in [m["id"] for m in mine]
     c.post("/v1/records", headers=auth(k), json={
         "subject": "user-5", "kind": "account", "purpose": "service",
         "data": {"email": "x@example.org"}})
     t5 = c.post("/v1/subject-tokens", headers=auth(k), json={"subject": "user-5"}).json()
-    theirs = c.get("/v1/me/records", headers=auth(t5["token"])).json()
+    theirs = c.get("/v1/me/records", headers=auth(t5["token"])).json()["items"]
     assert env["record"] not in [m["id"] for m in theirs] and len(theirs) == 1
     # a subject token opens nothing but /v1/me
     r = c.get(f"/v1/records/{env['record']}", headers=auth(t1["token"], "service"))
@@ -486,7 +486,7 @@ def test_unknown_query_parameter_is_refused(env: dict[str, Any]) -> None:
     assert r.status_code == 400 and r.headers["content-type"] == PROBLEM
     r = env["client"].get("/v1/subjects/user-1/records?kind=account",
                           headers=auth(env["keys"]["admin"], "service"))
-    assert r.status_code == 200 and [m["kind"] for m in r.json()] == ["account"]
+    assert r.status_code == 200 and [m["kind"] for m in r.json()["items"]] == ["account"]
 
 
 def test_legal_hold_endpoint_places_and_lifts_and_refuses_personal_data(

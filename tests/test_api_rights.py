@@ -45,7 +45,7 @@ def test_rights_end_to_end(api) -> None:  # type: ignore[no-untyped-def]
                   json={**V, "lift": True}).status_code == 201
     r = c.post("/v1/subjects/user-1/objections", headers=h, json={**V, "purpose": "analytics"})
     assert r.status_code == 201
-    listed = c.get("/v1/requests", headers=auth(keys["support"])).json()
+    listed = c.get("/v1/requests", headers=auth(keys["support"])).json()["items"]
     assert {x["type"] for x in listed} >= {"access", "rectification", "restriction", "objection"}
     assert "user-1" not in str(listed)
     r = c.post("/v1/subjects/user-1/erasure", headers=auth(keys["service"]),
@@ -54,7 +54,8 @@ def test_rights_end_to_end(api) -> None:  # type: ignore[no-untyped-def]
     r = c.get(f"/v1/records/{rid}", headers=auth(keys["service"], "service"))
     assert r.status_code in (404, 410)
     feed = c.get("/v1/erasure-feed", headers=auth(keys["service"]), params={"since": 0})
-    assert feed.status_code == 200 and isinstance(feed.json(), list)
+    assert feed.status_code == 200 and len(feed.json()["items"]) == 1
+    assert feed.json()["last_id"] == feed.json()["items"][0]["id"]
 
 
 @pytest.mark.parametrize(("role", "rights_status", "requests_status"), [

@@ -127,7 +127,7 @@ def test_an_api_token_does_not_open_the_privacy_center_nor_a_link_the_api(client
     r = client.get("/v1/me/records", headers={"Authorization": f"Bearer {link}"})
     assert r.status_code == 401
     r = client.get("/v1/me/records", headers={"Authorization": f"Bearer {api}"})
-    assert r.status_code == 200 and len(r.json()) == 1
+    assert r.status_code == 200 and len(r.json()["items"]) == 1
 
 
 def test_privacy_link_endpoint_gives_a_url_that_opens_once(client, seeded):

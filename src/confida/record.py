@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, and_, bindparam, insert, or_, select
 from sqlalchemy import update as sql_update
 
 from confida import consent, masking
@@ -413,8 +413,13 @@ def list_records(
     actor: Actor,
     for_purpose: str | None = None,
     subject_id: str | None = None,
+    after: tuple[datetime, str] | None = None,
 ) -> list[RecordMeta]:
     """Metadata only (no decryption): ids, kinds, purposes, deadlines, PII summaries.
+
+    Ordered by (created_at, id), a stable order; ``after`` is the (created_at, id) of the last
+    record of the previous page (keyset pagination: no page skips or repeats a record while
+    others are collected).
 
     ``subject_id`` (Confida's own id, from a subject token) replaces ``external_id`` when given.
 
@@ -445,6 +450,10 @@ def list_records(
         if stated:
             # listing for a purpose shows only what may be processed for it
             q = q.where(record_t.c.purpose.in_(origins_for(vault, stated)))
+        if after is not None:
+            at, last_id = after
+            q = q.where(or_(record_t.c.created_at > at,
+                            and_(record_t.c.created_at == at, record_t.c.id > last_id)))
         rows = conn.execute(q.order_by(record_t.c.created_at, record_t.c.id).limit(limit)).all()
         op.details["count"] = len(rows)
     return [RecordMeta(**_meta(r)) for r in rows]

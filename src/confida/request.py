@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from confida import subject as subjects
@@ -385,8 +385,12 @@ def list_requests(
     open_only: bool = False,
     limit: int = 1000,
     actor: Actor,
+    after: tuple[datetime, str] | None = None,
 ) -> list[Request]:
     """Requests by deadline, soonest first; ``overdue`` keeps open ones past their deadline.
+
+    Ordered by (due_at, id); ``after`` is the (due_at, id) of the last request of the previous
+    page (keyset pagination).
 
     A data subject sees their own requests only.
     """
@@ -405,6 +409,11 @@ def list_requests(
             q = q.where(subject_request.c.status.in_(OPEN))
         if status is not None:
             q = q.where(subject_request.c.status == status)
+        if after is not None:
+            due, last_id = after
+            q = q.where(or_(subject_request.c.due_at > due,
+                            and_(subject_request.c.due_at == due,
+                                 subject_request.c.id > last_id)))
         rows = conn.execute(
             q.order_by(subject_request.c.due_at, subject_request.c.id).limit(limit)
         ).all()

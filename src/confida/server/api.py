@@ -11,12 +11,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, status
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from confida import consent, record, register_view, subject_token, text_scan
 from confida.operation import Actor
 from confida.rights import erasure
+from confida.server import pagination
 from confida.server.deps import Caller, get_vault, no_unknown_query, purpose, staff, subject
 from confida.vault import Vault
 
@@ -29,18 +30,20 @@ SubjectId = Annotated[
 RecordId = Annotated[str, Path(min_length=1, max_length=64, description="A record id (UUID).")]
 
 
-class _In(BaseModel):
+class _Strict(BaseModel):
+    """Request bodies refuse fields they do not declare (a typo must not pass silently)."""
+
     model_config = ConfigDict(extra="forbid")
 
 
-class CollectIn(_In):
+class CollectIn(_Strict):
     subject: Annotated[str, Field(min_length=1, max_length=256)]
     kind: Name
     purpose: Name
     data: dict[str, Any] = Field(description="The record's fields, as the register declares.")
 
 
-class BatchIn(_In):
+class BatchIn(_Strict):
     items: list[CollectIn] = Field(min_length=1, max_length=record.MAX_BATCH)
 
 
@@ -73,11 +76,11 @@ class RecordOut(RecordMetaOut):
     withheld_fields: int = Field(description="fields not shown for this purpose or role")
 
 
-class UpdateIn(_In):
+class UpdateIn(_Strict):
     data: dict[str, Any] = Field(min_length=1, description="fields to change")
 
 
-class ConsentIn(_In):
+class ConsentIn(_Strict):
     purpose: Name
     action: Literal["grant", "withdraw"]
     notice_version: Annotated[str, Field(min_length=1, max_length=64)] | None = None
@@ -103,7 +106,7 @@ class ConsentsOut(BaseModel):
     history: list[ConsentEventOut]
 
 
-class SubjectTokenIn(_In):
+class SubjectTokenIn(_Strict):
     subject: Annotated[str, Field(min_length=1, max_length=256)]
     minutes: Annotated[int, Field(ge=1, le=subject_token.MAX_MINUTES)] | None = None
     use: Literal["api", "link"] = Field(
@@ -116,7 +119,7 @@ class SubjectTokenOut(BaseModel):
     expires_at: datetime
 
 
-class PrivacyLinkIn(_In):
+class PrivacyLinkIn(_Strict):
     minutes: Annotated[int, Field(ge=1, le=subject_token.MAX_MINUTES)] | None = None
 
 
@@ -150,7 +153,7 @@ def _consents_out(current: dict[str, dict[str, object]], events: list[Any]) -> C
 
 
 @router.post("/records", status_code=status.HTTP_201_CREATED, tags=["records"],
-             response_model=CollectedOut)
+             response_model=CollectedOut, operation_id="collectRecord")
 def collect_record(body: CollectIn, vault: VaultDep, actor: StaffDep) -> CollectedOut:
     """Store one record through the full flow: minimise, check the legal basis and consent,
     scan free text, encrypt under the subject's key, set its retention deadline, audit."""
@@ -159,7 +162,7 @@ def collect_record(body: CollectIn, vault: VaultDep, actor: StaffDep) -> Collect
 
 
 @router.post("/records/batch", status_code=status.HTTP_201_CREATED, tags=["records"],
-             response_model=BatchOut)
+             response_model=BatchOut, operation_id="collectRecords")
 def collect_batch(body: BatchIn, vault: VaultDep, actor: StaffDep) -> BatchOut:
     """Store many records atomically: all or none; the error names the failing item."""
     items = [record.CollectItem(i.subject, i.kind, i.data, i.purpose) for i in body.items]
@@ -167,7 +170,8 @@ def collect_batch(body: BatchIn, vault: VaultDep, actor: StaffDep) -> BatchOut:
     return BatchOut(records=[CollectedOut.model_validate(c, from_attributes=True) for c in out])
 
 
-@router.get("/records/{record_id}", tags=["records"], response_model=RecordOut)
+@router.get("/records/{record_id}", tags=["records"], response_model=RecordOut,
+            operation_id="getRecord")
 def get_record(record_id: RecordId, vault: VaultDep, actor: StaffDep,
                for_purpose: PurposeDep) -> RecordOut:
     """Read one record for the stated purpose, with the fields the purpose and role may see,
@@ -175,14 +179,15 @@ def get_record(record_id: RecordId, vault: VaultDep, actor: StaffDep,
     return _record_out(record.read(vault, record_id, for_purpose, actor=actor))
 
 
-@router.patch("/records/{record_id}", tags=["records"], response_model=RecordOut)
+@router.patch("/records/{record_id}", tags=["records"], response_model=RecordOut,
+              operation_id="updateRecord")
 def update_record(record_id: RecordId, body: UpdateIn, vault: VaultDep, actor: StaffDep,
                   for_purpose: PurposeDep) -> RecordOut:
     """Change fields of a record (the old values are not kept)."""
     return _record_out(record.update(vault, record_id, body.data, for_purpose, actor=actor))
 
 
-class LegalHoldIn(_In):
+class LegalHoldIn(_Strict):
     hold: bool = Field(description="true places the hold, false lifts it")
     reason: Annotated[str, Field(min_length=1, max_length=500,
                                  description="the legal ground; no personal data")]
@@ -193,7 +198,8 @@ class LegalHoldOut(BaseModel):
     legal_hold: bool
 
 
-@router.put("/records/{record_id}/legal-hold", tags=["records"], response_model=LegalHoldOut)
+@router.put("/records/{record_id}/legal-hold", tags=["records"], response_model=LegalHoldOut,
+            operation_id="setLegalHold")
 def put_legal_hold(record_id: RecordId, body: LegalHoldIn, vault: VaultDep,
                    actor: StaffDep) -> LegalHoldOut:
     """Place or lift a legal hold (Art. 17(3)(e)): a held record survives erasure and
@@ -202,26 +208,47 @@ def put_legal_hold(record_id: RecordId, body: LegalHoldIn, vault: VaultDep,
     return LegalHoldOut(record_id=record_id, legal_hold=held)
 
 
-@router.get("/subjects/{subject_id}/records", tags=["records"],
-            response_model=list[RecordMetaOut])
+class RecordPage(BaseModel):
+    items: list[RecordMetaOut]
+    next: str | None = Field(description="cursor of the next page; null on the last page")
+
+
+def _record_page(request: Request, response: Response, rows: list[record.RecordMeta],
+                 limit: int) -> RecordPage:
+    nxt = (pagination.encode("records", rows[-1].created_at, rows[-1].id)
+           if len(rows) == limit else None)
+    pagination.link_next(request, response, nxt)
+    return RecordPage(items=[_meta_out(r) for r in rows], next=nxt)
+
+
+def _record_after(cursor: str | None) -> tuple[datetime, str] | None:
+    return None if cursor is None else pagination.decode("records", cursor, (datetime, str))
+
+
+@router.get("/subjects/{subject_id:path}/records", tags=["records"],
+            response_model=RecordPage, operation_id="listSubjectRecords")
 def list_subject_records(
-    subject_id: SubjectId, vault: VaultDep, actor: StaffDep, for_purpose: PurposeDep,
+    subject_id: SubjectId, request: Request, response: Response, vault: VaultDep,
+    actor: StaffDep, for_purpose: PurposeDep,
     kind: Annotated[str | None, Query(max_length=64)] = None,
     collected_for: Annotated[str | None, Query(max_length=64,
                                                description="only records collected for this "
                                                "purpose")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
-) -> list[RecordMetaOut]:
-    """A subject's records: metadata only, nothing is decrypted."""
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    cursor: pagination.Cursor = None,
+) -> RecordPage:
+    """A subject's records, oldest first: metadata only, nothing is decrypted."""
     rows = record.list_records(vault, subject_id, kind=kind, purpose=collected_for, limit=limit,
-                               actor=actor, for_purpose=for_purpose)
-    return [_meta_out(r) for r in rows]
+                               actor=actor, for_purpose=for_purpose,
+                               after=_record_after(cursor))
+    return _record_page(request, response, rows, limit)
 
 
 # --- consents -----------------------------------------------------------------------------
 
 
-@router.get("/subjects/{subject_id}/consents", tags=["consents"], response_model=ConsentsOut)
+@router.get("/subjects/{subject_id:path}/consents", tags=["consents"],
+            response_model=ConsentsOut, operation_id="getConsents")
 def get_consents(subject_id: SubjectId, vault: VaultDep, actor: StaffDep,
                  for_purpose: PurposeDep) -> ConsentsOut:
     """The subject's current consents and the full ledger history."""
@@ -229,8 +256,8 @@ def get_consents(subject_id: SubjectId, vault: VaultDep, actor: StaffDep,
     return _consents_out(current, events)
 
 
-@router.post("/subjects/{subject_id}/consents", status_code=status.HTTP_201_CREATED,
-             tags=["consents"], response_model=ConsentEventOut)
+@router.post("/subjects/{subject_id:path}/consents", status_code=status.HTTP_201_CREATED,
+             tags=["consents"], response_model=ConsentEventOut, operation_id="recordConsent")
 def record_consent(subject_id: SubjectId, body: ConsentIn, vault: VaultDep,
                    actor: StaffDep) -> ConsentEventOut:
     """Append a grant or a withdrawal; a withdrawal applies to the very next read."""
@@ -243,7 +270,7 @@ def record_consent(subject_id: SubjectId, body: ConsentIn, vault: VaultDep,
 
 
 @router.post("/subject-tokens", status_code=status.HTTP_201_CREATED, tags=["privacy center"],
-             response_model=SubjectTokenOut)
+             response_model=SubjectTokenOut, operation_id="issueSubjectToken")
 def issue_subject_token(body: SubjectTokenIn, vault: VaultDep,
                         actor: StaffDep) -> SubjectTokenOut:
     """A token scoped to one subject, at most 15 minutes long (role needs `rights`)."""
@@ -252,8 +279,9 @@ def issue_subject_token(body: SubjectTokenIn, vault: VaultDep,
     return SubjectTokenOut(token=t.token, expires_at=t.expires_at)
 
 
-@router.post("/subjects/{subject_id}/privacy-link", status_code=status.HTTP_201_CREATED,
-             tags=["privacy center"], response_model=PrivacyLinkOut)
+@router.post("/subjects/{subject_id:path}/privacy-link", status_code=status.HTTP_201_CREATED,
+             tags=["privacy center"], response_model=PrivacyLinkOut,
+             operation_id="createPrivacyLink")
 def privacy_link(subject_id: SubjectId, request: Request, vault: VaultDep, actor: StaffDep,
                  body: Annotated[PrivacyLinkIn | None, Body()] = None) -> PrivacyLinkOut:
     """A single-use privacy-center link for the subject, to hand to the person after the host's
@@ -263,21 +291,26 @@ def privacy_link(subject_id: SubjectId, request: Request, vault: VaultDep, actor
     return PrivacyLinkOut(url=link.url, expires_at=link.expires_at)
 
 
-@router.get("/me/records", tags=["privacy center"], response_model=list[RecordMetaOut])
-def my_records(vault: VaultDep, caller: SubjectDep) -> list[RecordMetaOut]:
+@router.get("/me/records", tags=["privacy center"], response_model=RecordPage,
+            operation_id="listMyRecords")
+def my_records(request: Request, response: Response, vault: VaultDep, caller: SubjectDep,
+               limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+               cursor: pagination.Cursor = None) -> RecordPage:
     """The token holder's own records (metadata), as the right of access (Art. 15) gives."""
-    rows = record.list_records(vault, "", subject_id=caller.subject_id, actor=caller.actor)
-    return [_meta_out(r) for r in rows]
+    rows = record.list_records(vault, "", subject_id=caller.subject_id, actor=caller.actor,
+                               limit=limit, after=_record_after(cursor))
+    return _record_page(request, response, rows, limit)
 
 
-@router.get("/me/consents", tags=["privacy center"], response_model=ConsentsOut)
+@router.get("/me/consents", tags=["privacy center"], response_model=ConsentsOut,
+            operation_id="getMyConsents")
 def my_consents(vault: VaultDep, caller: SubjectDep) -> ConsentsOut:
     current, events = consent.show(vault, subject_id=caller.subject_id, actor=caller.actor)
     return _consents_out(current, events)
 
 
 @router.post("/me/consents", status_code=status.HTTP_201_CREATED, tags=["privacy center"],
-             response_model=ConsentEventOut)
+             response_model=ConsentEventOut, operation_id="setMyConsent")
 def set_my_consent(body: ConsentIn, vault: VaultDep, caller: SubjectDep) -> ConsentEventOut:
     """The person grants or withdraws a consent themselves (source `web`)."""
     e = consent.record_event(vault, "", body.purpose, body.action, source="web",
@@ -289,7 +322,8 @@ def set_my_consent(body: ConsentIn, vault: VaultDep, caller: SubjectDep) -> Cons
 # --- the register -------------------------------------------------------------------------
 
 
-@router.get("/register", tags=["register"], response_model=dict[str, Any])
+@router.get("/register", tags=["register"], response_model=dict[str, Any],
+            operation_id="getRegister")
 def get_register(vault: VaultDep, actor: StaffDep) -> dict[str, Any]:
     """The processing register in force (categories, kinds, purposes, roles)."""
     return register_view.read_register(vault, actor=actor)
@@ -298,7 +332,7 @@ def get_register(vault: VaultDep, actor: StaffDep) -> dict[str, Any]:
 # --- PII detection (when confida.pii is installed) -----------------------------------------
 
 
-class ScanIn(_In):
+class ScanIn(_Strict):
     text: Annotated[str, Field(max_length=200_000)]
 
 
@@ -314,7 +348,7 @@ class ScanOut(BaseModel):
     summary: dict[str, int]
 
 
-class RedactIn(_In):
+class RedactIn(_Strict):
     text: Annotated[str, Field(max_length=200_000)]
     policy: dict[str, str] | None = Field(
         None, description='per-label operator, e.g. {"default": "replace", "PERSON": '
@@ -330,7 +364,7 @@ def pii_router() -> APIRouter:
     """PII endpoints: detection and anonymisation of text that is not stored."""
     r = APIRouter(prefix="/v1/pii", tags=["pii"], dependencies=[Depends(no_unknown_query)])
 
-    @r.post("/scan", response_model=ScanOut)
+    @r.post("/scan", response_model=ScanOut, operation_id="scanText")
     def scan(body: Annotated[ScanIn, Body()], vault: VaultDep, actor: StaffDep) -> ScanOut:
         """Find personal data in text: spans and labels (the text is not stored)."""
         found, summary = text_scan.scan(vault, body.text, actor=actor)
@@ -340,7 +374,7 @@ def pii_router() -> APIRouter:
             summary=summary,
         )
 
-    @r.post("/redact", response_model=RedactOut)
+    @r.post("/redact", response_model=RedactOut, operation_id="redactText")
     def redact(body: Annotated[RedactIn, Body()], vault: VaultDep, actor: StaffDep) -> RedactOut:
         """Anonymise text per a policy (default: replace every finding by its label)."""
         res = text_scan.redact(vault, body.text, body.policy, actor=actor)

@@ -98,12 +98,13 @@ def create_app(config: Config) -> FastAPI:
     app.state.ctx = ctx
     problems.install(app)
 
-    @app.get("/health", tags=["meta"])
+    @app.get("/health", tags=["meta"], operation_id="getHealth")
     def health() -> dict[str, str]:
         """Liveness: the process answers. No personal data, no authentication needed."""
         return {"status": "ok", "version": __version__}
 
-    @app.get("/ready", tags=["meta"], response_model=ReadyOut, responses={
+    @app.get("/ready", tags=["meta"], response_model=ReadyOut, operation_id="getReadiness",
+         responses={
         503: {"description": "Not ready: a check failed (named in `detail` and `checks`)",
               "content": {problems.MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/"
                                                                    "Problem"}}}}})

@@ -72,6 +72,7 @@ def _wants_json(request: Request) -> bool:
 @router.get(
     "/checkpoints/latest",
     response_class=PlainTextResponse,
+    operation_id="getLatestCheckpoint",
     responses={200: {
         "description": "The signed note (text/plain), or with `Accept: application/json` the "
         "note with its tree size and signing time.",
@@ -96,7 +97,7 @@ def latest_checkpoint(request: Request, vault: VaultDep, actor: StaffDep) -> Res
     return PlainTextResponse(note, headers=headers)
 
 
-@router.get("/proofs/inclusion", response_model=InclusionOut)
+@router.get("/proofs/inclusion", response_model=InclusionOut, operation_id="getInclusionProof")
 def inclusion(vault: VaultDep, actor: StaffDep, index: Size, tree_size: Size) -> InclusionOut:
     """RFC 9162 inclusion proof of entry ``index`` in the tree of ``tree_size`` entries."""
     p = reads.inclusion_proof(vault, index, tree_size, actor=actor)
@@ -104,7 +105,8 @@ def inclusion(vault: VaultDep, actor: StaffDep, index: Size, tree_size: Size) ->
                         root=_b64(p.root), proof=[_b64(x) for x in p.proof])
 
 
-@router.get("/proofs/consistency", response_model=ConsistencyOut)
+@router.get("/proofs/consistency", response_model=ConsistencyOut,
+            operation_id="getConsistencyProof")
 def consistency(vault: VaultDep, actor: StaffDep, first: Size, second: Size) -> ConsistencyOut:
     """RFC 9162 consistency proof that the tree at ``second`` extends the tree at ``first``."""
     p = reads.consistency_proof(vault, first, second, actor=actor)

@@ -10,18 +10,23 @@ import io
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from confida import request as requests
 from confida import rights
+from confida.errors import BadInput
 from confida.operation import Actor
+from confida.rights import feed
+from confida.server import pagination
 from confida.server.deps import get_vault, no_unknown_query, staff
 from confida.vault import Vault
 
 router = APIRouter(prefix="/v1", tags=["rights"], dependencies=[Depends(no_unknown_query)])
 
 VaultDep = Annotated[Vault, Depends(get_vault)]
+SubjectId = Annotated[str, Path(min_length=1, max_length=256, description=(
+    "The host application's subject id (percent-encode it; `/` may stay as is)."))]
 StaffDep = Annotated[Actor, Depends(staff)]
 
 VerifiedBy = Annotated[str, Field(min_length=1, max_length=200, description=(
@@ -31,26 +36,29 @@ HostRequestId = Annotated[str, Field(min_length=1, max_length=128,
                                      pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
 
 
-class _In(BaseModel):
+class RightsRequestIn(BaseModel):
+    """What every data-subject request carries: how the requester was verified, and the
+    host's own id for the request (makes a retry idempotent)."""
+
     model_config = ConfigDict(extra="forbid")
     verified_by: VerifiedBy
     request_id: HostRequestId | None = None
 
 
-class AccessIn(_In):
+class AccessIn(RightsRequestIn):
     portability: bool = False
 
 
-class RectifyIn(_In):
+class RectifyIn(RightsRequestIn):
     record_id: Annotated[str, Field(min_length=1, max_length=64)]
     data: dict[str, Any] = Field(min_length=1)
 
 
-class RestrictIn(_In):
+class RestrictIn(RightsRequestIn):
     lift: bool = False
 
 
-class ObjectIn(_In):
+class ObjectIn(RightsRequestIn):
     purpose: Annotated[str, Field(min_length=1, max_length=64)]
 
 
@@ -89,13 +97,15 @@ def _req(r: requests.Request) -> RequestOut:
 
 
 @router.post(
-    "/subjects/{subject_id}/access-export",
+    "/subjects/{subject_id:path}/access-export",
     response_class=Response,
+    operation_id="exportAccess",
     responses={200: {"description": "the Art. 15 / Art. 20 export (zip)",
                      "content": {"application/zip": {"schema": {"type": "string",
                                                                  "format": "binary"}}}}},
 )
-def access_export(subject_id: str, body: AccessIn, vault: VaultDep, actor: StaffDep) -> Response:
+def access_export(subject_id: SubjectId, body: AccessIn, vault: VaultDep,
+                  actor: StaffDep) -> Response:
     """The subject's data and the facts about its processing, as a zip (Art. 15 / 20)."""
     buf = io.BytesIO()
     res = rights.access_export(vault, subject_id, buf, verified_by=body.verified_by,
@@ -106,34 +116,41 @@ def access_export(subject_id: str, body: AccessIn, vault: VaultDep, actor: Staff
         "Confida-Request-Id": res.request.id, "Confida-Sha256": res.sha256})
 
 
-@router.post("/subjects/{subject_id}/rectifications", status_code=status.HTTP_201_CREATED,
-             response_model=RequestOut)
-def rectify(subject_id: str, body: RectifyIn, vault: VaultDep, actor: StaffDep) -> RequestOut:
+@router.post("/subjects/{subject_id:path}/rectifications", status_code=status.HTTP_201_CREATED,
+             response_model=RequestOut, operation_id="rectifyRecord")
+def rectify(subject_id: SubjectId, body: RectifyIn, vault: VaultDep, actor: StaffDep) -> RequestOut:
     """Correct fields of one of the subject's records (Art. 16); the old value is not kept."""
     return _req(rights.rectify(vault, subject_id, body.record_id, body.data,
                                verified_by=body.verified_by, request_id=body.request_id,
                                actor=actor))
 
 
-@router.post("/subjects/{subject_id}/restriction", status_code=status.HTTP_201_CREATED,
-             response_model=RequestOut)
-def restrict(subject_id: str, body: RestrictIn, vault: VaultDep, actor: StaffDep) -> RequestOut:
+@router.post("/subjects/{subject_id:path}/restriction", status_code=status.HTTP_201_CREATED,
+             response_model=RequestOut, operation_id="restrictProcessing")
+def restrict(subject_id: SubjectId, body: RestrictIn, vault: VaultDep,
+             actor: StaffDep) -> RequestOut:
     """Restrict processing (Art. 18), or lift a restriction with `lift: true`."""
     fn = rights.lift_restriction if body.lift else rights.restrict
     return _req(fn(vault, subject_id, verified_by=body.verified_by, request_id=body.request_id,
                    actor=actor))
 
 
-@router.post("/subjects/{subject_id}/objections", status_code=status.HTTP_201_CREATED,
-             response_model=RequestOut)
-def object_to(subject_id: str, body: ObjectIn, vault: VaultDep, actor: StaffDep) -> RequestOut:
+@router.post("/subjects/{subject_id:path}/objections", status_code=status.HTTP_201_CREATED,
+             response_model=RequestOut, operation_id="objectToPurpose")
+def object_to(subject_id: SubjectId, body: ObjectIn, vault: VaultDep,
+              actor: StaffDep) -> RequestOut:
     """Object to a purpose (Art. 21): it stops at once for this subject."""
     return _req(rights.object_to(vault, subject_id, body.purpose, verified_by=body.verified_by,
                                  request_id=body.request_id, actor=actor))
 
 
-@router.post("/subjects/{subject_id}/erasure", response_model=ErasureOut)
-def erase(subject_id: str, body: _In, vault: VaultDep, actor: StaffDep) -> ErasureOut:
+class ErasureIn(RightsRequestIn):
+    pass
+
+
+@router.post("/subjects/{subject_id:path}/erasure", response_model=ErasureOut,
+             operation_id="eraseSubject")
+def erase(subject_id: SubjectId, body: ErasureIn, vault: VaultDep, actor: StaffDep) -> ErasureOut:
     """Erase the subject (Art. 17): the data key is destroyed first; resumable, idempotent."""
     e = rights.erase(vault, subject_id, verified_by=body.verified_by,
                      request_id=body.request_id, actor=actor)
@@ -141,25 +158,53 @@ def erase(subject_id: str, body: _In, vault: VaultDep, actor: StaffDep) -> Erasu
                       notice_id=e.notice_id, resumed=e.resumed)
 
 
-@router.get("/erasure-feed", response_model=list[NoticeOut])
+class ErasureNoticePage(BaseModel):
+    items: list[NoticeOut]
+    next: str | None = Field(description="cursor of the next page; null when this page was "
+                             "not full")
+    last_id: int = Field(description="the last notice id seen: a poller stores it and passes "
+                         "it back as `since` (the same as the cursor, in the clear)")
+
+
+@router.get("/erasure-feed", response_model=ErasureNoticePage, operation_id="listErasureNotices")
 def erasure_feed(
-    vault: VaultDep, actor: StaffDep,
-    since: Annotated[int, Query(ge=0, le=2**62, description="the last notice id seen")] = 0,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-) -> list[NoticeOut]:
-    """Erasure notices for downstream systems: only the references each was given."""
-    return [NoticeOut(id=n.id, at=n.at, references=n.references)
-            for n in rights.erasure_feed(vault, since, limit, actor=actor)]
+    request: Request, response: Response, vault: VaultDep, actor: StaffDep,
+    since: Annotated[int | None, Query(ge=0, le=2**62,
+                                       description="the last notice id seen")] = None,
+    limit: Annotated[int, Query(ge=1, le=feed.MAX_PAGE)] = pagination.DEFAULT_LIMIT,
+    cursor: pagination.Cursor = None,
+) -> ErasureNoticePage:
+    """Erasure notices for downstream systems, oldest first: only the references each was
+    given. Page with `cursor` (or `since`, the last notice id seen; not both)."""
+    if cursor is not None and since is not None:
+        raise BadInput("give `cursor` or `since`, not both")
+    start = pagination.decode("erasure-feed", cursor, (int,))[0] if cursor else since or 0
+    notices = rights.erasure_feed(vault, start, limit, actor=actor)
+    last = notices[-1].id if notices else start
+    nxt = pagination.encode("erasure-feed", last) if len(notices) == limit else None
+    pagination.link_next(request, response, nxt)
+    return ErasureNoticePage(items=[NoticeOut(id=n.id, at=n.at, references=n.references)
+                                    for n in notices], next=nxt, last_id=last)
 
 
-@router.get("/requests", tags=["rights"], response_model=list[RequestOut])
+class RequestPage(BaseModel):
+    items: list[RequestOut]
+    next: str | None = Field(description="cursor of the next page; null on the last page")
+
+
+@router.get("/requests", tags=["rights"], response_model=RequestPage, operation_id="listRequests")
 def list_requests(
-    vault: VaultDep, actor: StaffDep,
+    request: Request, response: Response, vault: VaultDep, actor: StaffDep,
     overdue: bool = False,
     request_status: Annotated[str | None, Query(alias="status", max_length=16)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
-) -> list[RequestOut]:
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    cursor: pagination.Cursor = None,
+) -> RequestPage:
     """Requests by deadline, soonest first (`overdue=true`: open ones past their deadline)."""
-    return [_req(r) for r in requests.list_requests(vault, overdue=overdue,
-                                                    status=request_status, limit=limit,
-                                                    actor=actor)]
+    after = pagination.decode("requests", cursor, (datetime, str)) if cursor else None
+    rows = requests.list_requests(vault, overdue=overdue, status=request_status, limit=limit,
+                                  actor=actor, after=after)
+    nxt = (pagination.encode("requests", rows[-1].due_at, rows[-1].id)
+           if len(rows) == limit else None)
+    pagination.link_next(request, response, nxt)
+    return RequestPage(items=[_req(r) for r in rows], next=nxt)
