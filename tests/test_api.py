@@ -168,7 +168,8 @@ def test_every_v1_route_is_in_the_matrix(env: dict[str, Any]) -> None:
                # by role in test_api_rights.py
                "/v1/subjects/{subject_id}/access-export", "/v1/subjects/{subject_id}/erasure",
                "/v1/subjects/{subject_id}/rectifications", "/v1/subjects/{subject_id}/restriction",
-               "/v1/subjects/{subject_id}/objections", "/v1/erasure-feed", "/v1/requests"}
+               "/v1/subjects/{subject_id}/objections", "/v1/erasure-feed", "/v1/requests",
+               "/v1/subjects/{subject_id}/references"}
     assert paths <= covered, paths - covered
 
 

@@ -71,3 +71,6 @@ def test_rights_by_role(api, role: str, rights_status: int,  # type: ignore[no-u
     assert r.status_code == rights_status
     r = c.get("/v1/requests", headers=auth(keys[role]))
     assert r.status_code == requests_status
+    r = c.post("/v1/subjects/user-1/references", headers=auth(keys[role]),
+               json={"system": "chat-cache", "reference": f"u_{role}"})
+    assert r.status_code == (201 if rights_status == 200 else 403), r.text

@@ -262,3 +262,28 @@ def test_privacy_notice_states_the_backup_guarantee(data_dir: Path) -> None:
     assert render_notice(reg, "md", "en").version != en.version  # the promise is versioned
     r = cli(data_dir, "register", "notice")
     assert r.exit_code == 0 and "every backup after 30 days" in r.output
+
+
+def test_the_register_history_is_in_the_backup_and_comes_back(data_dir: Path,
+                                                              tmp_path: Path) -> None:
+    """Each applied register change (its text and notice version) is part of what consents
+    refer to: a restored data dir must still know it, and a restore never drops a newer one."""
+    import yaml
+
+    from confida import register_change
+
+    with open_vault(data_dir) as v:
+        doc = yaml.safe_load(v.config.register_path.read_text())
+        doc["purposes"]["model_training"]["retention"] = "3 years"
+        first = register_change.apply_register(v, yaml.safe_dump(doc), actor=ADMIN)
+        assert first.seq is not None
+        history = register_change.history(v.config)
+    bk = tmp_path / "bk"
+    _json(cli(data_dir, "--json", "backup", "--out", str(bk)))
+    assert "register-history.json" in json.loads((bk / "manifest.json").read_text())["files"]
+    for f in (data_dir / "register-history").iterdir():
+        f.unlink()
+    r = cli(data_dir, "--json", "restore", str(bk), "--force")
+    assert r.exit_code == 0, r.output
+    with open_vault(data_dir) as v:
+        assert register_change.history(v.config) == history

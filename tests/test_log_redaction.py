@@ -27,3 +27,20 @@ def test_plain_records_are_redacted() -> None:
                                None)
     RedactingFilter().filter(record)
     assert "a@b.example" not in record.getMessage()
+
+
+def test_the_servers_own_address_is_printed_as_it_is() -> None:
+    """The start-up line names where the server listens: the operator needs the real URL."""
+    record = logging.LogRecord("uvicorn.error", logging.INFO, __file__, 1,
+                               "Uvicorn running on %s://%s:%d (Press CTRL+C to quit)",
+                               ("https", "127.0.0.1", 8443), None)
+    assert RedactingFilter().filter(record)
+    assert record.getMessage() == "Uvicorn running on https://127.0.0.1:8443 (Press CTRL+C to quit)"
+
+
+def test_other_server_lines_with_an_address_are_still_redacted() -> None:
+    record = logging.LogRecord("uvicorn.error", logging.INFO, __file__, 1,
+                               "client %s sent jane.roe@example.org", ("203.0.113.7",), None)
+    RedactingFilter().filter(record)
+    assert "203.0.113.7" not in record.getMessage()
+    assert "jane.roe@example.org" not in record.getMessage()

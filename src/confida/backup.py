@@ -66,6 +66,10 @@ KEY_STORE = "keystore.db"
 JOURNAL = "erasures.jsonl"
 AUDIT_KEY = "audit.vkey"
 REGISTER = "register.yaml"
+# ``confida register apply`` keeps each change (the register's text and its notice version) in
+# ``register-history/``; the backup carries the folder as one file (the manifest is flat)
+REGISTER_HISTORY = "register-history.json"
+HISTORY_DIR = "register-history"
 PG_NOTE = "RECORD-STORE-POSTGRESQL.txt"
 KEY_PG_NOTE = "KEY-STORE-POSTGRESQL.txt"
 LOCK_FILE = ".serve.lock"
@@ -304,6 +308,11 @@ def _write_backup(config: Config, tmp: Path) -> dict[str, Any]:
                       (config.register_path, REGISTER)):
         if src.exists():
             _write(tmp / name, src.read_bytes())
+    history = config.data_dir / HISTORY_DIR
+    if history.is_dir():
+        entries = {p.name: p.read_text("utf-8") for p in sorted(history.glob("[0-9]*.json"))}
+        _write(tmp / REGISTER_HISTORY, (json.dumps(entries, indent=1, sort_keys=True) + "\n")
+               .encode("utf-8"))
     lines, damaged = erasure_journal.parse(journal)
     manifest = {
         "format": FORMAT,
@@ -356,6 +365,19 @@ def _restore_config(config: Config, src: Path, manifest: dict[str, Any]) -> list
         if name in manifest["files"] and not dest.exists():
             _write(dest, (src / name).read_bytes())
             restored.append(name)
+    if REGISTER_HISTORY in manifest["files"]:
+        # like the journal: what the live folder lacks comes back, nothing is replaced
+        entries = json.loads((src / REGISTER_HISTORY).read_text("utf-8"))
+        history = config.data_dir / HISTORY_DIR
+        added = 0
+        for name, text in sorted(entries.items()):
+            if "/" in name or not name.endswith(".json") or (history / name).exists():
+                continue
+            history.mkdir(exist_ok=True, mode=0o700)
+            _write(history / name, text.encode("utf-8"))
+            added += 1
+        if added:
+            restored.append(f"{REGISTER_HISTORY} ({added})")
     return restored
 
 

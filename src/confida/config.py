@@ -85,6 +85,10 @@ class ApiSettings:
     # connections one process uses at once; the pools are sized to match). More only queue on
     # the interpreter lock: see the README's "Sizing the server".
     threads: int = 16
+    # --- observability (docs/operations.md#observability): "text" or "json" (one JSON object a
+    # line, with the request id); spans for each request when opentelemetry-sdk is installed
+    log_format: str = "text"
+    tracing: bool = False
 
 
 @dataclass(frozen=True)

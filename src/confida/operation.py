@@ -8,7 +8,9 @@ that same operation. Keeping them out of ``vault.py`` is what lets ``authz``, ``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -22,6 +24,10 @@ __all__ = [
     "AuditSink",
     "NullAuditSink",
     "Operation",
+    "OperationObserver",
+    "notify_observers",
+    "observers",
+    "request_id",
     "subject_actor",
     "system_actor",
 ]
@@ -37,6 +43,7 @@ SYSTEM_JOBS: frozenset[str] = frozenset(
         "backup",  # the rotation a backup runs so old key-store copies age out
         "migration",  # schema migrations
         "compliance",  # the compliance audit reading the live system
+        "webhooks",  # the server's push of erasure notices and deadlines (confida.webhooks)
     }
 )
 
@@ -113,3 +120,38 @@ class Operation:
     object_ids: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
     decision: dict[str, Any] | None = None
+    # --- observability: captured when the operation is created, in the caller's context (a
+    # read's entry may be written by another thread, the group commit's leader)
+    request_id: str | None = field(default_factory=lambda: request_id.get(), compare=False)
+    started: float = field(default_factory=time.monotonic, repr=False, compare=False)
+
+
+# --- observability ------------------------------------------------------------------------------
+# Hooks for an adapter's monitoring (the server's /metrics); the core itself records nothing
+# here and imports no monitoring library.
+
+#: The id of the request an adapter is serving (the server's ``X-Request-Id``), set by the
+#: adapter for the duration of the request. Each :class:`Operation` copies it when created, and
+#: its audit entry carries it as ``details.request_id``, so a log line, a trace and an audit
+#: entry can be matched. It is an opaque id, never a personal value.
+request_id: ContextVar[str | None] = ContextVar("confida_request_id", default=None)
+
+#: Called once per operation, after its audit entry was written: ``(operation, outcome,
+#: seconds)``, where outcome is the entry's (``allowed``, ``denied``, ``failed``) and seconds
+#: the time since the operation was created. An observer must be quick and must not raise
+#: (what it raises is ignored); it must not read the operation's details into anything that
+#: leaves the process unless they are names (action, outcome), never values.
+OperationObserver = Callable[[Operation, str, float], None]
+observers: list[OperationObserver] = []
+
+
+def notify_observers(op: Operation, outcome: str) -> None:
+    """Tell every registered observer that ``op`` ended with ``outcome`` (its entry written)."""
+    if not observers:
+        return
+    seconds = time.monotonic() - op.started
+    for observe in tuple(observers):
+        try:
+            observe(op, outcome, seconds)
+        except Exception:  # noqa: BLE001, S110 - monitoring never fails an operation
+            pass

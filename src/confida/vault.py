@@ -29,7 +29,7 @@ from confida.config import Config
 from confida.crypto.kek import FileKek, KekProvider
 from confida.crypto.keystore import INDEX_KEY, SYSTEM_PREFIX, KeyStore
 from confida.errors import AccessDenied, BadInput, ConfidaError, NotFound, StoreUnavailable
-from confida.operation import AuditSink, Operation
+from confida.operation import AuditSink, Operation, notify_observers
 from confida.permissions import require_ready
 from confida.pii import detect, summarize
 from confida.register import Register, load_register
@@ -134,14 +134,17 @@ class Vault:
                 _require_decision(op)
                 signed = self.audit.append(conn, self._entry(op, "allowed"))
         except ConfidaError as exc:
+            entry = self._failure_entry(op, exc)
             try:
                 with transaction(self.engine) as conn:
-                    signed = self.audit.append(conn, self._failure_entry(op, exc))
+                    signed = self.audit.append(conn, entry)
                 self._witness(signed)
             except ConfidaError:
                 pass  # the store itself is down: the original error is the one to report
+            notify_observers(op, entry["outcome"])
             raise
         self._witness(signed)
+        notify_observers(op, "allowed")
 
     @contextmanager
     def read_operation(self, op: Operation) -> Iterator[tuple[Connection, Operation]]:
@@ -159,9 +162,12 @@ class Vault:
                 _require_decision(op)
             self.group_commit.append(self._entry(op, "allowed"))
         except ConfidaError as exc:
+            entry = self._failure_entry(op, exc)
             with contextlib.suppress(ConfidaError):  # the store is down: report the original
-                self.group_commit.append(self._failure_entry(op, exc))
+                self.group_commit.append(entry)
+            notify_observers(op, entry["outcome"])
             raise
+        notify_observers(op, "allowed")
 
     def _append_batch(self, conn: Connection, entries: Sequence[Mapping[str, Any]]
                       ) -> str | None:
@@ -189,6 +195,9 @@ class Vault:
         return self._entry(op, outcome)
 
     def _entry(self, op: Operation, outcome: str) -> dict[str, Any]:
+        details = op.details if op.decision is None else {**op.details, "authz": op.decision}
+        if op.request_id is not None:  # the adapter's request id (confida.operation.request_id)
+            details = {**details, "request_id": op.request_id}
         return {
             "time": self.clock().isoformat(),
             "actor": op.actor.id,
@@ -199,9 +208,7 @@ class Vault:
             "subjects": op.subject_pseudonyms,
             "objects": op.object_ids,
             "outcome": outcome,
-            "details": (
-                op.details if op.decision is None else {**op.details, "authz": op.decision}
-            ),
+            "details": details,
         }
 
 

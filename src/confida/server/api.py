@@ -9,123 +9,49 @@ the core decides (role x action x purpose x category), audits and raises typed e
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field
 
 from confida import consent, record, register_view, subject_token, text_scan
+from confida.api_models import (
+    BatchIn,
+    BatchOut,
+    CollectedOut,
+    CollectIn,
+    ConsentEventOut,
+    ConsentIn,
+    ConsentsOut,
+    ConsentStateOut,
+    FindingOut,
+    LegalHoldIn,
+    LegalHoldOut,
+    PrivacyLinkIn,
+    PrivacyLinkOut,
+    RecordMetaOut,
+    RecordOut,
+    RecordPage,
+    RedactIn,
+    RedactOut,
+    ScanIn,
+    ScanOut,
+    SubjectTokenIn,
+    SubjectTokenOut,
+    UpdateIn,
+)
 from confida.operation import Actor
 from confida.rights import erasure
 from confida.server import pagination
+from confida.server import paths as _paths  # noqa: F401  (registers {subject_id:subject})
 from confida.server.deps import Caller, get_vault, no_unknown_query, purpose, staff, subject
 from confida.vault import Vault
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(no_unknown_query)])
 
-Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_.]*$")]
 SubjectId = Annotated[
     str, Path(min_length=1, max_length=256, description="The host application's subject id.")
 ]
 RecordId = Annotated[str, Path(min_length=1, max_length=64, description="A record id (UUID).")]
-
-
-class _Strict(BaseModel):
-    """Request bodies refuse fields they do not declare (a typo must not pass silently)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-class CollectIn(_Strict):
-    subject: Annotated[str, Field(min_length=1, max_length=256)]
-    kind: Name
-    purpose: Name
-    data: dict[str, Any] = Field(description="The record's fields, as the register declares.")
-
-
-class BatchIn(_Strict):
-    items: list[CollectIn] = Field(min_length=1, max_length=record.MAX_BATCH)
-
-
-class CollectedOut(BaseModel):
-    record_id: str
-    kind: str
-    purpose: str
-    retain_until: datetime
-    dropped_fields: int = Field(description="undeclared fields dropped (minimisation)")
-    pii_summary: dict[str, int] = Field(description="PII types found in free text, and counts")
-
-
-class BatchOut(BaseModel):
-    records: list[CollectedOut]
-
-
-class RecordMetaOut(BaseModel):
-    id: str
-    kind: str
-    purpose: str
-    created_at: datetime
-    updated_at: datetime
-    retain_until: datetime
-    pii_summary: dict[str, int]
-    legal_hold: bool
-
-
-class RecordOut(RecordMetaOut):
-    data: dict[str, Any] = Field(description="the fields this purpose and role may see, masked")
-    withheld_fields: int = Field(description="fields not shown for this purpose or role")
-
-
-class UpdateIn(_Strict):
-    data: dict[str, Any] = Field(min_length=1, description="fields to change")
-
-
-class ConsentIn(_Strict):
-    purpose: Name
-    action: Literal["grant", "withdraw"]
-    notice_version: Annotated[str, Field(min_length=1, max_length=64)] | None = None
-
-
-class ConsentEventOut(BaseModel):
-    id: int
-    purpose: str
-    action: str
-    at: datetime
-    source: str
-    notice_version: str | None
-
-
-class ConsentStateOut(BaseModel):
-    granted: bool
-    since: str | None
-    notice_version: str | None
-
-
-class ConsentsOut(BaseModel):
-    current: dict[str, ConsentStateOut]
-    history: list[ConsentEventOut]
-
-
-class SubjectTokenIn(_Strict):
-    subject: Annotated[str, Field(min_length=1, max_length=256)]
-    minutes: Annotated[int, Field(ge=1, le=subject_token.MAX_MINUTES)] | None = None
-    use: Literal["api", "link"] = Field(
-        "api", description="`api`: a bearer token for `/v1/me` during its lifetime; `link`: "
-        "opens the privacy center once (`/privacy/enter?token=...`).")
-
-
-class SubjectTokenOut(BaseModel):
-    token: str
-    expires_at: datetime
-
-
-class PrivacyLinkIn(_Strict):
-    minutes: Annotated[int, Field(ge=1, le=subject_token.MAX_MINUTES)] | None = None
-
-
-class PrivacyLinkOut(BaseModel):
-    url: str
-    expires_at: datetime
 
 
 VaultDep = Annotated[Vault, Depends(get_vault)]
@@ -187,17 +113,6 @@ def update_record(record_id: RecordId, body: UpdateIn, vault: VaultDep, actor: S
     return _record_out(record.update(vault, record_id, body.data, for_purpose, actor=actor))
 
 
-class LegalHoldIn(_Strict):
-    hold: bool = Field(description="true places the hold, false lifts it")
-    reason: Annotated[str, Field(min_length=1, max_length=500,
-                                 description="the legal ground; no personal data")]
-
-
-class LegalHoldOut(BaseModel):
-    record_id: str
-    legal_hold: bool
-
-
 @router.put("/records/{record_id}/legal-hold", tags=["records"], response_model=LegalHoldOut,
             operation_id="setLegalHold")
 def put_legal_hold(record_id: RecordId, body: LegalHoldIn, vault: VaultDep,
@@ -206,11 +121,6 @@ def put_legal_hold(record_id: RecordId, body: LegalHoldIn, vault: VaultDep,
     retention. The role needs the `legal_hold` action; the reason is not logged."""
     held = erasure.set_legal_hold(vault, record_id, body.hold, body.reason, actor=actor)
     return LegalHoldOut(record_id=record_id, legal_hold=held)
-
-
-class RecordPage(BaseModel):
-    items: list[RecordMetaOut]
-    next: str | None = Field(description="cursor of the next page; null on the last page")
 
 
 def _record_page(request: Request, response: Response, rows: list[record.RecordMeta],
@@ -225,7 +135,7 @@ def _record_after(cursor: str | None) -> tuple[datetime, str] | None:
     return None if cursor is None else pagination.decode("records", cursor, (datetime, str))
 
 
-@router.get("/subjects/{subject_id:path}/records", tags=["records"],
+@router.get("/subjects/{subject_id:subject}/records", tags=["records"],
             response_model=RecordPage, operation_id="listSubjectRecords")
 def list_subject_records(
     subject_id: SubjectId, request: Request, response: Response, vault: VaultDep,
@@ -247,7 +157,7 @@ def list_subject_records(
 # --- consents -----------------------------------------------------------------------------
 
 
-@router.get("/subjects/{subject_id:path}/consents", tags=["consents"],
+@router.get("/subjects/{subject_id:subject}/consents", tags=["consents"],
             response_model=ConsentsOut, operation_id="getConsents")
 def get_consents(subject_id: SubjectId, vault: VaultDep, actor: StaffDep,
                  for_purpose: PurposeDep) -> ConsentsOut:
@@ -256,7 +166,7 @@ def get_consents(subject_id: SubjectId, vault: VaultDep, actor: StaffDep,
     return _consents_out(current, events)
 
 
-@router.post("/subjects/{subject_id:path}/consents", status_code=status.HTTP_201_CREATED,
+@router.post("/subjects/{subject_id:subject}/consents", status_code=status.HTTP_201_CREATED,
              tags=["consents"], response_model=ConsentEventOut, operation_id="recordConsent")
 def record_consent(subject_id: SubjectId, body: ConsentIn, vault: VaultDep,
                    actor: StaffDep) -> ConsentEventOut:
@@ -279,7 +189,7 @@ def issue_subject_token(body: SubjectTokenIn, vault: VaultDep,
     return SubjectTokenOut(token=t.token, expires_at=t.expires_at)
 
 
-@router.post("/subjects/{subject_id:path}/privacy-link", status_code=status.HTTP_201_CREATED,
+@router.post("/subjects/{subject_id:subject}/privacy-link", status_code=status.HTTP_201_CREATED,
              tags=["privacy center"], response_model=PrivacyLinkOut,
              operation_id="createPrivacyLink")
 def privacy_link(subject_id: SubjectId, request: Request, vault: VaultDep, actor: StaffDep,
@@ -330,34 +240,6 @@ def get_register(vault: VaultDep, actor: StaffDep) -> dict[str, Any]:
 
 
 # --- PII detection (when confida.pii is installed) -----------------------------------------
-
-
-class ScanIn(_Strict):
-    text: Annotated[str, Field(max_length=200_000)]
-
-
-class FindingOut(BaseModel):
-    start: int
-    end: int
-    label: str
-    score: float
-
-
-class ScanOut(BaseModel):
-    findings: list[FindingOut]
-    summary: dict[str, int]
-
-
-class RedactIn(_Strict):
-    text: Annotated[str, Field(max_length=200_000)]
-    policy: dict[str, str] | None = Field(
-        None, description='per-label operator, e.g. {"default": "replace", "PERSON": '
-        '"pseudonymize"}; default: replace everything found')
-
-
-class RedactOut(BaseModel):
-    text: str
-    replaced: int
 
 
 def pii_router() -> APIRouter:

@@ -15,13 +15,12 @@ The reads, and the decision whether the caller may make them, are ``confida.audi
 from __future__ import annotations
 
 import base64
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import BaseModel
 
+from confida.api_models import CheckpointOut, ConsistencyOut, InclusionOut
 from confida.audit import reads
 from confida.operation import Actor
 from confida.server.deps import get_vault, no_unknown_query, staff
@@ -33,28 +32,6 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"],
 
 def _b64(b: bytes) -> str:
     return base64.b64encode(b).decode("ascii")
-
-
-class CheckpointOut(BaseModel):
-    tree_size: int
-    note: str
-    created_at: datetime
-
-
-class InclusionOut(BaseModel):
-    index: int
-    tree_size: int
-    leaf_hash: str
-    root: str
-    proof: list[str]
-
-
-class ConsistencyOut(BaseModel):
-    first: int
-    second: int
-    first_root: str
-    second_root: str
-    proof: list[str]
 
 
 VaultDep = Annotated[Vault, Depends(get_vault)]

@@ -1,21 +1,32 @@
 """No personal data in server logs: every log record passes through a redactor.
 
 Request paths name subjects (``/v1/subjects/{id}/...``), and access logs carry client IP
-addresses; both are personal data. :class:`RedactingFilter` rewrites each record's message before
-any handler formats it: with ``confida.pii`` installed, through its detector (everything found is
-replaced by its label); in any case through a conservative built-in masker for e-mail addresses,
-IP addresses, long digit runs and the subject segment of API paths. An exception attached to
-a record is reduced to what :mod:`confida.error_detail` keeps: its type, the database
-constraint it broke and where in Confida it was raised.
+addresses; both are personal data. :class:`RedactingFilter` rewrites each record's message
+before any handler formats it: with ``confida.pii`` installed, through its detector (everything
+found is replaced by its label); in any case through a conservative built-in masker for e-mail
+addresses, IP addresses, long digit runs and the subject segment of API paths. An access line
+names the path by its route template when the app answered it (``/v1/subjects/[subject]/
+records``, ``[unmatched]`` where no route matched): a concrete path can hold anything a client
+put in it. An exception attached to a record is reduced to what :mod:`confida.error_detail`
+keeps: its type, the database constraint it broke and where in Confida it was raised.
+
+``[api] log_format = "json"`` writes each line as one JSON object (:class:`JsonFormatter`):
+``time``, ``level``, ``logger``, ``message`` (redacted as above) and ``request_id`` (the
+``X-Request-Id`` of the request being served, ``null`` outside one); access lines also carry
+``method``, ``path`` (redacted) and ``status``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
+from datetime import UTC, datetime
 
 from confida.error_detail import describe
+from confida.operation import request_id
 
 _EMAIL = re.compile(r"[^\s@/\"'<>()]+@[^\s@/\"'<>()]+\.[A-Za-z]{2,}")
 _IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
@@ -23,6 +34,12 @@ _IPV6 = re.compile(r"\b(?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{0,4}\b|::1\b")
 _DIGITS = re.compile(r"\d(?:[\d \-]{4,}\d)")
 _SUBJECT_PATH = re.compile(r"(/v1/subjects/)[^/\s?\"]+")
 _QUERY = re.compile(r"\?[^\s\"]*")
+
+#: The path the access log line of the request being answered shows, set by the request-id
+#: middleware when the response starts (``confida.server.request_id.logged_path``): the route
+#: template, never the concrete path. None (a request the app never saw): the concrete path,
+#: redacted.
+access_path: ContextVar[str | None] = ContextVar("confida_access_path", default=None)
 
 
 def builtin_redact(text: str) -> str:
@@ -47,6 +64,11 @@ def _pii_redactor(names: str = "model") -> Callable[[str], str] | None:
         return text
 
     return redact
+
+
+#: uvicorn's start-up line, ``Uvicorn running on %s://%s:%d``: the message is a fixed format
+#: and the arguments are the address this server was told to listen on.
+OWN_ADDRESS = "Uvicorn running on "
 
 
 class RedactingFilter(logging.Filter):
@@ -74,7 +96,13 @@ class RedactingFilter(logging.Filter):
             # uvicorn's access formatter unpacks these five: keep the shape, drop the client
             # address (personal data) and redact the path.
             _client, method, path, version, status = args
-            record.args = ("-", method, self.redact(str(path), path=True), version, status)
+            shown = access_path.get()
+            if shown is None:
+                shown = self.redact(str(path), path=True)
+            record.args = ("-", method, shown, version, status)
+            return True
+        if record.name == "uvicorn.error" and str(record.msg).startswith(OWN_ADDRESS):
+            # the server's own address, which the operator needs to see: not personal data
             return True
         try:
             message = record.getMessage()
@@ -92,12 +120,46 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line; the message is what the redacting filter left of it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(
+                timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": request_id.get(),
+        }
+        args = record.args
+        if record.name == "uvicorn.access" and isinstance(args, tuple) and len(args) == 5:
+            _client, method, path, _version, status = args
+            doc.update(method=str(method), path=str(path), status=status)
+        # never a traceback: exception texts can quote values (the filter reduced them)
+        return json.dumps(doc, ensure_ascii=False, default=str)
+
+
 LOGGERS = ("", "uvicorn", "uvicorn.error", "uvicorn.access", "confida", "fastapi")
+FORMATS = ("text", "json")
 
 
-def install(logger_names: Iterable[str] = LOGGERS) -> RedactingFilter:
-    """Attach one filter to every handler of the server's loggers (and to the loggers)."""
+def install(logger_names: Iterable[str] = LOGGERS, log_format: str = "text") -> RedactingFilter:
+    """Attach one filter to every handler of the server's loggers (and to the loggers); with
+    ``log_format="json"`` their handlers write :class:`JsonFormatter` lines.
+
+    With JSON, records of ``confida.*`` loggers, which propagate to the root logger, need a
+    handler there to be formatted too: when the root has none, one is added (to stderr, at
+    WARNING, as Python's last-resort handler would print them)."""
+    if log_format not in FORMATS:
+        raise ValueError(f"log format {log_format!r}: use one of {', '.join(FORMATS)}")
     flt = RedactingFilter()
+    formatter = JsonFormatter() if log_format == "json" else None
+    root = logging.getLogger()
+    if formatter is not None and not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setLevel(logging.WARNING)  # as the last-resort handler
+        root.addHandler(handler)
     for name in logger_names:
         lg = logging.getLogger(name)
         if flt not in lg.filters:
@@ -105,4 +167,6 @@ def install(logger_names: Iterable[str] = LOGGERS) -> RedactingFilter:
         for h in lg.handlers:
             if flt not in h.filters:
                 h.addFilter(flt)
+            if formatter is not None:
+                h.setFormatter(formatter)
     return flt

@@ -8,17 +8,31 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field
 
+from confida import downstream, rights
 from confida import request as requests
-from confida import rights
+from confida.api_models import (
+    AccessIn,
+    ErasureIn,
+    ErasureNoticePage,
+    ErasureOut,
+    NoticeOut,
+    ObjectIn,
+    RectifyIn,
+    ReferenceIn,
+    ReferenceOut,
+    RequestOut,
+    RequestPage,
+    RestrictIn,
+)
 from confida.errors import BadInput
 from confida.operation import Actor
 from confida.rights import feed
 from confida.server import pagination
+from confida.server import paths as _paths  # noqa: F401  (registers {subject_id:subject})
 from confida.server.deps import get_vault, no_unknown_query, staff
 from confida.vault import Vault
 
@@ -29,75 +43,12 @@ SubjectId = Annotated[str, Path(min_length=1, max_length=256, description=(
     "The host application's subject id (percent-encode it; `/` may stay as is)."))]
 StaffDep = Annotated[Actor, Depends(staff)]
 
-VerifiedBy = Annotated[str, Field(min_length=1, max_length=200, description=(
-    "how the host application verified the requester (e.g. `session:password+totp`); no "
-    "personal data"))]
-HostRequestId = Annotated[str, Field(min_length=1, max_length=128,
-                                     pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
-
-
-class RightsRequestIn(BaseModel):
-    """What every data-subject request carries: how the requester was verified, and the
-    host's own id for the request (makes a retry idempotent)."""
-
-    model_config = ConfigDict(extra="forbid")
-    verified_by: VerifiedBy
-    request_id: HostRequestId | None = None
-
-
-class AccessIn(RightsRequestIn):
-    portability: bool = False
-
-
-class RectifyIn(RightsRequestIn):
-    record_id: Annotated[str, Field(min_length=1, max_length=64)]
-    data: dict[str, Any] = Field(min_length=1)
-
-
-class RestrictIn(RightsRequestIn):
-    lift: bool = False
-
-
-class ObjectIn(RightsRequestIn):
-    purpose: Annotated[str, Field(min_length=1, max_length=64)]
-
-
-class RequestOut(BaseModel):
-    id: str
-    type: str
-    subject: str = Field(description="the subject's pseudonym, never the host's id")
-    status: str
-    verified_by: str
-    received_at: datetime
-    due_at: datetime
-    extended_months: int
-    extension_reason: str | None
-    closed_at: datetime | None
-    rejection_reason: str | None
-    overdue: bool
-    details: dict[str, Any]
-
-
-class ErasureOut(BaseModel):
-    request: RequestOut
-    records: int
-    kept: list[dict[str, Any]]
-    notice_id: int | None
-    resumed: bool
-
-
-class NoticeOut(BaseModel):
-    id: int
-    at: datetime
-    references: list[dict[str, str]]
-
-
 def _req(r: requests.Request) -> RequestOut:
     return RequestOut.model_validate(r, from_attributes=True)
 
 
 @router.post(
-    "/subjects/{subject_id:path}/access-export",
+    "/subjects/{subject_id:subject}/access-export",
     response_class=Response,
     operation_id="exportAccess",
     responses={200: {"description": "the Art. 15 / Art. 20 export (zip)",
@@ -116,7 +67,7 @@ def access_export(subject_id: SubjectId, body: AccessIn, vault: VaultDep,
         "Confida-Request-Id": res.request.id, "Confida-Sha256": res.sha256})
 
 
-@router.post("/subjects/{subject_id:path}/rectifications", status_code=status.HTTP_201_CREATED,
+@router.post("/subjects/{subject_id:subject}/rectifications", status_code=status.HTTP_201_CREATED,
              response_model=RequestOut, operation_id="rectifyRecord")
 def rectify(subject_id: SubjectId, body: RectifyIn, vault: VaultDep, actor: StaffDep) -> RequestOut:
     """Correct fields of one of the subject's records (Art. 16); the old value is not kept."""
@@ -125,7 +76,7 @@ def rectify(subject_id: SubjectId, body: RectifyIn, vault: VaultDep, actor: Staf
                                actor=actor))
 
 
-@router.post("/subjects/{subject_id:path}/restriction", status_code=status.HTTP_201_CREATED,
+@router.post("/subjects/{subject_id:subject}/restriction", status_code=status.HTTP_201_CREATED,
              response_model=RequestOut, operation_id="restrictProcessing")
 def restrict(subject_id: SubjectId, body: RestrictIn, vault: VaultDep,
              actor: StaffDep) -> RequestOut:
@@ -135,7 +86,7 @@ def restrict(subject_id: SubjectId, body: RestrictIn, vault: VaultDep,
                    actor=actor))
 
 
-@router.post("/subjects/{subject_id:path}/objections", status_code=status.HTTP_201_CREATED,
+@router.post("/subjects/{subject_id:subject}/objections", status_code=status.HTTP_201_CREATED,
              response_model=RequestOut, operation_id="objectToPurpose")
 def object_to(subject_id: SubjectId, body: ObjectIn, vault: VaultDep,
               actor: StaffDep) -> RequestOut:
@@ -144,11 +95,7 @@ def object_to(subject_id: SubjectId, body: ObjectIn, vault: VaultDep,
                                  request_id=body.request_id, actor=actor))
 
 
-class ErasureIn(RightsRequestIn):
-    pass
-
-
-@router.post("/subjects/{subject_id:path}/erasure", response_model=ErasureOut,
+@router.post("/subjects/{subject_id:subject}/erasure", response_model=ErasureOut,
              operation_id="eraseSubject")
 def erase(subject_id: SubjectId, body: ErasureIn, vault: VaultDep, actor: StaffDep) -> ErasureOut:
     """Erase the subject (Art. 17): the data key is destroyed first; resumable, idempotent."""
@@ -158,12 +105,16 @@ def erase(subject_id: SubjectId, body: ErasureIn, vault: VaultDep, actor: StaffD
                       notice_id=e.notice_id, resumed=e.resumed)
 
 
-class ErasureNoticePage(BaseModel):
-    items: list[NoticeOut]
-    next: str | None = Field(description="cursor of the next page; null when this page was "
-                             "not full")
-    last_id: int = Field(description="the last notice id seen: a poller stores it and passes "
-                         "it back as `since` (the same as the cursor, in the clear)")
+@router.post("/subjects/{subject_id:subject}/references", status_code=status.HTTP_201_CREATED,
+             response_model=ReferenceOut, operation_id="registerReference")
+def register_reference(subject_id: SubjectId, body: ReferenceIn, vault: VaultDep,
+                       actor: StaffDep) -> ReferenceOut:
+    """Record that a downstream system of yours (a cache, a CRM) holds data about the subject
+    under its own opaque reference: the subject's erasure notice in the feed then names it, so
+    that system drops exactly that key without learning who was erased. Idempotent."""
+    r = downstream.register_reference(vault, subject_id, body.system, body.reference,
+                                      actor=actor)
+    return ReferenceOut(system=r.system, reference=r.reference, created=r.created)
 
 
 @router.get("/erasure-feed", response_model=ErasureNoticePage, operation_id="listErasureNotices")
@@ -185,11 +136,6 @@ def erasure_feed(
     pagination.link_next(request, response, nxt)
     return ErasureNoticePage(items=[NoticeOut(id=n.id, at=n.at, references=n.references)
                                     for n in notices], next=nxt, last_id=last)
-
-
-class RequestPage(BaseModel):
-    items: list[RequestOut]
-    next: str | None = Field(description="cursor of the next page; null on the last page")
 
 
 @router.get("/requests", tags=["rights"], response_model=RequestPage, operation_id="listRequests")

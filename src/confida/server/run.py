@@ -148,6 +148,11 @@ def check_api_limits(config: Config) -> None:
                                    ("workers", api.workers, 0, 256)):
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise BadInput(f"[api] {name} is a whole number from {low} to {high}")
+    # --- observability
+    if api.log_format not in ("text", "json"):
+        raise BadInput('[api] log_format is "text" or "json"')
+    if not isinstance(api.tracing, bool):
+        raise BadInput("[api] tracing is true or false")
 
 
 def run_server(config: Config, **kw: Any) -> None:
@@ -161,9 +166,11 @@ def run_server(config: Config, **kw: Any) -> None:
     # uvicorn configures its loggers in Config.__init__; from here on every line is redacted
     from confida.server import logging as redaction
 
-    redaction.install()
+    redaction.install(log_format=config.api.log_format)
     record_serve_mode(config, insecure_http=kw.get("insecure_http", False),
                       cert=kw.get("cert"), key=kw.get("key"))
-    with retention_task(config) as task:
-        cfg.app.state.ctx.jobs.append(task)  # /ready reports its health
-        BoundedServer(cfg, on_stop=task.stop).run()
+    from confida.server.webhook_task import stop_jobs, webhook_task  # --- webhooks
+
+    with retention_task(config) as task, webhook_task(config) as hooks:
+        cfg.app.state.ctx.jobs.extend((task, hooks))  # /ready reports their health
+        BoundedServer(cfg, on_stop=lambda s: stop_jobs(s, hooks, task)).run()

@@ -8,9 +8,9 @@ spreads connections over them.
 
 The parent stays small and does three things:
 
-- it runs the background jobs (retention, KEK retirement) once for the whole server, not once
-  per worker, and publishes their health to every worker through shared memory, so ``/ready``
-  on any worker reports them;
+- it runs the background jobs (retention, KEK retirement, webhooks) once for the whole server,
+  not once per worker, and publishes their health to every worker through shared memory, so
+  ``/ready`` on any worker reports them;
 - it restarts a worker that dies (a crash is logged; a worker that dies again within seconds
   of its start, three times in a row, stops the server: a broken configuration must not loop);
 - on SIGTERM or SIGINT it asks every worker to shut down (each finishes its requests within
@@ -31,6 +31,7 @@ import socket
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from confida.config import Config
@@ -79,14 +80,20 @@ def _watch_parent(parent: int) -> None:
 
 
 def _worker(config: Config, kw: dict[str, Any], sock: socket.socket,
-            jobs: list[SharedJobHealth], parent: int) -> None:
+            jobs: list[SharedJobHealth], parent: int, metrics: Path | None = None) -> None:
     """One worker process: the same app as a single-process server, on the shared socket."""
+    # --- observability: shared metrics (confida.server.metrics_dir), before any other import
+    if metrics is not None:
+        from confida.server import metrics_dir
+
+        metrics_dir.enter(metrics)
+    # ---
     from confida.backup import data_dir_lock
     from confida.server import logging as redaction
     from confida.server.run import BoundedServer, server_config
 
     cfg = server_config(config, **kw)
-    redaction.install()
+    redaction.install(log_format=config.api.log_format)
     cfg.app.state.ctx.jobs.extend(jobs)
     threading.Thread(target=_watch_parent, args=(parent,), name="confida-parent-watch",
                      daemon=True).start()
@@ -98,6 +105,7 @@ def run_workers(config: Config, workers: int, **kw: Any) -> None:
     """Serve with ``workers`` processes until SIGTERM or SIGINT; see the module docstring."""
     from confida.server.retention_task import retention_task
     from confida.server.run import check_api_limits, check_workers, server_config
+    from confida.server.webhook_task import webhook_task  # --- webhooks
     from confida.transparency.serving import record_serve_mode
 
     check_api_limits(config)
@@ -105,7 +113,13 @@ def run_workers(config: Config, workers: int, **kw: Any) -> None:
     from confida.server import logging as redaction
 
     ucfg = server_config(config, **kw)  # checks the TLS files and settings before any fork
-    redaction.install()  # the parent logs too (the address it binds, workers ending)
+    # the parent logs too (the address it binds, workers ending)
+    redaction.install(log_format=config.api.log_format)
+    # --- observability: the directory where the workers share their metrics
+    from confida.server import metrics_dir
+
+    metrics = metrics_dir.prepare(config)
+    # ---
     record_serve_mode(config, insecure_http=kw.get("insecure_http", False),
                       cert=kw.get("cert"), key=kw.get("key"))
     # Re-created from its descriptor so that it reports IPPROTO_TCP: asyncio sets TCP_NODELAY
@@ -118,13 +132,16 @@ def run_workers(config: Config, workers: int, **kw: Any) -> None:
                 for sig in (signal.SIGTERM, signal.SIGINT)}
     procs: list[tuple[Any, float]] = []
     try:
-        with retention_task(config) as task:
+        with retention_task(config) as task, webhook_task(config) as hooks:
             health = SharedJobHealth(task.name)
             health.publish(*task.health())
+            hooks_health = SharedJobHealth(hooks.name)  # --- webhooks
+            hooks_health.publish(*hooks.health())
 
             def start() -> tuple[Any, float]:
                 p = _spawn.Process(target=_worker, name="confida-worker",
-                                   args=(config, kw, sock, [health], os.getpid()))
+                                   args=(config, kw, sock, [health, hooks_health],
+                                         os.getpid(), metrics))
                 p.start()
                 return p, time.monotonic()
 
@@ -134,6 +151,7 @@ def run_workers(config: Config, workers: int, **kw: Any) -> None:
             quick_deaths = 0
             while not stop.wait(TICK_SECONDS):
                 health.publish(*task.health())
+                hooks_health.publish(*hooks.health())  # --- webhooks
                 for i, (p, started) in enumerate(procs):
                     if p.is_alive():
                         continue
@@ -141,6 +159,8 @@ def run_workers(config: Config, workers: int, **kw: Any) -> None:
                     quick_deaths = quick_deaths + 1 if quick else 0
                     sys.stderr.write(f"confida: worker {p.pid} ended (exit code "
                                      f"{p.exitcode})\n")
+                    if p.pid is not None:  # --- observability
+                        metrics_dir.worker_ended(p.pid, metrics)
                     if quick_deaths >= MAX_QUICK_DEATHS:
                         sys.stderr.write("confida: workers keep failing at start; stopping\n")
                         stop.set()
@@ -151,6 +171,7 @@ def run_workers(config: Config, workers: int, **kw: Any) -> None:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         sock.close()
+        metrics_dir.remove(metrics)  # --- observability
 
 
 def _stop_all(procs: list[Any], timeout: float | None) -> None:
