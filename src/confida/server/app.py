@@ -68,6 +68,10 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                                     "content": {problems.MEDIA_TYPE: {"schema": ref}}}
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
+    # --- tags and examples, keyed by operationId (confida.server.openapi_doc)
+    from confida.server import openapi_doc
+    openapi_doc.enrich(doc)
+    # ---
     app.openapi_schema = doc
     return doc
 
@@ -93,6 +97,10 @@ def create_app(config: Config) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        # FastAPI's own OpenTelemetry spans and logs carry the concrete path, the query and
+        # exception texts (personal data): off; confida.server.tracing records names only
+        telemetry={"tracing": False, "metrics": False, "logs": False,
+                   "operation_spans": False, "auto_configure": False},
     )
     app.state.config = config
     app.state.ctx = ctx
@@ -124,6 +132,10 @@ def create_app(config: Config) -> FastAPI:
     pii = api.pii_router()
     if pii is not None:
         app.include_router(pii)
+    # --- the interactive API reference at /docs (confida.server.docs_page)
+    from confida.server import docs_page
+    app.include_router(docs_page.router)
+    # ---
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
     app.add_middleware(BodyLimit, max_bytes=config.api.max_body_bytes)
@@ -134,4 +146,21 @@ def create_app(config: Config) -> FastAPI:
     from confida.web.app import mount  # the privacy center and the console
 
     mount(app, config)
+
+    # --- observability (outermost): request id, then the span, then metrics of every answer,
+    # refusals of the limits above included; /metrics itself (confida.server.metrics)
+    from confida.server import metrics, request_id, tracing
+
+    metrics.register_observer()
+    app.include_router(metrics.router)
+    app.add_middleware(metrics.HttpMetrics)
+    if tracing.enabled(config.api.tracing):
+        app.add_middleware(tracing.Tracing)
+    app.add_middleware(request_id.RequestId)
+    # ---
+    # --- privacy gateway: under /gateway when an upstream is configured (docs/gateway.md)
+    from confida.server.gateway_api import mount_gateway
+
+    mount_gateway(app, config)
+    # --- end privacy gateway
     return app
