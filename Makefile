@@ -8,15 +8,23 @@ PORT ?= 8443
 
 .PHONY: run test venv lint bench clean mutate model
 
-$(BIN)/confida: pyproject.toml
+# Two stamps: `make run` installs only what serving needs (the package and its dependencies);
+# `make test` adds the test extras (Ray, spaCy, Playwright, ...: about 1.5 GB).
+$(VENV)/.serve-installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(BIN)/confida
+	touch $@ $(VENV)/.serve-installed
 
-venv: $(BIN)/confida
+venv: $(VENV)/.test-installed
 
-run: venv
+run: $(VENV)/.serve-installed
 	test -f $(DATA_DIR)/confida.toml || $(BIN)/confida --data-dir $(DATA_DIR) init
 	$(BIN)/confida --data-dir $(DATA_DIR) serve --host $(HOST) --port $(PORT)
 
@@ -47,5 +55,20 @@ model: venv
 	PYTHONHASHSEED=0 $(BIN)/python -m confida.pii.build_model --corpora $(NER_DATA) \
 		--output $(MODEL_DIR)/ner.crfsuite
 
+# --- openapi: regenerate the published OpenAPI document, schemas/openapi.json, from the code
+# (tests/test_openapi_spec.py fails while it differs; docs/api.md, "The published spec")
+.PHONY: openapi
+openapi: venv
+	$(BIN)/python -m confida.server.openapi_export --out schemas/openapi.json
+# ---
+
 clean:
 	rm -rf mutants $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info src/*.egg-info
+
+# --- register reference: docs/register.md and schemas/register.schema.json, generated from the
+# register models (src/confida/register/models.py); tests/test_register_reference.py fails when
+# they drift.
+.PHONY: register-docs
+register-docs: venv
+	$(BIN)/python -m confida.register.reference
+# --- end register reference

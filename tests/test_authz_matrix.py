@@ -22,8 +22,11 @@ from confida import (
     breach,
     consent,
     credential,
+    downstream,
     kek_lifecycle,
+    monitoring,
     record,
+    register_change,
     register_view,
     request,
     retention,
@@ -38,6 +41,7 @@ from confida.audit import reads as audit_reads
 from confida.compliance import run as compliance_run
 from confida.errors import ConfidaError
 from confida.export import training
+from confida.gateway import core as gateway_core  # --- privacy gateway
 from confida.operation import Actor
 from confida.register import load_register
 from confida.register.models import Register
@@ -45,6 +49,8 @@ from confida.rights import access, feed, objection, rectification, restriction
 from confida.rights import erasure as rights_erasure
 from confida.store.schema import audit_tables
 from confida.vault import Vault
+from confida.webhooks import delivery as wh_delivery  # --- webhooks
+from confida.webhooks import endpoints as wh_endpoints  # --- webhooks
 from tests.actors import ADMIN
 from tests.conftest import SAMPLE_REGISTER
 
@@ -102,6 +108,14 @@ ENTRIES: dict[str, Entry] = {
                                           .read_retained(v, c["rid"], actor=a)),
     "token_map.detokenize": Entry("detokenize", lambda v, a, p, c: token_map.detokenize(
         v, "s1", "no tokens here", p, actor=a), "required"),
+    # --- privacy gateway: asks for collect, then detokenize (the sample roles have both or
+    # neither, for the same purposes)
+    "gateway.core.prepare_call": Entry("collect", lambda v, a, p, c: gateway_core.prepare_call(
+        v, gateway_core.call_request(
+            "chat", {"messages": [{"role": "user", "content": "hi"}]}, subject="s1", purpose=p,
+            temporary=False, conversation_id=None, upstream_host="upstream"), actor=a),
+        "required"),
+    # --- end privacy gateway
     # consent
     "consent.record_event": Entry("consent", lambda v, a, p, c: consent.record_event(
         v, "s1", p, "grant", actor=a), "required"),
@@ -118,6 +132,11 @@ ENTRIES: dict[str, Entry] = {
         v, "s1", io.BytesIO(), verified_by=V, actor=a)),
     "rights.rectification.rectify": Entry("rights", lambda v, a, p, c: rectification.rectify(
         v, "s1", c["rid"], {"text": "fixed"}, verified_by=V, actor=a)),
+    "rights.rectification.request_correction": Entry(
+        "rights", lambda v, a, p, c: rectification.request_correction(
+            v, "s1", "my name is spelt wrong", verified_by=V, actor=a)),
+    "rights.rectification.correction_notes": Entry(
+        "rights", lambda v, a, p, c: rectification.correction_notes(v, [c["request"]], actor=a)),
     "rights.restriction.restrict": Entry("rights", lambda v, a, p, c: restriction.restrict(
         v, fresh(v), verified_by=V, actor=a)),
     "rights.restriction.lift_restriction": Entry("rights", lambda v, a, p, c: restriction
@@ -220,6 +239,33 @@ ENTRIES: dict[str, Entry] = {
                                      .run_retention(v, None, actor=a)),
     "rights.erasure.purge_retained": Entry("retention", lambda v, a, p, c: rights_erasure
                                            .purge_retained(v, actor=a)),
+    # --- webhooks
+    "webhooks.endpoints.add": Entry("rights", lambda v, a, p, c: wh_endpoints.add(
+        v, "https://example.org/hook", "erasure", actor=a)),
+    "webhooks.endpoints.list_endpoints": Entry("rights", lambda v, a, p, c: wh_endpoints
+                                               .list_endpoints(v, actor=a)),
+    "webhooks.endpoints.remove": Entry("rights", lambda v, a, p, c: wh_endpoints.remove(
+        v, "00000000-0000-4000-8000-000000000000", actor=a)),
+    "webhooks.endpoints.deliveries": Entry("rights", lambda v, a, p, c: wh_endpoints
+                                           .deliveries(v, status="dead", actor=a)),
+    "webhooks.endpoints.retry": Entry("rights", lambda v, a, p, c: wh_endpoints.retry(
+        v, 999_999, actor=a)),
+    "webhooks.endpoints.overview": Entry("rights", lambda v, a, p, c: wh_endpoints
+                                         .overview(v, actor=a)),
+    "webhooks.delivery.enqueue": Entry("rights", lambda v, a, p, c: wh_delivery.enqueue(
+        v, actor=a)),
+    "webhooks.delivery.deliver_due": Entry("rights", lambda v, a, p, c: wh_delivery
+                                           .deliver_due(v, scan=False, timeout=1, actor=a)),
+    # --- end webhooks
+    "downstream.register_reference": Entry("rights", lambda v, a, p, c: downstream
+                                           .register_reference(v, "s1", "chat-cache",
+                                                               "u_matrix", actor=a)),
+    "monitoring.gauges": Entry("audit", lambda v, a, p, c: monitoring.gauges(v, actor=a)),
+    "register_change.apply_register": Entry("register", lambda v, a, p, c: register_change
+                                            .apply_register(v, SAMPLE_REGISTER.read_text(),
+                                                            actor=a)),
+    "register_change.pending_reconsent": Entry("consent", lambda v, a, p, c: register_change
+                                               .pending_reconsent(v, "s1", actor=a)),
 }
 
 #: Entry points the matrix does not call, with the reason; any other public core function that

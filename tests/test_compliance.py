@@ -644,3 +644,40 @@ def test_an_address_in_binary_data_is_found(local, domain, tld, before, after) -
 
     raw = before + f"{local}@{domain}.{tld}".encode() + after
     assert _labels_in_bytes(raw)["EMAIL"] >= 1
+
+
+# --- special categories (Art. 9(2)) ----------------------------------------------------------
+
+
+def test_special_categories_pass_on_the_sample(v: Vault) -> None:
+    seed(v)
+    res = one(v, "special-categories")
+    assert res.status == PASS and res.article == "Art. 9(1)-(2)"
+    text = " ".join(res.evidence)
+    assert "purpose 'service': health.data under Art. 9(2)(a) GDPR (explicit_consent)" in text
+    assert "2 record(s) stored for it" in text
+    # explicit consent on a contract purpose: said plainly where the consent must be kept
+    assert "not in Confida's consent ledger" in text
+
+
+def test_special_categories_fail_without_a_condition(config, clock) -> None:
+    doc = sample_doc()
+    del doc["purposes"]["service"]["special_category_condition"]
+    doc["categories"]["religion"] = {"description": "Religious beliefs", "special": True}
+    doc["purposes"]["model_training"]["categories"].append("religion")
+    doc["purposes"]["model_training"]["special_category_condition"] = "explicit_consent"
+    with Vault.open(config, clock=clock, register=register_from(doc)) as v:
+        res = one(v, "special-categories")
+    assert res.status == FAIL
+    (problem,) = res.evidence
+    assert "purpose 'service' may use health.data (Art. 9(1)) and declares no Art. 9(2) " \
+           "condition" in problem
+
+
+def test_special_categories_not_applicable_without_any(config, clock) -> None:
+    doc = sample_doc()
+    doc["categories"]["health.data"]["special"] = False
+    del doc["purposes"]["service"]["special_category_condition"]
+    with Vault.open(config, clock=clock, register=register_from(doc)) as v:
+        res = one(v, "special-categories")
+    assert res.status == "not-applicable" and res.passed

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from confida.cli.app import app
+from confida.config import Config
 from confida.server.app import create_app
 from confida.vault import Vault
 from confida.web import ports
@@ -57,3 +58,52 @@ def test_demo_human_output_names_both_links(config):
     assert "https://127.0.0.1:8443/console/login" in r.stdout
     assert "https://127.0.0.1:8443/privacy/enter?token=cst_" in r.stdout
     assert "cfk_" in r.stdout
+
+
+def _records_of(config, users: int) -> int:
+    from confida import record
+    from tests.actors import ADMIN
+
+    vault = Vault.open(config)
+    try:
+        return sum(len(record.list_records(vault, f"demo-7-{i:04d}", actor=ADMIN))
+                   for i in range(users))
+    finally:
+        vault.close()
+
+
+def test_demo_twice_adds_nothing(config):
+    args = ["--data-dir", str(config.data_dir), "--json", "demo", "--users", "4"]
+    first = json.loads(runner.invoke(app, args).stdout)
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    second = json.loads(r.stdout)
+    assert first["new_users"] == 4 and second["new_users"] == 0
+    for key in ("users", "records", "requests", "demo_user", "data_dir"):
+        assert first[key] == second[key], key
+    assert _records_of(config, 4) == first["records"]
+    assert second["api_key"] != first["api_key"]  # a fresh key and link each time
+    assert second["privacy_link"] != first["privacy_link"]
+    r = runner.invoke(app, ["demo", "--users", "6", "--json", "--data-dir", str(config.data_dir)])
+    grown = json.loads(r.stdout)
+    assert grown["new_users"] == 2 and grown["records"] == _records_of(config, 6)
+    human = runner.invoke(app, ["--data-dir", str(config.data_dir), "demo", "--users", "6"])
+    assert human.exit_code == 0 and "already there" in human.stdout
+
+
+def test_demo_uses_its_own_data_dir(config, tmp_path, monkeypatch):
+    """Without --data-dir on the command line the demo neither needs nor touches the real data
+    dir (CONFIDA_DATA_DIR names it); it makes ./confida-demo and says so."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    env = {"CONFIDA_DATA_DIR": str(config.data_dir), "COLUMNS": "300"}
+    r = runner.invoke(app, ["demo", "--users", "3"], env=env)
+    assert r.exit_code == 0, r.output
+    own = work / "confida-demo"
+    assert (own / "confida.toml").exists() and str(own) in r.stdout
+    assert f"confida --data-dir {own} serve" in r.stdout
+    assert _records_of(config, 3) == 0  # nothing in the real one
+    again = json.loads(runner.invoke(app, ["--json", "demo", "--users", "3"], env=env).stdout)
+    assert again["data_dir"] == str(own) and again["new_users"] == 0
+    assert again["records"] == _records_of(Config.load(own), 3) > 3

@@ -217,3 +217,34 @@ def test_any_register_text_stays_text_in_the_html_notice(text: str) -> None:
     page = render_notice(register_from(doc), "html").text
     p = parse_html(page)
     assert " ".join(text.split()) in " ".join("".join(p.text).split())
+
+
+def test_notice_and_ropa_state_the_art_9_2_condition() -> None:
+    by = {p["name"]: p for p in notice_context(REG)["purposes"]}
+    assert by["service"]["special_condition"] == "your explicit consent"
+    assert by["service"]["special_article"] == "Art. 9(2)(a) GDPR"
+    assert by["billing"]["special_condition"] is None  # no special category, nothing to say
+    md = render_notice(REG, "md", "en").text
+    assert "- Special categories processed on the basis of: your explicit consent " \
+           "(Art. 9(2)(a) GDPR)" in md
+    assert md.count("Special categories processed on the basis of") == 1
+    assert "Ihrer ausdrücklichen Einwilligung (Art. 9(2)(a) DSGVO)" in render_notice(
+        REG, "md", "de").text
+    html = render_notice(REG, "html", "en").text
+    parse_html(html)
+    assert "your explicit consent (Art. 9(2)(a) GDPR)" in html
+    acts = {a.purpose: a for a in activities(REG)}
+    assert acts["service"].special_category_condition == "Art. 9(2)(a) GDPR: explicit consent"
+    assert acts["billing"].special_category_condition.startswith("not applicable")
+    assert "(c) Condition for special categories (Art. 9(2))**: Art. 9(2)(a) GDPR" in \
+        render_ropa(REG, "md")
+    rows = {r["purpose"]: r for r in csv.DictReader(io.StringIO(render_ropa(REG, "csv")))}
+    assert rows["service"]["special_category_condition"].startswith("Art. 9(2)(a)")
+    doc = json.loads(render_ropa(REG, "json"))
+    assert doc["activities"][0]["special_category_condition"].startswith("Art. 9(2)(a)")
+    # without a condition the record says so
+    d = sample_doc()
+    del d["purposes"]["service"]["special_category_condition"]
+    acts = {a.purpose: a for a in activities(register_from(d))}
+    assert acts["service"].special_category_condition.startswith("none declared")
+    assert "Special categories processed" not in render_notice(register_from(d)).text

@@ -59,10 +59,10 @@ def test_ropa_formats(data_dir: Path) -> None:
     r = cli(data_dir, "register", "ropa", "--format", "csv")
     assert r.exit_code == 0
     rows = list(csv.DictReader(io.StringIO(r.stdout)))
-    assert [row["purpose"] for row in rows] == ["service", "safety", "model_training",
-                                                 "analytics", "billing"]
+    assert [row["purpose"] for row in rows] == ["service", "temporary_chat", "safety",
+                                                 "model_training", "analytics", "billing"]
     r = cli(data_dir, "--json", "register", "ropa")
-    assert len(json.loads(r.stdout)["activities"]) == 5
+    assert len(json.loads(r.stdout)["activities"]) == 6  # temporary_chat: the gateway's
     r = cli(data_dir, "register", "ropa")
     assert "(g) Technical and organisational security measures" in r.stdout
 
@@ -72,7 +72,7 @@ def test_compliance_check_passes_then_fails_with_exit_1(data_dir: Path, tmp_path
     r = cli(data_dir, "--json", "compliance", "check")
     doc = json.loads(r.stdout)
     assert r.exit_code == 0 and doc["failed"] == [], doc["failed"]
-    assert len(doc["checks"]) == 13  # 12 + file-permissions
+    assert len(doc["checks"]) == 14  # 12 + file-permissions + special-categories
     r = cli(data_dir, "compliance", "check")
     assert r.exit_code == 0, r.output
     assert "**PASS**" in r.stdout
@@ -102,7 +102,7 @@ def test_retention_run(data_dir: Path) -> None:
     doc = json.loads(r.stdout)
     assert doc["removed_total"] == 0 and doc["rows"] == []
     r = cli(data_dir, "retention", "run")
-    assert r.exit_code == 0 and "removed 0 record(s)" in r.stdout
+    assert r.exit_code == 0 and "deleted 0 records" in r.stdout
 
 
 def test_breach_commands(data_dir: Path) -> None:

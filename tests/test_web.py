@@ -119,12 +119,25 @@ def test_expired_forged_and_missing_links(client, config, seeded):
     expired = new_link(past)
     past.close()
     forged = seeded["link"][:-3] + ("AAA" if not seeded["link"].endswith("AAA") else "BBB")
-    for token in (expired, forged, "", "cst_", "x" * 5000):
+    # an expired link with its signature altered is a forgery, not an expired link
+    forged_expired = expired[:-3] + ("AAA" if not expired.endswith("AAA") else "BBB")
+    for token, says in ((expired, "This link has expired"),
+                        (forged, "This link is not valid"),
+                        (forged_expired, "This link is not valid"),
+                        ("", "This link is not valid"), ("cst_", "This link is not valid"),
+                        ("x" * 5000, "This link is not valid")):
         r = client.get("/privacy/enter", params={"token": token}, follow_redirects=False)
         assert r.status_code == 401
-        assert "expired" in r.text
+        assert says in r.text
+        if "not valid" in says:
+            assert "expired" not in r.text
         assert sessions.COOKIE + "=" not in r.headers.get("set-cookie", "") or \
             client.get("/privacy/").status_code == 401
+    # a genuine link works once; the second time it says so
+    assert client.get("/privacy/enter", params={"token": seeded["link"]},
+                      follow_redirects=False).status_code == 303
+    r = client.get("/privacy/enter", params={"token": seeded["link"]}, follow_redirects=False)
+    assert r.status_code == 401 and "This link was already used" in r.text
 
 
 def test_subject_token_verify_rejects_tampering(vault, seeded):
@@ -224,20 +237,28 @@ def test_download_contains_the_persons_records(client, seeded):
 
 def test_request_and_its_deadline(client, seeded, vault):
     token = _enter(client, seeded["link"])
+    fix = "My display name is Ada Example, not Ada Exemple."
     r = client.post("/privacy/request", data={"type": "rectification", "csrf": token,
-                                              "request_id": "web-abc123"})
+                                              "request_id": "web-abc123", "text": fix})
     assert r.status_code == 200 and "We answer by" in r.text
     mine = ports.my_requests(vault, _me(seeded))
     assert [(m.type, m.status) for m in mine] == [("rectification", "received")]
     assert mine[0].due_at > mine[0].received_at + timedelta(days=27)
+    assert f"We answer by {mine[0].due_at:%Y-%m-%d}" in r.text
     # The same form sent twice is one request (the core's idempotency by request id).
     client.post("/privacy/request", data={"type": "rectification", "csrf": token,
-                                          "request_id": "web-abc123"})
+                                          "request_id": "web-abc123", "text": fix})
     assert len(ports.my_requests(vault, _me(seeded))) == 1
-    # An objection takes effect at once: analytics stops for this person.
+    # A correction says what to correct.
+    r = client.post("/privacy/request", data={"type": "rectification", "csrf": token,
+                                              "request_id": "web-empty", "text": "  "})
+    assert r.status_code == 400 and "what is wrong" in r.text
+    # An objection takes effect at once: analytics stops for this person, and the page says it
+    # was carried out rather than naming a deadline.
     r = client.post("/privacy/request", data={"type": "objection", "purpose": "analytics",
                                               "csrf": token})
     assert r.status_code == 200
+    assert "Your request was carried out on" in r.text and "We answer by" not in r.text
     assert ("objection", "completed") in {(m.type, m.status) for m in
                                           ports.my_requests(vault, _me(seeded))}
     # Objecting to a contract purpose is refused by the core (Art. 21 does not apply).
@@ -246,7 +267,8 @@ def test_request_and_its_deadline(client, seeded, vault):
     assert r.status_code == 400
     # A malformed request id is refused by the core, not silently accepted.
     r = client.post("/privacy/request", data={"type": "rectification", "csrf": token,
-                                              "request_id": "bad id with spaces"})
+                                              "request_id": "bad id with spaces",
+                                              "text": fix})
     assert r.status_code == 400
 
 
@@ -445,6 +467,13 @@ def test_oidc_login_to_the_console(config, seeded, tmp_path):
         assert login(token("dpo", exp_in=-120)) == 401  # expired
         assert login(token("dpo", aud="other-app")) == 401  # not for us
         assert login(token("ml_engineer")) == 401  # a role without "requests"
+        # and the page says which (what the API's 401 and 403 say too)
+        for tok, says in ((token("dpo", exp_in=-120), "the ID token has expired"),
+                          (token("dpo", aud="other-app"), "not valid for this service"),
+                          (token("ml_engineer"), "this role may not use the console")):
+            page = c.get("/console/login")
+            r = c.post("/console/login", data={"api_key": tok, "csrf": _csrf(page.text)})
+            assert says in r.text, says
         assert login(token("dpo")) == 303
         assert c.get("/console/").status_code == 200
 
@@ -477,4 +506,4 @@ def test_key_inventory_page_for_a_role_with_keys(client, vault):
     r = client.get("/console/keys")
     assert r.status_code == 200
     current = vault.keys.current_version()
-    assert f"<code>{current}</code>" in r.text and "file" in r.text and "active" in r.text
+    assert f"<code>{current}</code>" in r.text and "file" in r.text and "Active" in r.text

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from confida import credential
-from confida.cli.output import console, emit, err_console, guard, state
+from confida.cli.output import console, emit, err_console, guard, new_table, print_table, state
 from confida.errors import BadInput
 from confida.register.duration import Duration
 
@@ -74,13 +73,11 @@ def list_(ctx: typer.Context) -> None:
             for k in keys]
 
     def human() -> None:
-        t = Table()
-        for col in ("id", "role", "label", "created", "expires", "status"):
-            t.add_column(col)
+        t = new_table("id", "role", "label", "created", "expires", "status", ids=["id"])
         for r in rows:
             t.add_row(r["id"], r["role"], r["label"] or "-", f"{r['created_at']:%Y-%m-%d}",
                       f"{r['expires_at']:%Y-%m-%d}" if r["expires_at"] else "never", r["status"])
-        console.print(t)
+        print_table(t)
 
     emit(st, rows, human)
 

@@ -25,6 +25,9 @@ from confida.cli import (
     serve,
     transparency,
 )
+from confida.cli import gateway as gateway_cmd  # --- privacy gateway
+from confida.cli import webhooks as webhooks_cmd  # --- webhooks
+from confida.cli.group import ConfidaGroup
 from confida.cli.output import State
 from confida.version import __version__
 
@@ -34,6 +37,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=ConfidaGroup,  # --json and --data-dir after the command too; usage errors as JSON
 )
 
 
@@ -49,20 +53,24 @@ def root(
     data_dir: Annotated[
         str | None,
         typer.Option(
-            "--data-dir", envvar="CONFIDA_DATA_DIR",
-            help="Data directory (default ./confida-data).",
+            "--data-dir", envvar="CONFIDA_DATA_DIR", metavar="DIR",
+            help="Data directory (default ./confida-data); also accepted after the command, "
+            "where it wins.",
         ),
     ] = None,
     json_out: Annotated[
-        bool, typer.Option("--json", help="Machine-readable JSON output.")
+        bool, typer.Option("--json", help="Machine-readable JSON output, errors included "
+                           "(also accepted after the command).")
     ] = False,
     version: Annotated[
         bool | None,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = None,
 ) -> None:
-    """Global options apply to every command."""
-    ctx.obj = State(data_dir=data_dir, json=json_out)
+    """Global options apply to every command, before or after it."""
+    source = ctx.get_parameter_source("data_dir")
+    ctx.obj = State(data_dir=data_dir, json=json_out,
+                    data_dir_explicit=source is not None and source.name == "COMMANDLINE")
 
 
 # Each domain's commands, in the order `confida --help` lists them.
@@ -72,6 +80,8 @@ for _register in (
     requests.register, transparency.register, export.register, analytics.register,
     apikey.register, demo.register,
     backup.register,
+    webhooks_cmd.register,  # --- webhooks
+    gateway_cmd.register,  # --- privacy gateway
 ):
     _register(app)
 

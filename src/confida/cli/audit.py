@@ -49,6 +49,12 @@ def _options(
         "database_url": database_url,
         "json": json_out,
     }
+    root = ctx.find_root().obj
+    if isinstance(root, State):  # under `confida`: given here, after the root's, it wins
+        source = ctx.get_parameter_source("data_dir")
+        if source is not None and source.name == "COMMANDLINE":
+            root.data_dir, root.data_dir_explicit = str(data_dir), True
+        root.json = root.json or json_out
 
 
 def _json_wanted(ctx: typer.Context, flag: bool) -> bool:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from confida import consent as consent_core
-from confida.cli.output import console, emit, guard, state
+from confida.cli.output import console, emit, guard, new_table, print_table, state
 
 app = typer.Typer(help="Grant, withdraw and show consent (an append-only ledger).",
                   no_args_is_help=True)
@@ -53,20 +52,17 @@ def show(ctx: typer.Context, subject: Subject) -> None:
         current, hist = consent_core.show(v, subject, actor=st.actor())
 
     def human() -> None:
-        t = Table(title="Current consent")
-        for col in ("purpose", "granted", "since", "notice"):
-            t.add_column(col)
+        t = new_table("purpose", "granted", "since", "notice", title="Current consent")
         for p, s in current.items():
             t.add_row(p, "yes" if s["granted"] else "no", str(s["since"] or "-"),
                       str(s["notice_version"] or "-"))
-        console.print(t)
-        h = Table(title="History")
-        for col in ("event", "purpose", "action", "at", "source", "notice"):
-            h.add_column(col)
+        print_table(t)
+        h = new_table("event", "purpose", "action", "at", "source", "notice", ids=["event"],
+                      title="History")
         for e in hist:
             h.add_row(str(e.id), e.purpose, e.action, e.at.isoformat(), e.source,
                       e.notice_version or "-")
-        console.print(h)
+        print_table(h)
 
     emit(st, {"current": current, "history": hist}, human)
 

@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from confida.cli.output import console, emit, guard, state
+from confida.cli.output import console, emit, guard, new_table, print_table, state
 from confida.errors import BadInput
 
 app = typer.Typer(help="Anonymised, consent-aware training datasets.", no_args_is_help=True)
@@ -93,10 +92,10 @@ def revocations(
         if not out:
             console.print("nothing to drop")
             return
-        t = Table("pseudonym", "reason", "at")
+        t = new_table("pseudonym", "reason", "at", ids=["pseudonym"])
         for r in out:
             t.add_row(r.pseudonym, r.reason, r.at or "")
-        console.print(t)
+        print_table(t)
 
     emit(st, {"dataset": dataset, "drop": out}, human)
 
@@ -111,11 +110,11 @@ def list_(ctx: typer.Context) -> None:
         rows = list_datasets(v, actor=st.actor())
 
     def human() -> None:
-        t = Table("id", "created", "purpose", "records", "subjects")
+        t = new_table("id", "created", "purpose", "records", "subjects", ids=["id"])
         for r in rows:
             t.add_row(r["id"], r["created_at"], r["purpose"], str(r["records"]),
                       str(r["subjects"]))
-        console.print(t)
+        print_table(t)
 
     emit(st, rows, human)
 

@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from confida.cli.output import console, emit, guard, state
-from confida.config import CONFIG_FILE
+from confida.cli.output import State, console, emit, guard, state
+from confida.config import CONFIG_FILE, Config
 from confida.errors import BadInput
 from confida.permissions import require_safe
 from confida.register import load_register
@@ -51,37 +51,8 @@ def register(app: typer.Typer) -> None:
         """
         st = state(ctx)
         with guard(st):
-            cfg = st.config()
-            created = not cfg.is_initialised
-            require_safe(cfg)  # an existing dir open to others is not made into a vault
-            if created:
-                if register_file is not None:
-                    load_register(register_file)  # validate before writing anything
-                    text = register_file.read_text("utf-8")
-                else:
-                    text = sample_register_text()
-                if kek_provider not in ("file", "pkcs11"):
-                    raise BadInput("--kek-provider is 'file' or 'pkcs11'")
-                cfg.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-                cfg.keys_dir.mkdir(exist_ok=True, mode=0o700)
-                if not cfg.register_path.exists():
-                    cfg.register_path.write_text(text, "utf-8")
-                lines = ["# Confida settings; see README.md", f'kek_provider = "{kek_provider}"']
-                if database_url:
-                    lines.append(f'database_url = "{database_url}"')
-                cfg = st.config(kek_provider=kek_provider, database_url=database_url)
-            elif register_file is not None:
-                raise BadInput(
-                    f"{cfg.data_dir} is already initialised; edit {cfg.register_path} instead"
-                )
-            initialise_stores(cfg)
-            if not cfg.tls_cert.exists():
-                create_self_signed(cfg.tls_cert, cfg.tls_key)
-            if created:
-                # Written last: its presence marks a complete installation.
-                # 0600: it may hold a database password.
-                _write_private_text(cfg.data_dir / CONFIG_FILE, "\n".join(lines) + "\n")
-            require_safe(cfg)
+            cfg, created = initialise(st, register_file=register_file,
+                                      database_url=database_url, kek_provider=kek_provider)
         result = {"data_dir": str(cfg.data_dir), "created": created}
         emit(st, result, lambda: console.print(
             f"{'Initialised' if created else 'Already initialised; schemas up to date:'} "
@@ -91,4 +62,45 @@ def register(app: typer.Typer) -> None:
     _ = init
 
 
-__all__ = ["register", "sample_register_text"]
+def initialise(st: State, *, register_file: Path | None = None, database_url: str | None = None,
+               kek_provider: str = "file") -> tuple[Config, bool]:
+    """``confida init`` on ``st``'s data dir: the config and whether it was created now.
+
+    Running it again on an initialised data dir only migrates the schemas; it never
+    overwrites a key, the register or the configuration.
+    """
+    cfg = st.config()
+    created = not cfg.is_initialised
+    require_safe(cfg)  # an existing dir open to others is not made into a vault
+    if created:
+        if register_file is not None:
+            load_register(register_file)  # validate before writing anything
+            text = register_file.read_text("utf-8")
+        else:
+            text = sample_register_text()
+        if kek_provider not in ("file", "pkcs11"):
+            raise BadInput("--kek-provider is 'file' or 'pkcs11'")
+        cfg.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        cfg.keys_dir.mkdir(exist_ok=True, mode=0o700)
+        if not cfg.register_path.exists():
+            cfg.register_path.write_text(text, "utf-8")
+        lines = ["# Confida settings; see README.md", f'kek_provider = "{kek_provider}"']
+        if database_url:
+            lines.append(f'database_url = "{database_url}"')
+        cfg = st.config(kek_provider=kek_provider, database_url=database_url)
+    elif register_file is not None:
+        raise BadInput(
+            f"{cfg.data_dir} is already initialised; edit {cfg.register_path} instead"
+        )
+    initialise_stores(cfg)
+    if not cfg.tls_cert.exists():
+        create_self_signed(cfg.tls_cert, cfg.tls_key)
+    if created:
+        # Written last: its presence marks a complete installation.
+        # 0600: it may hold a database password.
+        _write_private_text(cfg.data_dir / CONFIG_FILE, "\n".join(lines) + "\n")
+    require_safe(cfg)
+    return cfg, created
+
+
+__all__ = ["initialise", "register", "sample_register_text"]

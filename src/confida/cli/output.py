@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import getpass
+import io
 import json
+import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, is_dataclass
 from datetime import datetime
@@ -14,6 +16,8 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 from sqlalchemy.exc import DBAPIError
 
 from confida.config import Config
@@ -29,8 +33,13 @@ console = Console(highlight=False)
 
 @dataclass
 class State:
+    """The global options, set by the root app and by the same options after a command
+    (``confida.cli.group``): ``data_dir_explicit`` when ``--data-dir`` was on the command line
+    (not only in ``CONFIDA_DATA_DIR``)."""
+
     data_dir: str | None = None
     json: bool = False
+    data_dir_explicit: bool = False
 
     def config(self, **overrides: Any) -> Config:
         return Config.load(self.data_dir, **overrides)
@@ -116,3 +125,60 @@ def read_json_arg(value: str, what: str = "--data") -> Any:
     if too_deep(value):
         raise deep
     return value
+
+
+# --- tables ----------------------------------------------------------------------------------
+
+
+def new_table(*columns: str, ids: Iterable[str] = (), title: str | None = None) -> Table:
+    """A table whose ``ids`` columns are never wrapped or cut (see :func:`print_table`)."""
+    id_columns = set(ids)
+    t = Table(title=title)
+    for name in columns:
+        if name in id_columns:
+            t.add_column(name, no_wrap=True, overflow="fold")
+        else:
+            t.add_column(name)
+    return t
+
+
+def _plain(cell: Any) -> str:
+    if isinstance(cell, Text):
+        return cell.plain
+    return Text.from_markup(cell).plain if isinstance(cell, str) else str(cell)
+
+
+_BOX = re.compile("[\u2500-\u257f]")  # the box-drawing characters of table borders
+
+
+def _cuts_a_cell(t: Table, width: int) -> bool:
+    """Whether ``t`` at ``width`` columns would cut a word of a header or cell: shorten it
+    with an ellipsis, or fold it (a no-wrap id column) across lines. Wrapping between words
+    is fine."""
+    scratch = Console(file=io.StringIO(), width=width, color_system=None, highlight=False)
+    scratch.print(t)
+    shown = set(_BOX.sub(" ", scratch.file.getvalue()).split())  # type: ignore[attr-defined]
+    return any(word not in shown
+               for col in t.columns for cell in (col.header, *col.cells)
+               for word in _plain(cell).split())
+
+
+def print_table(t: Table, out: Console | None = None) -> None:
+    """Print ``t``; ids are never cut. When the terminal is too narrow for the table to show
+    every cell of its id columns whole, each row is printed as ``column: value`` lines
+    instead (one block per row), so ids stay whole and can be copied."""
+    out = out or console
+    if not _cuts_a_cell(t, out.width):
+        out.print(t)
+        return
+    if t.title:
+        out.print(t.title, style="bold")
+    columns = [(_plain(col.header), list(col.cells)) for col in t.columns]
+    for i in range(t.row_count):
+        if i:
+            out.print()
+        for header, cells in columns:
+            cell = cells[i] if i < len(cells) else ""
+            line = Text(f"{header}: ")
+            line.append(cell if isinstance(cell, Text) else Text.from_markup(str(cell)))
+            out.print(line, soft_wrap=True)

@@ -5,10 +5,17 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from confida import record as records_core
-from confida.cli.output import console, emit, guard, read_json_arg, state
+from confida.cli.output import (
+    console,
+    emit,
+    guard,
+    new_table,
+    print_table,
+    read_json_arg,
+    state,
+)
 
 app = typer.Typer(help="Read and update records under the same access rules as the API.",
                   no_args_is_help=True)
@@ -50,14 +57,13 @@ def list_(
         rows = records_core.list_records(v, subject, kind=kind, purpose=purpose, actor=st.actor())
 
     def human() -> None:
-        t = Table()
-        for col in ("record", "kind", "purpose", "created", "kept until", "PII"):
-            t.add_column(col)
+        t = new_table("record", "kind", "purpose", "created", "kept until", "PII",
+                      ids=["record"])
         for r in rows:
             t.add_row(r.id, r.kind, r.purpose, f"{r.created_at:%Y-%m-%d %H:%M}",
                       f"{r.retain_until:%Y-%m-%d}",
                       ", ".join(f"{k}:{n}" for k, n in sorted(r.pii_summary.items())) or "-")
-        console.print(t)
+        print_table(t)
 
     emit(st, rows, human)
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from confida import request as core
-from confida.cli.output import console, emit, guard, state
+from confida.cli.output import console, emit, guard, new_table, print_table, state
 
 app = typer.Typer(help="Data subject requests and their deadlines.", no_args_is_help=True)
 
@@ -29,16 +28,15 @@ def list_(
                                   actor=st.actor())
 
     def human() -> None:
-        t = Table()
-        for col in ("request", "type", "subject", "status", "received", "due", "verified by"):
-            t.add_column(col)
+        t = new_table("request", "type", "subject", "status", "received", "due", "verified by",
+                      ids=["request", "subject"])
         for r in rows:
             due = f"{r.due_at:%Y-%m-%d}" + (" [bold red]OVERDUE[/]" if r.overdue else "")
             if r.extended_months:
                 due += f" (+{r.extended_months} mo)"
-            t.add_row(r.id, r.type, r.subject[:8], r.status, f"{r.received_at:%Y-%m-%d}", due,
+            t.add_row(r.id, r.type, r.subject, r.status, f"{r.received_at:%Y-%m-%d}", due,
                       r.verified_by)
-        console.print(t)
+        print_table(t)
 
     emit(st, rows, human)
 

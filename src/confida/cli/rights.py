@@ -4,14 +4,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import Progress
-from rich.table import Table
 
 from confida import rights as core
-from confida.cli.output import console, emit, guard, read_json_arg, state
+from confida.cli.output import (
+    console,
+    emit,
+    guard,
+    new_table,
+    print_table,
+    read_json_arg,
+    state,
+    to_jsonable,
+)
 from confida.request import Request
 from confida.safe_files import check_target
 
@@ -84,13 +92,38 @@ def erase(
                 res = core.erase(v, subject, verified_by=verified_by, request_id=request_id,
                                  actor=st.actor(), progress=step)
 
-    def human() -> None:
-        console.print(f"erased: data key destroyed, {res.records} records deleted or kept; "
-                      f"feed notice {res.notice_id}; {_request_line(res.request)}")
-        for k in res.kept:
-            console.print(f"  kept {k['record']} ({k['kind']}, {k['purpose']}): {k['article']}")
+    counts = erase_counts(res.records, res.kept)
 
-    emit(st, res, human)
+    def human() -> None:
+        console.print(f"erased: data key destroyed; {summary_line(counts)}; "
+                      f"feed notice {res.notice_id}; {_request_line(res.request)}",
+                      soft_wrap=True)
+        for k in res.kept:
+            console.print(f"  kept {k['record']} ({k['kind']}, {k['purpose']}): {k['article']}",
+                          soft_wrap=True)
+
+    emit(st, {**to_jsonable(res), **counts}, human)
+
+
+def erase_counts(records: int, kept: list[dict[str, Any]]) -> dict[str, int]:
+    """What an erasure did, in numbers: ``deleted``, and ``kept_<ground>`` for each ground
+    records were kept on (``legal_hold``, ``legal_obligation``; the list ``kept`` names them)."""
+    out = {"deleted": records - len(kept), "kept_legal_hold": 0, "kept_legal_obligation": 0}
+    for k in kept:
+        key = f"kept_{k.get('ground') or 'other'}"
+        out[key] = out.get(key, 0) + 1
+    return out
+
+
+def summary_line(counts: dict[str, int]) -> str:
+    """``deleted 2 records, kept 1 (legal hold)``: every count named, none lumped together."""
+    kept = [f"kept {n} ({key.removeprefix('kept_').replace('_', ' ')})"
+            for key, n in counts.items() if key.startswith("kept_") and n]
+    return ", ".join([f"deleted {_n(counts['deleted'], 'record')}", *(kept or ["kept 0"])])
+
+
+def _n(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
 
 
 @app.command()
@@ -159,13 +192,11 @@ def feed(
         notices = core.erasure_feed(v, since=since, limit=limit, actor=st.actor())
 
     def human() -> None:
-        t = Table()
-        for col in ("id", "at", "references"):
-            t.add_column(col)
+        t = new_table("id", "at", "references", ids=["id"])
         for n in notices:
             t.add_row(str(n.id), n.at.isoformat(),
                       ", ".join(f"{r['system']}:{r['reference']}" for r in n.references) or "-")
-        console.print(t)
+        print_table(t)
 
     emit(st, notices, human)
 

@@ -2,13 +2,55 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from confida.cli.output import err_console, guard, state
+from confida.config import Config
 from confida.permissions import require_safe
+
+#: Where links point when neither ``--base-url`` nor a served address is known.
+DEFAULT_BASE_URL = "https://127.0.0.1:8443"
+
+
+def _address_file(cfg: Config) -> Path:
+    return cfg.data_dir / "run" / "address.json"
+
+
+def served_url(host: str, port: int, insecure_http: bool) -> str:
+    """The address ``confida serve --host H --port P`` answers on, as a browser on this host
+    reaches it (a wildcard address becomes 127.0.0.1)."""
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - naming the wildcard, not binding to it
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{'http' if insecure_http else 'https'}://{host}:{port}"
+
+
+def record_served_url(cfg: Config, url: str) -> None:
+    """Remember where the server listens, for the links ``confida link`` and ``demo`` print
+    (a file in the data dir's ``run/``; an address, nothing personal)."""
+    path = _address_file(cfg)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.write_text(json.dumps({"url": url}) + "\n", encoding="utf-8")
+    except OSError:
+        pass  # only a default for links: serving goes on without it
+
+
+def base_url(cfg: Config, given: str | None) -> str:
+    """The privacy center's base URL: ``given`` (``--base-url``), else the address
+    ``confida serve`` last listened on for this data dir, else :data:`DEFAULT_BASE_URL`."""
+    if given:
+        return given.rstrip("/")
+    try:
+        url = json.loads(_address_file(cfg).read_text("utf-8")).get("url")
+    except (OSError, ValueError, AttributeError):
+        url = None
+    return url if isinstance(url, str) and url else DEFAULT_BASE_URL
 
 
 def register(app: typer.Typer) -> None:
@@ -57,6 +99,7 @@ def register(app: typer.Typer) -> None:
 
             # held while serving: `confida restore` refuses to run under a live server
             with data_dir_lock(cfg, exclusive=False):
+                record_served_url(cfg, served_url(host, port, insecure_http))
                 replayed = replay_config(cfg)  # no erased person is served again after a restore
                 if replayed.repaired:
                     err_console.print(f"erasure journal replayed: {replayed.repaired} repairs")

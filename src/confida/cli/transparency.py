@@ -10,16 +10,19 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from confida.cli.output import console, emit, guard, state
+from confida.cli.output import console, emit, guard, new_table, print_table, state
 from confida.cli.register_cmd import app as register_app
 from confida.errors import BadInput
 from confida.register import load_register
 from confida.safe_files import check_target, write_text
+
+if TYPE_CHECKING:
+    from confida.retention import RetentionReport
 
 compliance_app = typer.Typer(help="The regular audit of the live system against the register.",
                              no_args_is_help=True)
@@ -153,17 +156,30 @@ def retention_run(ctx: typer.Context) -> None:
         rep = run_retention(v, actor=st.actor())
 
     def human() -> None:
-        t = Table(title=f"Retention run {rep.ran_at:%Y-%m-%d %H:%M} UTC")
-        for col in ("kind", "purpose", "removed"):
-            t.add_column(col)
-        for row in rep.as_rows():
-            t.add_row(str(row["kind"]), str(row["purpose"]), str(row["removed"]))
-        console.print(t)
-        console.print(f"removed {rep.removed_total} record(s); destroyed {rep.keys_destroyed} "
-                      f"subject key(s); kept {rep.kept_legal_hold} under legal hold and "
-                      f"{rep.kept_restricted} of restricted subjects")
+        if rep.removed:
+            t = Table(title=f"Retention run {rep.ran_at:%Y-%m-%d %H:%M} UTC")
+            for col in ("kind", "purpose", "deleted"):
+                t.add_column(col)
+            for row in rep.as_rows():
+                t.add_row(str(row["kind"]), str(row["purpose"]), str(row["removed"]))
+            console.print(t)
+        console.print(retention_summary(rep), soft_wrap=True)
 
     emit(st, {**rep.__dict__, "rows": rep.as_rows()}, human)
+
+
+def _n(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
+def retention_summary(rep: RetentionReport) -> str:
+    """Every count of a retention run named: what was deleted, what was kept and why, which
+    keys were destroyed."""
+    return (f"deleted {_n(rep.removed_total, 'record')}, "
+            f"kept {rep.kept_legal_hold} (legal hold), "
+            f"kept {rep.kept_restricted} (restricted subject); "
+            f"destroyed {_n(rep.keys_destroyed, 'subject key')} and "
+            f"{_n(rep.retained_keys_destroyed, 'retained-record key')}")
 
 
 # --- breaches --------------------------------------------------------------------------------
@@ -228,16 +244,15 @@ def breach_list(ctx: typer.Context) -> None:
         now = v.clock()
 
     def human() -> None:
-        t = Table(title="Breaches")
-        for col in ("id", "title", "discovered", "deadline", "authority", "subjects", "records"):
-            t.add_column(col)
+        t = new_table("id", "title", "discovered", "deadline", "authority", "subjects", "records",
+                      ids=["id"], title="Breaches")
         for b in items:
             state_ = (f"{b.authority_notified_at:%Y-%m-%d}" if b.authority_notified_at else
                       "[red]OVERDUE[/]" if b.overdue(now) else f"{b.hours_left(now)} h left")
             t.add_row(b.id, b.title, f"{b.discovered_at:%Y-%m-%d %H:%M}",
                       f"{b.deadline:%Y-%m-%d %H:%M}", state_, str(b.affected_subjects),
                       str(b.affected_records))
-        console.print(t)
+        print_table(t)
 
     emit(st, [_breach_dict(b, now) for b in items], human)
 

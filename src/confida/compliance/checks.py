@@ -40,7 +40,12 @@ from confida.compliance.result import (
 )
 from confida.consent import GRANT
 from confida.pii import detect
-from confida.register.models import Register, is_valid_name
+from confida.register.models import (
+    Register,
+    SpecialCategoryCondition,
+    is_valid_name,
+    special_categories_of,
+)
 from confida.rights.objection import every_objection
 from confida.store.pages import stored_images
 from confida.store.schema import breach, consent_event, metadata, notice_prompt, record, subject
@@ -727,6 +732,44 @@ def check_notice_current(ctx: Ctx) -> CheckResult:
                    {"notice_version": current})
 
 
+# --- 11b. special categories ----------------------------------------------------------------
+
+
+def check_special_categories(ctx: Ctx) -> CheckResult:
+    """Art. 9(1) prohibits processing special categories unless one of the conditions of
+    Art. 9(2)(a)-(j) applies: every purpose that may use one declares which
+    (``special_category_condition``); stored records of such a purpose are counted as evidence."""
+    reg = ctx.register
+    title, art = "Special categories are processed under an Art. 9(2) condition", "Art. 9(1)-(2)"
+    using = {name: special_categories_of(reg, name) for name in reg.purposes}
+    using = {name: cats for name, cats in using.items() if cats}
+    if not using:
+        return CheckResult("special-categories", title, art, NA,
+                           ["no purpose may use a special category of personal data"])
+    counts = dict(ctx.conn.execute(
+        select(record.c.purpose, func.count()).where(record.c.purpose.in_(list(using)))
+        .group_by(record.c.purpose)).all())
+    problems, ok = [], []
+    for name, cats in using.items():
+        p = reg.purposes[name]
+        cond = p.special_category_condition
+        stored = f"; {counts.get(name, 0)} record(s) stored for it"
+        if cond is None:
+            problems.append(f"purpose {name!r} may use {', '.join(cats)} (Art. 9(1)) and declares "
+                            "no Art. 9(2) condition: set special_category_condition in the "
+                            f"register{stored}")
+            continue
+        ok.append(f"purpose {name!r}: {', '.join(cats)} under {cond.article} "
+                  f"({cond.value}){stored}")
+        if cond is SpecialCategoryCondition.explicit_consent and not p.consent_required:
+            ok.append(f"purpose {name!r} is based on {p.legal_basis.value}: its explicit consent "
+                      "(Art. 9(2)(a)) is not in Confida's consent ledger, which holds consent "
+                      "to consent-based purposes; keep the record of it where it is given "
+                      "(Art. 7(1))")
+    return make_result("special-categories", title, art, problems, ok,
+                       {"purposes": sorted(using)})
+
+
 # --- 12. breaches ---------------------------------------------------------------------------
 
 
@@ -758,6 +801,7 @@ CHECKS: list[tuple[str, Callable[[Ctx], CheckResult]]] = [
     ("tls", check_tls),
     ("roles-restricted", check_roles),
     ("notice-current", check_notice_current),
+    ("special-categories", check_special_categories),
     ("breach-deadlines", check_breaches),
     ("file-permissions", check_file_permissions),
 ]

@@ -1,7 +1,14 @@
 """The processing register: what is collected, why, on what basis, for how long, for whom."""
 
 from confida.register.duration import Duration
-from confida.register.loader import load_register, parse_register
+from confida.register.loader import (
+    Problem,
+    RegisterCheck,
+    check_register_file,
+    check_register_text,
+    load_register,
+    parse_register,
+)
 from confida.register.models import (
     Category,
     FieldSpec,
@@ -10,9 +17,11 @@ from confida.register.models import (
     Purpose,
     Register,
     Role,
+    SpecialCategoryCondition,
 )
 
 __all__ = [
-    "Category", "Duration", "FieldSpec", "Kind", "LegalBasis", "Purpose", "Register", "Role",
-    "load_register", "parse_register",
+    "Category", "Duration", "FieldSpec", "Kind", "LegalBasis", "Problem", "Purpose", "Register",
+    "RegisterCheck", "Role", "SpecialCategoryCondition", "check_register_file",
+    "check_register_text", "load_register", "parse_register",
 ]

@@ -13,6 +13,7 @@ describes the manifest, and tests validate every export against it. Layout::
     records/<kind>.json   [{"id", "purpose", "created_at", "updated_at", "retain_until",
                             "legal_hold", "data": {...}}]
     records/<kind>.csv    id,purpose,created_at,updated_at,retain_until,legal_hold,<fields...>
+                          (a field named like one of the first six: data.<field>)
 
 A restricted subject may still get their export (Art. 18 restricts processing *by the
 controller*; seeing one's own data is the person's right). An erased subject has nothing left.
@@ -119,13 +120,31 @@ def _json_lines(items: list[dict[str, Any]]) -> bytes:
     return ("[\n" + ",\n".join(enc(it) for it in items) + "\n]\n").encode()
 
 
+def csv_header(fields: Iterable[str]) -> list[str]:
+    """The CSV header: the metadata columns, then one per field, every name unique.
+
+    A field named like a metadata column (``created_at`` of a message, as the sender's app
+    stamped it, beside the record's own ``created_at``) is headed ``data.<field>``, the path of
+    its value in the JSON file; ``data.`` is repeated until the name is free.
+    """
+    taken = set(_META_COLUMNS)
+    header = list(_META_COLUMNS)
+    for f in fields:
+        name = f
+        while name in taken:
+            name = "data." + name
+        taken.add(name)
+        header.append(name)
+    return header
+
+
 def _csv(vault: Vault, kind: str, items: list[dict[str, Any]]) -> str:
     spec = vault.register.kinds.get(kind)  # a kind dropped from the register still exports
     fields = list(spec.fields) if spec else []
     columns = (*fields, *sorted({k for it in items for k in it["data"]} - set(fields)))
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow([*_META_COLUMNS, *columns])
+    w.writerow(csv_header(columns))
     cell = _csv_cell
     # metadata cells are uuids, register names, ISO timestamps and booleans: never a formula
     w.writerows(

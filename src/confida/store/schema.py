@@ -165,6 +165,18 @@ subject_request = Table(
     Column("details", JSON(none_as_null=True), nullable=True),
 )
 
+# What a person wrote with a correction request (Art. 16: what is wrong, what it should be),
+# sealed (AES-256-GCM) under the subject's data key and bound to the request and subject: the
+# request row itself stays free of personal data, and erasing the person leaves this unreadable.
+request_note = Table(
+    "request_note",
+    metadata,
+    Column("request_id", String(36), ForeignKey("subject_request.id"), primary_key=True),
+    Column("subject_id", String(36), ForeignKey("subject.id"), nullable=False, index=True),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
 # Finding what an erasure must keep (legal hold, legal-obligation purposes) without reading all
 # of a subject's records: the retain step, so the time to unreadable, is O(kept), not O(records).
 Index("ix_record_subject_hold_purpose", record.c.subject_id, record.c.legal_hold, record.c.purpose)
@@ -339,3 +351,47 @@ web_session_key = Table(
     Column("version", Integer, primary_key=True, autoincrement=False),
     Column("created_at", UTCDateTime(), nullable=False),
 )
+
+# --- webhooks (confida.webhooks) ---
+# Endpoints that receive a signed push of erasure notices and overdue request deadlines. The
+# signing secret must be recoverable (every delivery is signed with it), so it is kept sealed
+# (AES-256-GCM) under a system key of the key store, bound to the endpoint id; it is NULL once
+# the endpoint is removed. ``erasure_cursor`` is the last erasure notice id enqueued for it.
+webhook_endpoint = Table(
+    "webhook_endpoint",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("url", String(2048), nullable=False),
+    Column("events", JSON, nullable=False),  # ["erasure", "request.overdue"]
+    Column("secret_sealed", LargeBinary, nullable=True),
+    Column("erasure_cursor", BigInteger, nullable=False, default=0),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("disabled_at", UTCDateTime(), nullable=True),
+)
+
+# One event to push to one endpoint: pending until a 2xx answer (delivered) or until it has
+# failed its last attempt (dead: the dead-letter list). ``id`` orders an endpoint's deliveries
+# (sent one at a time, oldest first); ``event_key`` makes an event enqueue once per endpoint.
+# ``last_error`` is a short reason ("HTTP 500", "timeout"), never a response body.
+webhook_delivery = Table(
+    "webhook_delivery",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("message_id", String(40), unique=True, nullable=False),  # the webhook-id header
+    Column("endpoint_id", String(36), ForeignKey("webhook_endpoint.id"), nullable=False),
+    Column("event_type", String(32), nullable=False),
+    Column("event_key", String(160), nullable=False),
+    Column("event_at", UTCDateTime(), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | delivered | dead
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("last_error", String(64), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("delivered_at", UTCDateTime(), nullable=True),
+    Index("ix_webhook_delivery_endpoint_key", "endpoint_id", "event_key", unique=True),
+    Index("ix_webhook_delivery_endpoint_status", "endpoint_id", "status", "id"),
+)
+# --- end webhooks ---

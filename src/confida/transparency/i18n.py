@@ -24,6 +24,23 @@ _EN: dict[str, str] = {
     "legitimate_interest": "Our legitimate interest",
     "categories": "Personal data used",
     "special": "special category of personal data (Art. 9 GDPR)",
+    "special_condition": "Special categories processed on the basis of",
+    "cond_explicit_consent": "your explicit consent",
+    "cond_employment": "obligations and rights in employment, social security and social "
+                       "protection law",
+    "cond_vital_interests": "the protection of the vital interests of a person who cannot give "
+                            "consent",
+    "cond_not_for_profit": "the legitimate activities of a foundation, association or other "
+                           "not-for-profit body, for its members",
+    "cond_made_public": "data you have manifestly made public",
+    "cond_legal_claims": "the establishment, exercise or defence of legal claims",
+    "cond_substantial_public_interest": "reasons of substantial public interest under Union or "
+                                        "Member State law",
+    "cond_health_care": "preventive or occupational medicine, medical diagnosis, or the "
+                        "provision of health or social care",
+    "cond_public_health": "reasons of public interest in the area of public health",
+    "cond_archiving_research": "archiving in the public interest, scientific or historical "
+                               "research, or statistics",
     "recipients": "Recipients",
     "no_recipients": "No recipients outside the controller.",
     "retention": "How long we keep it",
@@ -109,6 +126,24 @@ _DE: dict[str, str] = {
     "legitimate_interest": "Unser berechtigtes Interesse",
     "categories": "Verwendete personenbezogene Daten",
     "special": "besondere Kategorie personenbezogener Daten (Art. 9 DSGVO)",
+    "special_condition": "Besondere Kategorien verarbeitet auf Grundlage",
+    "cond_explicit_consent": "Ihrer ausdrücklichen Einwilligung",
+    "cond_employment": "von Pflichten und Rechten aus dem Arbeitsrecht und dem Recht der "
+                       "sozialen Sicherheit und des Sozialschutzes",
+    "cond_vital_interests": "des Schutzes lebenswichtiger Interessen einer Person, die nicht "
+                            "einwilligen kann",
+    "cond_not_for_profit": "der rechtmäßigen Tätigkeit einer Stiftung, Vereinigung oder "
+                           "sonstigen Organisation ohne Gewinnerzielungsabsicht, für ihre "
+                           "Mitglieder",
+    "cond_made_public": "von Daten, die Sie offensichtlich öffentlich gemacht haben",
+    "cond_legal_claims": "der Geltendmachung, Ausübung oder Verteidigung von Rechtsansprüchen",
+    "cond_substantial_public_interest": "eines erheblichen öffentlichen Interesses nach "
+                                        "Unions- oder mitgliedstaatlichem Recht",
+    "cond_health_care": "der Gesundheitsvorsorge, Arbeitsmedizin, medizinischen Diagnostik oder "
+                        "der Versorgung im Gesundheits- oder Sozialbereich",
+    "cond_public_health": "des öffentlichen Interesses im Bereich der öffentlichen Gesundheit",
+    "cond_archiving_research": "im öffentlichen Interesse liegender Archivzwecke, "
+                               "wissenschaftlicher oder historischer Forschung oder der Statistik",
     "recipients": "Empfänger",
     "no_recipients": "Keine Empfänger außerhalb des Verantwortlichen.",
     "retention": "Speicherdauer",
@@ -120,7 +155,7 @@ _DE: dict[str, str] = {
                  "(Art. 22 DSGVO) statt.",
     "transfers": "Übermittlungen außerhalb der EU/des EWR",
     "no_transfers": "Ihre Daten werden nicht in Länder außerhalb der EU/des EWR übermittelt.",
-    "transfer_row": "{recipient} in {country} ({purpose}); Garantie: {safeguard}",
+    "transfer_row": "{recipient}, Drittland: {country} ({purpose}); Garantie: {safeguard}",
     "rights": "Ihre Rechte",
     "how": "So üben Sie Ihre Rechte aus",
     "how_default": "Schreiben Sie an {email}. Wir antworten innerhalb eines Monats "

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from pydantic import BaseModel
 
 from confida.errors import BadInput
-from confida.register.models import LegalBasis, Register
+from confida.register.models import LegalBasis, Register, localized
 from confida.transparency.i18n import LANGUAGES, article, period, strings
 
 FORMATS = ("md", "html")
@@ -84,6 +85,22 @@ def _basis_key(basis: LegalBasis) -> str:
     return f"basis_{basis.value}"
 
 
+def _in(model: Any, lang: str) -> dict[str, Any]:
+    """A register model's fields as plain data, its texts in ``lang`` (English when the
+    register gives no translation), nested models likewise."""
+    out: dict[str, Any] = {}
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            value = _in(value, lang)
+        elif isinstance(value, list):
+            value = [localized(v, lang) for v in value]
+        else:
+            value = localized(value, lang)
+        out[name] = value
+    return out
+
+
 def notice_context(
     register: Register, lang: str = "en", backup_days: int = DEFAULT_BACKUP_DAYS
 ) -> dict[str, Any]:
@@ -92,17 +109,19 @@ def notice_context(
     c = register.controller
     purposes = []
     for name, p in register.purposes.items():
+        cond = p.special_category_condition if any(
+            register.categories[c].special for c in p.categories) else None
         cats = [
             {
                 "name": cat,
-                "description": register.categories[cat].description,
+                "description": localized(register.categories[cat].description, lang),
                 "special": register.categories[cat].special,
             }
             for cat in p.categories
             if register.categories[cat].personal
         ]
         kind_caps = [
-            {"kind": k, "description": register.kinds[k].description,
+            {"kind": k, "description": localized(register.kinds[k].description, lang),
              "retention": period(register.kinds[k].retention, lang)}
             for k in p.kinds
             if register.kinds[k].retention is not None
@@ -111,30 +130,33 @@ def notice_context(
         purposes.append(
             {
                 "name": name,
-                "description": p.description,
+                "description": localized(p.description, lang),
                 "legal_basis": p.legal_basis.value,
                 "legal_basis_text": t[_basis_key(p.legal_basis)],
                 "article": article(p.legal_basis.article, lang),
-                "legitimate_interest": p.legitimate_interest,
+                "legitimate_interest": localized(p.legitimate_interest, lang),
                 "consent": p.consent_required,
-                "consent_prompt": p.consent_prompt,
+                "consent_prompt": localized(p.consent_prompt, lang),
                 "categories": cats,
-                "recipients": list(p.recipients),
-                "transfers": [tr.model_dump() for tr in p.transfers],
+                "recipients": [localized(r, lang) for r in p.recipients],
+                "transfers": [_in(tr, lang) for tr in p.transfers],
                 "retention": period(p.retention, lang),
                 "kind_caps": kind_caps,
                 "automated": p.automated_decision_making,
+                # Art. 9(2): the condition under which its special categories are processed
+                "special_condition": t[f"cond_{cond.value}"] if cond else None,
+                "special_article": article(cond.article, lang) if cond else None,
                 "requirement": t[f"requirement_{p.legal_basis.value}"],
             }
         )
     extra = register.notice or {}
-    how = extra.get("how_to_exercise") or t["how_default"].format(
+    how = _text_in(extra.get("how_to_exercise"), lang) or t["how_default"].format(
         email=c.dpo.email if c.dpo and c.dpo.email else c.email or c.name
     )
     return {
         "t": t,
         "lang": lang,
-        "controller": {"phone": None, **c.model_dump()},
+        "controller": {"phone": None, **_in(c, lang)},
         "purposes": purposes,
         "transfers": [
             {"purpose": pp["name"], **tr} for pp in purposes for tr in pp["transfers"]
@@ -153,6 +175,13 @@ def notice_context(
         "how_to_exercise": how,
         "privacy_center": extra.get("privacy_center_url"),
     }
+
+
+def _text_in(value: Any, lang: str) -> Any:
+    """Free notice text (``notice.how_to_exercise``): a string, or one per language."""
+    if isinstance(value, dict):
+        return value.get(lang) or value.get("en") or next(iter(value.values()), None)
+    return value
 
 
 def _render(register: Register, fmt: str, lang: str, version: str | None,

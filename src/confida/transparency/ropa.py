@@ -16,7 +16,7 @@ from typing import Any
 
 from confida.config import Config
 from confida.errors import BadInput
-from confida.register.models import Contact, Register
+from confida.register.models import Contact, Register, SpecialCategoryCondition
 
 FORMATS = ("csv", "json", "md")
 DEFAULT_SUBJECTS = "Users of the service (account holders and people who use it)"
@@ -36,6 +36,7 @@ class Activity:
     data_subjects: list[str]  # (c) categories of data subjects
     personal_data: list[str]  # (c) categories of personal data
     special_categories: list[str]  # (c) Art. 9 categories among them
+    special_category_condition: str  # (c) the Art. 9(2) condition they are processed under
     recipients: list[str]  # (d) categories of recipients, incl. in third countries
     transfers: list[str]  # (e) transfers to third countries and their safeguards
     erasure_time_limit: str  # (f) envisaged time limits for erasure
@@ -46,6 +47,12 @@ def _contact(c: Contact | None) -> str:
     if c is None:
         return ""
     return ", ".join(x for x in (c.name, c.address, c.email, c.phone) if x)
+
+
+def _condition(cond: SpecialCategoryCondition | None) -> str:
+    if cond is None:
+        return "none declared (Art. 9(1) prohibits the processing without one)"
+    return f"{cond.article}: {cond.value.replace('_', ' ')}"
 
 
 def security_measures(config: Config | None) -> list[str]:
@@ -120,6 +127,8 @@ def activities(register: Register, config: Config | None = None) -> list[Activit
                 data_subjects=list(subjects) if subjects else [DEFAULT_SUBJECTS],
                 personal_data=personal,
                 special_categories=special,
+                special_category_condition=_condition(p.special_category_condition)
+                if special else "not applicable (no special category)",
                 recipients=list(p.recipients)
                 + [f"{t.recipient or 'recipient'} ({t.country})" for t in p.transfers],
                 transfers=[
@@ -181,6 +190,7 @@ def _markdown(register: Register, acts: list[Activity]) -> str:
         ("data_subjects", "(c) Categories of data subjects"),
         ("personal_data", "(c) Categories of personal data"),
         ("special_categories", "(c) Special categories (Art. 9)"),
+        ("special_category_condition", "(c) Condition for special categories (Art. 9(2))"),
         ("recipients", "(d) Categories of recipients"),
         ("transfers", "(e) Transfers to third countries and safeguards"),
         ("erasure_time_limit", "(f) Time limits for erasure"),

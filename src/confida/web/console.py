@@ -24,6 +24,7 @@ from confida.web.pages import (
     StaffPage,
     cookie_session,
     error,
+    lang,
     render,
     see_other,
     start,
@@ -32,7 +33,7 @@ from confida.web.pages import (
 )
 
 router = APIRouter(prefix="/console", include_in_schema=False)
-NAV = ("requests_staff", "compliance", "audit", "register", "breaches", "keys")
+NAV = ("requests_staff", "compliance", "audit", "register", "breaches", "keys", "webhooks")
 
 
 @router.get("/login")
@@ -46,22 +47,30 @@ async def login(request: Request, form: CheckedForm) -> Response:
     try:
         server, role = ports.sign_in(vault, form.get("api_key", "").strip()[:8192],
                                      web(request).oidc())
-    except (Unauthenticated, Refused):
+    except (Unauthenticated, Refused) as exc:
         return render(request, "console/login.html", cookie_session(request), status=401,
-                      failed=True)
+                      failed=True, reason=ports.sign_in_failure(exc))
     return start(RedirectResponse("/console/", status_code=303), request, server, role)
 
 
 @router.get("/")
-def requests_page(request: Request, page: StaffPage, done: str = "") -> Response:
+def requests_page(request: Request, page: StaffPage, done: str = "", q: str = "",
+                  status: str = "", type: str = "", due: str = "") -> Response:  # noqa: A002
+    """Requests, searched (request id or pseudonym) and filtered by status, type and due date
+    through the query string, on the server (a plain GET form: no script)."""
     vault = vault_of(request)
+    flt = ports.RequestFilter.of(q, status, type, due)
     try:
-        reqs = ports.staff_requests(vault, page.actor)
+        view = ports.staff_request_view(vault, page.actor, flt)
     except ConfidaError as exc:
         return error(request, page.cookie, exc)
-    return render(request, "console/requests.html", page.cookie, requests=reqs, nav=NAV,
-                  current="requests_staff", chart=chart(reqs, vault.clock()),
-                  flash=FLASHES.get(done))
+    purposes = {n: ports.in_lang(p.description, lang(request))
+                for n, p in vault.register.purposes.items()}
+    return render(request, "console/requests.html", page.cookie, requests=view.rows,
+                  total=view.total, notes=view.notes, flt=flt, purposes=purposes,
+                  statuses=ports.STATUS_FILTERS, types=ports.TYPE_FILTERS,
+                  due_filters=tuple(ports.DUE_FILTERS), nav=NAV, current="requests_staff",
+                  chart=chart(view.all, vault.clock()), flash=FLASHES.get(done))
 
 
 @router.post("/requests/complete")
@@ -136,7 +145,7 @@ def breaches_page(request: Request, page: StaffPage) -> Response:
 @router.get("/register")
 def register_page(request: Request, page: StaffPage) -> Response:
     try:
-        view = ports.register(vault_of(request), page.actor)
+        view = ports.register(vault_of(request), page.actor, lang(request))
     except ConfidaError as exc:
         return error(request, page.cookie, exc)
     return render(request, "console/register.html", page.cookie, nav=NAV, current="register",
@@ -150,6 +159,20 @@ def keys_page(request: Request, page: StaffPage) -> Response:
     except ConfidaError as exc:
         return error(request, page.cookie, exc)
     return render(request, "console/keys.html", page.cookie, nav=NAV, current="keys", keys=keys)
+
+
+# --- webhooks: endpoints and dead letters, read-only (managed with `confida webhooks`)
+@router.get("/webhooks")
+def webhooks_page(request: Request, page: StaffPage) -> Response:
+    from confida import webhooks
+
+    try:
+        view = webhooks.overview(vault_of(request), actor=page.actor)
+    except ConfidaError as exc:
+        return error(request, page.cookie, exc)
+    return render(request, "console/webhooks.html", page.cookie, nav=NAV, current="webhooks",
+                  endpoints=view.endpoints, dead=view.dead)
+# --- end webhooks
 
 
 @router.post("/signout")

@@ -44,8 +44,8 @@ EN: dict[str, str] = {
     "restriction": "Restriction of processing",
     "objection": "Objection",
     "erasure": "Erasure",
-    "request_hint": "A restriction or objection applies at once. For a correction we contact "
-                    "you through your account to agree what to change.",
+    "request_hint": "A restriction or objection applies at once. For a correction, say below "
+                    "what is wrong and what it should be; we answer within one month.",
     "access": "Access",
     "portability": "Data portability",
     "restriction_lift": "Lifting a restriction",
@@ -78,9 +78,9 @@ EN: dict[str, str] = {
     "transfers": "Transfers outside the EU",
     "your_rights": "Your rights: access, correction, erasure, restriction, portability, objection, "
                    "withdrawing consent at any time, and complaining to the supervisory authority.",
-    "link_invalid_title": "This link has expired",
-    "link_invalid_body": "Privacy-center links are valid for a few minutes. Please open the "
-                         "privacy center again from your account.",
+    "link_invalid_title": "This link is not valid",
+    "link_invalid_body": "This privacy-center link cannot be used. Please open the privacy "
+                         "center again from your account.",
     "session_over": "Your session has ended. Please open the privacy center again from your "
                     "account.",
     "forbidden": "The form expired or was not sent from this site. Please go back and try again.",
@@ -141,6 +141,111 @@ EN: dict[str, str] = {
     "audit_ok": "Verified: {n} entries and {c} signed checkpoints are intact.",
     "audit_bad": "Verification FAILED: the log was altered at or after entry {i}.",
     "no": "No",
+    # --- webhooks (console/webhooks.html)
+    "webhooks": "Webhooks",
+    "webhooks_intro": "Signed push of erasure notices and overdue request deadlines. Managed "
+                      "with the command line: confida webhooks.",
+    "wh_endpoints": "Endpoints",
+    "wh_host": "Receiver (host)",
+    "wh_events": "Events",
+    "wh_backlog": "Backlog",
+    "wh_dead": "Dead letters",
+    "wh_dead_intro": "Deliveries that failed every attempt. Queue one again with "
+                     "confida webhooks retry ID.",
+    "wh_delivery": "Delivery",
+    "wh_event": "Event",
+    "wh_attempts": "Attempts",
+    "wh_last_error": "Last error",
+    "wh_created": "Created (UTC)",
+    # --- end webhooks
+    # --- links, sign-in, requests, consent state, keys, compliance (polish)
+    "link_expired_title": "This link has expired",
+    "link_expired_body": "Privacy-center links are valid for a few minutes. Please open the "
+                         "privacy center again from your account.",
+    "link_used_title": "This link was already used",
+    "link_used_body": "Each privacy-center link opens the privacy center once. Please open the "
+                      "privacy center again from your account.",
+    "login_malformed": "Sign-in failed: this is neither an API key (cfk_…) nor an ID token.",
+    "login_unknown": "Sign-in failed: unknown API key.",
+    "login_revoked": "Sign-in failed: this API key has been revoked.",
+    "login_expired": "Sign-in failed: this API key has expired.",
+    "login_token_expired": "Sign-in failed: the ID token has expired.",
+    "login_token_invalid": "Sign-in failed: the ID token is not valid for this service.",
+    "login_role": "Sign-in failed: this role may not use the console (it needs the requests "
+                  "action).",
+    "request_done": "Your request was carried out on {date}.",
+    "request_rejected": "Your request was refused on {date}.",
+    "answer": "Answer",
+    "due_by": "due by {d}",
+    "completed_on": "completed on {d}",
+    "rejected_on": "refused on {d}",
+    "correction_text": "For a correction: what is wrong, and what should it be?",
+    "correction_hint": "Only the people who carry out your request can read this text, and it "
+                       "is deleted with your account.",
+    "consent_off_basis": "Your consent is off: no longer used for this purpose. Kept until "
+                         "the period ends, then deleted.",
+    "reconsent_title": "Please answer again",
+    "reconsent_body": "What we do with your data has changed since you last answered. Until "
+                      "you answer, we ask you here. Read what changed in the",
+    "reconsent_now_consent": "We now ask for your consent to this, and do it only if you say "
+                             "yes.",
+    "reconsent_widened": "This now goes further than what you agreed to:",
+    "search": "Search",
+    "search_label": "Request id or pseudonym",
+    "filter": "Filter",
+    "reset": "Show all",
+    "all": "All",
+    "open": "Open",
+    "due_filter": "Due",
+    "due_overdue": "Overdue",
+    "due_7": "Within 7 days",
+    "due_30": "Within 30 days",
+    "shown_of": "{n} of {total} requests shown.",
+    "asks": "What it asks for",
+    "ask_note_hidden": "The person's text is shown only to roles that may carry out rights.",
+    "ask_note_gone": "The person's text is gone: their data was erased.",
+    "ask_no_text": "No text given.",
+    "ask_record": "Record {id}, fields: {fields}",
+    "ask_purpose": "Purpose: {p}",
+    "ask_restriction": "Stop processing their data; keep it stored only",
+    "ask_restriction_lift": "Lift the restriction of processing",
+    "ask_erasure": "Erase all their data",
+    "ask_access": "A copy of their data",
+    "ask_portability": "Their data in a portable format",
+    "ask_records": "{n} records",
+    "request_id": "Request id",
+    "description": "Description",
+    "kv_version": "Version",
+    "kv_provider": "Provider",
+    "kv_state": "State",
+    "kv_created": "Created (UTC)",
+    "kv_retired": "Retired (UTC)",
+    "kv_destroyable": "May be destroyed from (UTC)",
+    "kv_destroyed": "Destroyed (UTC)",
+    "state_active": "Active",
+    "state_rotating": "Rotating",
+    "state_retired": "Retired",
+    "state_destroyed": "Destroyed",
+    "st_pass": "Passed",
+    "st_fail": "Failed",
+    "st_not-applicable": "Not applicable",
+    "chk_categories-declared": "Every stored category is declared and used by a purpose",
+    "chk_retention": "No record is past its retention",
+    "chk_consent-at-collection": "Every record for a consent-based purpose had consent at "
+                                 "collection",
+    "chk_no-processing-after-stop": "No processing after withdrawal, objection, restriction "
+                                    "or erasure",
+    "chk_requests-deadlines": "Every request answered or within its deadline",
+    "chk_audit-log": "The audit log verifies and its latest checkpoint is recent",
+    "chk_key-rotation": "Keys rotated within the configured period",
+    "chk_no-plaintext": "No plaintext personal data in the database",
+    "chk_tls": "TLS enabled",
+    "chk_roles-restricted": "No role with unrestricted access",
+    "chk_notice-current": "Consents are to the current notice or the subject was asked again",
+    "chk_special-categories": "Special categories are processed under an Art. 9(2) condition",
+    "chk_breach-deadlines": "Breaches notified to the authority within 72 hours",
+    "chk_file-permissions": "Keys and data directory closed to other users",
+    # --- end polish
 }
 
 DE: dict[str, str] = {
@@ -180,7 +285,8 @@ DE: dict[str, str] = {
     "objection": "Widerspruch",
     "erasure": "Löschung",
     "request_hint": "Eine Einschränkung oder ein Widerspruch gilt sofort. Für eine Berichtigung "
-                    "melden wir uns über Ihr Konto, um die Änderung abzustimmen.",
+                    "schreiben Sie unten, was falsch ist und wie es richtig lautet; wir "
+                    "antworten innerhalb eines Monats.",
     "access": "Auskunft",
     "portability": "Datenübertragbarkeit",
     "restriction_lift": "Aufhebung einer Einschränkung",
@@ -215,9 +321,9 @@ DE: dict[str, str] = {
     "your_rights": "Ihre Rechte: Auskunft, Berichtigung, Löschung, Einschränkung, "
                    "Datenübertragbarkeit, Widerspruch, jederzeitiger Widerruf Ihrer Einwilligung "
                    "und Beschwerde bei der Aufsichtsbehörde.",
-    "link_invalid_title": "Dieser Link ist abgelaufen",
-    "link_invalid_body": "Links zum Datenschutzcenter gelten nur wenige Minuten. Bitte öffnen "
-                         "Sie das Datenschutzcenter erneut aus Ihrem Konto.",
+    "link_invalid_title": "Dieser Link ist ungültig",
+    "link_invalid_body": "Dieser Link zum Datenschutzcenter kann nicht verwendet werden. Bitte "
+                         "öffnen Sie das Datenschutzcenter erneut aus Ihrem Konto.",
     "session_over": "Ihre Sitzung ist beendet. Bitte öffnen Sie das Datenschutzcenter erneut "
                     "aus Ihrem Konto.",
     "forbidden": "Das Formular ist abgelaufen oder kam nicht von dieser Seite. Bitte gehen Sie "
@@ -282,6 +388,118 @@ DE: dict[str, str] = {
     "audit_ok": "Geprüft: {n} Einträge und {c} signierte Checkpoints sind unverändert.",
     "audit_bad": "Prüfung FEHLGESCHLAGEN: das Log wurde ab Eintrag {i} verändert.",
     "no": "Nein",
+    # --- webhooks (console/webhooks.html)
+    "webhooks": "Webhooks",
+    "webhooks_intro": "Signierte Zustellung von Löschmitteilungen und überfälligen "
+                      "Antragsfristen. Verwaltet über die Kommandozeile: confida webhooks.",
+    "wh_endpoints": "Empfänger",
+    "wh_host": "Empfänger (Host)",
+    "wh_events": "Ereignisse",
+    "wh_backlog": "Ausstehend",
+    "wh_dead": "Unzustellbare Nachrichten",
+    "wh_dead_intro": "Zustellungen, bei denen jeder Versuch fehlschlug. Erneut einreihen mit "
+                     "confida webhooks retry ID.",
+    "wh_delivery": "Zustellung",
+    "wh_event": "Ereignis",
+    "wh_attempts": "Versuche",
+    "wh_last_error": "Letzter Fehler",
+    "wh_created": "Erstellt (UTC)",
+    # --- end webhooks
+    # --- links, sign-in, requests, consent state, keys, compliance (polish)
+    "link_expired_title": "Dieser Link ist abgelaufen",
+    "link_expired_body": "Links zum Datenschutzcenter gelten nur wenige Minuten. Bitte öffnen "
+                         "Sie das Datenschutzcenter erneut aus Ihrem Konto.",
+    "link_used_title": "Dieser Link wurde bereits verwendet",
+    "link_used_body": "Jeder Link öffnet das Datenschutzcenter nur einmal. Bitte öffnen Sie das "
+                      "Datenschutzcenter erneut aus Ihrem Konto.",
+    "login_malformed": "Anmeldung fehlgeschlagen: Das ist weder ein API-Schlüssel (cfk_…) noch "
+                       "ein ID-Token.",
+    "login_unknown": "Anmeldung fehlgeschlagen: unbekannter API-Schlüssel.",
+    "login_revoked": "Anmeldung fehlgeschlagen: Dieser API-Schlüssel wurde widerrufen.",
+    "login_expired": "Anmeldung fehlgeschlagen: Dieser API-Schlüssel ist abgelaufen.",
+    "login_token_expired": "Anmeldung fehlgeschlagen: Das ID-Token ist abgelaufen.",
+    "login_token_invalid": "Anmeldung fehlgeschlagen: Das ID-Token gilt nicht für diesen "
+                           "Dienst.",
+    "login_role": "Anmeldung fehlgeschlagen: Diese Rolle darf die Konsole nicht nutzen (sie "
+                  "braucht die Aktion requests).",
+    "request_done": "Ihr Antrag wurde am {date} umgesetzt.",
+    "request_rejected": "Ihr Antrag wurde am {date} abgelehnt.",
+    "answer": "Antwort",
+    "due_by": "bis {d}",
+    "completed_on": "erledigt am {d}",
+    "rejected_on": "abgelehnt am {d}",
+    "correction_text": "Für eine Berichtigung: Was ist falsch, und wie soll es richtig lauten?",
+    "correction_hint": "Diesen Text lesen nur die Personen, die Ihren Antrag bearbeiten, und er "
+                       "wird mit Ihrem Konto gelöscht.",
+    "consent_off_basis": "Ihre Einwilligung ist ausgeschaltet: nicht mehr für diesen Zweck "
+                         "verwendet. Aufbewahrt bis zum Ende der Frist, dann gelöscht.",
+    "reconsent_title": "Bitte antworten Sie erneut",
+    "reconsent_body": "Was wir mit Ihren Daten tun, hat sich seit Ihrer letzten Antwort "
+                      "geändert. Bis Sie antworten, fragen wir Sie hier. Was sich geändert hat, "
+                      "lesen Sie in der",
+    "reconsent_now_consent": "Wir bitten jetzt um Ihre Einwilligung dazu und tun es nur, wenn "
+                             "Sie zustimmen.",
+    "reconsent_widened": "Das geht jetzt weiter als das, dem Sie zugestimmt haben:",
+    "search": "Suchen",
+    "search_label": "Antrags-ID oder Pseudonym",
+    "filter": "Filtern",
+    "reset": "Alle anzeigen",
+    "all": "Alle",
+    "open": "Offen",
+    "due_filter": "Fällig",
+    "due_overdue": "Überfällig",
+    "due_7": "Innerhalb von 7 Tagen",
+    "due_30": "Innerhalb von 30 Tagen",
+    "shown_of": "{n} von {total} Anträgen angezeigt.",
+    "asks": "Worum es geht",
+    "ask_note_hidden": "Den Text der Person sehen nur Rollen, die Betroffenenrechte umsetzen "
+                       "dürfen.",
+    "ask_note_gone": "Der Text der Person ist nicht mehr lesbar: Ihre Daten wurden gelöscht.",
+    "ask_no_text": "Kein Text angegeben.",
+    "ask_record": "Eintrag {id}, Felder: {fields}",
+    "ask_purpose": "Zweck: {p}",
+    "ask_restriction": "Verarbeitung ihrer Daten stoppen; nur noch speichern",
+    "ask_restriction_lift": "Einschränkung der Verarbeitung aufheben",
+    "ask_erasure": "Alle ihre Daten löschen",
+    "ask_access": "Eine Kopie ihrer Daten",
+    "ask_portability": "Ihre Daten in einem übertragbaren Format",
+    "ask_records": "{n} Einträge",
+    "request_id": "Antrags-ID",
+    "description": "Beschreibung",
+    "kv_version": "Version",
+    "kv_provider": "Anbieter",
+    "kv_state": "Zustand",
+    "kv_created": "Erstellt (UTC)",
+    "kv_retired": "Außer Dienst (UTC)",
+    "kv_destroyable": "Vernichtbar ab (UTC)",
+    "kv_destroyed": "Vernichtet (UTC)",
+    "state_active": "Aktiv",
+    "state_rotating": "Wird rotiert",
+    "state_retired": "Außer Dienst",
+    "state_destroyed": "Vernichtet",
+    "st_pass": "Bestanden",
+    "st_fail": "Nicht bestanden",
+    "st_not-applicable": "Nicht anwendbar",
+    "chk_categories-declared": "Jede gespeicherte Kategorie ist deklariert und wird von einem "
+                               "Zweck verwendet",
+    "chk_retention": "Kein Eintrag ist über seine Speicherdauer hinaus gespeichert",
+    "chk_consent-at-collection": "Jeder Eintrag für einen einwilligungsbasierten Zweck hatte "
+                                 "bei der Erhebung eine Einwilligung",
+    "chk_no-processing-after-stop": "Keine Verarbeitung nach Widerruf, Widerspruch, "
+                                    "Einschränkung oder Löschung",
+    "chk_requests-deadlines": "Jeder Antrag ist beantwortet oder noch in seiner Frist",
+    "chk_audit-log": "Das Audit-Log ist unverändert und sein letzter Checkpoint ist aktuell",
+    "chk_key-rotation": "Schlüssel im eingestellten Zeitraum rotiert",
+    "chk_no-plaintext": "Keine personenbezogenen Daten im Klartext in der Datenbank",
+    "chk_tls": "TLS aktiviert",
+    "chk_roles-restricted": "Keine Rolle mit uneingeschränktem Zugriff",
+    "chk_notice-current": "Einwilligungen beziehen sich auf die aktuelle Datenschutzerklärung "
+                          "oder die Person wurde erneut gefragt",
+    "chk_special-categories": "Besondere Kategorien werden unter einer Bedingung des Art. 9 "
+                              "Abs. 2 DSGVO verarbeitet",
+    "chk_breach-deadlines": "Datenpannen binnen 72 Stunden der Behörde gemeldet",
+    "chk_file-permissions": "Schlüssel und Datenverzeichnis für andere Benutzer gesperrt",
+    # --- end polish
 }
 
 CATALOGS = {"en": EN, "de": DE}

@@ -16,11 +16,13 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
 from confida import web_sessions
 from confida.config import Config
 from confida.errors import ConfidaError
 from confida.operation import Actor
+from confida.register.models import localized
 from confida.vault import Vault
 from confida.web import csrf, i18n
 from confida.web import session as sessions
@@ -39,7 +41,13 @@ def _date(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d") if value else ""
 
 
+def _minute(value: datetime | None) -> str:
+    """A moment to the minute (``2026-12-08 14:05``): pages never show seconds' fractions."""
+    return value.strftime("%Y-%m-%d %H:%M") if value else ""
+
+
 env.filters["date"] = _date
+env.filters["minute"] = _minute
 
 
 class Web:
@@ -200,6 +208,10 @@ def render(request: Request, template: str, s: sessions.Session | None, *,
     language = lang(request)
     html = env.get_template(template).render(
         t=i18n.translator(language), lang=language, basis=lambda v: i18n.basis(language, v),
+        has=lambda key: key in i18n.EN, loc=lambda v: localized(v, language),
+        # text that exists in English only (the core's messages and evidence) says so
+        en_only=Markup(' lang="en"') if language != "en" else Markup(""),
+        num=lambda x: str(x).replace(".", ",") if language == "de" else str(x),
         csrf_token=s.csrf, session=s, path=request.url.path, **ctx,
     )
     resp = HTMLResponse(html, status_code=status)
@@ -239,4 +251,4 @@ def session_over(request: Request) -> HTMLResponse:
 FLASHES = {"consent": "consent_saved", "request": "request_sent", "done": "done"}
 SAFE_BACK = {"/privacy/", "/privacy/notice", "/privacy/delete", "/console/", "/console/login",
              "/console/keys", "/console/register", "/console/compliance", "/console/audit",
-             "/console/breaches"}
+             "/console/breaches", "/console/webhooks"}

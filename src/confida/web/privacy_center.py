@@ -9,11 +9,13 @@ token stays neither in the address bar nor in the history. Every page acts as th
 from __future__ import annotations
 
 import uuid
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 
+from confida import register_change  # --- register change
 from confida.errors import BadInput, ConfidaError, SubjectErased, Unauthenticated
 from confida.web import i18n, ports
 from confida.web.pages import (
@@ -36,16 +38,17 @@ REQUEST_TYPES = ("rectification", "restriction", "objection")
 router = APIRouter(prefix="/privacy", include_in_schema=False)
 
 
-def _invalid_link(request: Request) -> Response:
-    return render(request, "message.html", None, status=401, title_key="link_invalid_title",
-                  body_key="link_invalid_body")
+def _refused_link(request: Request, reason: str) -> Response:
+    """A link that does not verify is "not valid"; only a genuine one is "expired" or "used"."""
+    return render(request, "message.html", None, status=401, title_key=f"{reason}_title",
+                  body_key=f"{reason}_body")
 
 
 async def _enter(request: Request, token: str) -> Response:
     try:
         server = ports.enter(vault_of(request), token)
-    except (Unauthenticated, BadInput):
-        return _invalid_link(request)
+    except (Unauthenticated, BadInput) as exc:
+        return _refused_link(request, ports.link_failure(exc))
     except ConfidaError as exc:
         return error(request, None, exc)
     return start(RedirectResponse("/privacy/", status_code=303), request, server)
@@ -66,19 +69,33 @@ async def enter_post(request: Request) -> Response:
 
 
 @router.get("/")
-def overview(request: Request, page: SubjectPage, done: str = "") -> Response:
+def overview(request: Request, page: SubjectPage, done: str = "", req: str = "") -> Response:
     vault = vault_of(request)
     try:
-        view = ports.overview(vault, page.actor)
+        view = ports.overview(vault, page.actor, lang(request))
     except SubjectErased:
         return render(request, "message.html", page.cookie, status=410,
                       title_key="deleted_title", body_key="deleted_body")
     reqs = view["requests"]
-    flash = FLASHES.get(done)
-    flash_kw = {"due": reqs[0].due_at.strftime("%Y-%m-%d")} if done == "request" and reqs else {}
+    # --- register change: purposes the person is asked about again (confida.register_change)
+    reconsent = register_change.pending_reconsent(vault, subject_id=page.actor.subject_id,
+                                                  actor=page.actor)
+    # --- end register change
+    flash, flash_kw = FLASHES.get(done), {}
+    if done == "request":
+        # What became of the request just sent: an open one is answered by its deadline; a
+        # restriction or objection is carried out at once, so it says so instead.
+        sent = next((r for r in reqs if r.id == req), None)
+        if sent is None:
+            flash = None
+        elif sent.is_open:
+            flash_kw = {"due": sent.due_at.strftime("%Y-%m-%d")}
+        else:
+            flash = "request_done" if sent.status == "completed" else "request_rejected"
+            flash_kw = {"date": (sent.closed_at or sent.received_at).strftime("%Y-%m-%d")}
     return render(
         request, "privacy/overview.html", page.cookie, **view, request_types=REQUEST_TYPES,
-        flash=flash, flash_kw=flash_kw,
+        flash=flash, flash_kw=flash_kw, reconsent=reconsent,
         form_request_id=f"web-{uuid.uuid4().hex}",  # a resent form is the same request
     )
 
@@ -125,12 +142,15 @@ async def new_request(request: Request, posted: SubjectForm) -> Response:
         return render(request, "message.html", page.cookie, status=403, title_key="error",
                       body_key="forbidden")
     purpose = form.get("purpose") or None if type_ == "objection" else None
+    text = form.get("text", "") if type_ == "rectification" else ""
     try:
-        ports.submit_request(vault_of(request), type_, purpose=purpose,
-                             request_id=form.get("request_id") or None, actor=page.actor)
+        sent = ports.submit_request(vault_of(request), type_, purpose=purpose,
+                                    request_id=form.get("request_id") or None, actor=page.actor,
+                                    text=text)
     except ConfidaError as exc:
         return error(request, page.cookie, exc)
-    return see_other("/privacy/", flash="request")
+    # The request's id (a random UUID, not personal data) lets the page say what became of it.
+    return RedirectResponse(f"/privacy/?done=request&req={quote(sent.id)}", status_code=303)
 
 
 @router.get("/delete")
