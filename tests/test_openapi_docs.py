@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import socket
-import threading
-import time
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +22,7 @@ from fastapi.testclient import TestClient
 from confida.config import Config
 from confida.server import docs_page
 from confida.server.app import create_app
+from tests.browser_support import served_in_thread
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -108,37 +106,12 @@ def test_vendored_swagger_ui_is_unchanged_and_packaged() -> None:
 # --- in Chromium ---------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @pytest.fixture
 def server(config: Config) -> Iterator[str]:
     """``confida serve``'s server config (TLS 1.2+) on a free loopback port, in a thread."""
-    import uvicorn
-
-    from confida.server.run import server_config
-    from confida.tls import create_self_signed
-
-    create_self_signed(config.tls_cert, config.tls_key, ["127.0.0.1"])
-    port = _free_port()
-    srv = uvicorn.Server(server_config(config, host="127.0.0.1", port=port,
-                                       insecure_http=False, log_level="warning"))
-    t = threading.Thread(target=srv.run, daemon=True)
-    t.start()
-    for _ in range(200):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    assert srv.started, "server did not start"
-    try:
-        yield f"https://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        t.join(10)
-        srv.config.app.state.web.close()
+    with served_in_thread(config) as url:
+        yield url
 
 
 CSP_LISTENER = """

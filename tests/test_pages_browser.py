@@ -10,8 +10,6 @@ is not installed.
 from __future__ import annotations
 
 import os
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any
 import pytest
 
 from confida.vault import Vault
+from tests.browser_support import served_in_thread
 from tests.test_pages_i18n import seed_all
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -38,37 +37,12 @@ AXE = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wc
 LOCALES = {"en": "en-GB", "de": "de-DE"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @pytest.fixture
 def server(config) -> Iterator[str]:
     """``confida serve``'s server config (TLS 1.2+) on a free loopback port, in a thread."""
-    import uvicorn
-
-    from confida.server.run import server_config
-    from confida.tls import create_self_signed
-
-    create_self_signed(config.tls_cert, config.tls_key, ["127.0.0.1"])
-    port = _free_port()
-    srv = uvicorn.Server(server_config(config, host="127.0.0.1", port=port,
-                                       insecure_http=False, log_level="warning"))
-    t = threading.Thread(target=srv.run, daemon=True)
-    t.start()
-    for _ in range(200):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    assert srv.started, "server did not start"
-    try:
-        yield f"https://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        t.join(10)
-        srv.config.app.state.web.close()
+    with served_in_thread(config) as url:
+        yield url
 
 
 @pytest.fixture

@@ -9,9 +9,6 @@ installs it through ``.ci/run``).
 from __future__ import annotations
 
 import io
-import socket
-import threading
-import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from confida.vault import Vault
+from tests.browser_support import served_in_thread
 from tests.test_web import _subject_id, assert_erased
 from tests.web_support import SECRET_TEXT, SUBJECT, in_next_training_export, seed
 
@@ -37,11 +35,6 @@ WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "w
         "resultTypes": ["violations"]}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
@@ -56,28 +49,8 @@ def browser() -> Iterator[object]:
 @pytest.fixture
 def server(config) -> Iterator[str]:
     """``confida serve``'s server config (TLS 1.2+) on a free loopback port, in a thread."""
-    import uvicorn
-
-    from confida.server.run import server_config
-    from confida.tls import create_self_signed
-
-    create_self_signed(config.tls_cert, config.tls_key, ["127.0.0.1"])
-    port = _free_port()
-    srv = uvicorn.Server(server_config(config, host="127.0.0.1", port=port,
-                                       insecure_http=False, log_level="warning"))
-    t = threading.Thread(target=srv.run, daemon=True)
-    t.start()
-    for _ in range(200):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    assert srv.started, "server did not start"
-    try:
-        yield f"https://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        t.join(10)
-        srv.config.app.state.web.close()
+    with served_in_thread(config) as url:
+        yield url
 
 
 @pytest.fixture
