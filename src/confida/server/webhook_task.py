@@ -17,8 +17,6 @@ and whether its last run succeeded.
 
 from __future__ import annotations
 
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -27,9 +25,8 @@ from typing import Any, Protocol
 import httpx
 
 from confida.config import Config
-from confida.error_detail import describe
-from confida.errors import ConfidaError
 from confida.operation import system_actor
+from confida.server.periodic import PeriodicJob
 from confida.vault import Vault
 from confida.webhooks import delivery
 
@@ -37,7 +34,7 @@ DEFAULT_EVERY_SECONDS = 5.0
 ACTOR = system_actor("webhooks")
 
 
-class WebhookTask:
+class WebhookTask(PeriodicJob):
     name = "webhooks"  # its key in /ready's checks
 
     def __init__(self, config: Config, every_seconds: float = DEFAULT_EVERY_SECONDS,
@@ -45,92 +42,49 @@ class WebhookTask:
                  max_attempts: int = delivery.DEFAULT_MAX_ATTEMPTS,
                  timeout: float = delivery.DEFAULT_TIMEOUT_SECONDS,
                  client: httpx.Client | None = None) -> None:
-        if every_seconds <= 0:
-            raise ValueError("every_seconds must be positive")
+        super().__init__(every_seconds)
         self.config = config
-        self.every = every_seconds
         self.max_attempts = max_attempts
         self.timeout = timeout
         self._open = open_vault or Vault.open
         self._vault: Vault | None = None
         self._client = client
         self._own_client = client is None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="confida-webhooks",
-                                        daemon=True)
-        self.runs = 0  # runs that had something to do
-        self.errors = 0
-        self.last_error: str | None = None
-        self.crashed: str | None = None
-
-    def start(self) -> WebhookTask:
-        self._thread.start()
-        return self
 
     def stop(self, timeout: float = 10) -> None:
         """End the thread within ``timeout`` s. A send still in flight is abandoned with the
         process: its delivery's claim expires and it is sent again (at least once)."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(max(0.0, timeout))
-
-    def health(self) -> tuple[bool, str]:
-        """(healthy, status) for ``/ready``: names and exception types, never values."""
-        if self.crashed is not None or (self._thread.ident is not None
-                                        and not self._thread.is_alive()
-                                        and not self._stop.is_set()):
-            return False, f"stopped ({self.crashed or 'thread ended'})"
-        if self._thread.ident is None:
-            return False, "not started"
-        if self.last_error is not None:
-            return False, f"failing ({self.last_error})"
-        return True, "ok"
+        super().stop(timeout)
 
     def _client_now(self) -> httpx.Client:
         if self._client is None:
             self._client = httpx.Client(follow_redirects=False)
         return self._client
 
-    def run_once(self) -> None:
-        try:
-            if self._vault is None:
-                self._vault = self._open(self.config)
-            if delivery.has_work(self._vault):
-                delivery.deliver_due(self._vault, actor=ACTOR, client=self._client_now(),
-                                     max_attempts=self.max_attempts, timeout=self.timeout)
-                self.runs += 1
-            self.last_error = None
-        except ConfidaError as exc:
-            self._failed(type(exc).__name__, exc.code)
-        except Exception as exc:  # noqa: BLE001 - a bug must not end the job silently
-            self._failed(type(exc).__name__, describe(exc))
+    def run(self) -> bool:
+        """Counted in ``runs`` only when there was something to enqueue or send."""
+        if self._vault is None:
+            self._vault = self._open(self.config)
+        if not delivery.has_work(self._vault):
+            return False
+        delivery.deliver_due(self._vault, actor=ACTOR, client=self._client_now(),
+                             max_attempts=self.max_attempts, timeout=self.timeout)
+        return True
 
-    def _failed(self, name: str, reason: str) -> None:
-        self.errors += 1
-        self.last_error = name
-        sys.stderr.write(f"webhook run failed: {reason}\n")
+    def failed(self) -> None:
         self._close_vault()  # opened afresh at the next tick (the store may have moved)
+
+    def ended(self) -> None:
+        self._close_vault()
+        if self._own_client and self._client is not None:
+            with suppress(Exception):
+                self._client.close()
 
     def _close_vault(self) -> None:
         if self._vault is not None:
             with suppress(Exception):
                 self._vault.close()
             self._vault = None
-
-    def _loop(self) -> None:
-        try:
-            while True:
-                self.run_once()
-                if self._stop.wait(self.every):
-                    return
-        except BaseException as exc:  # noqa: BLE001 - recorded for /ready, never a traceback
-            self.crashed = type(exc).__name__
-            sys.stderr.write(f"webhook thread stopped: {describe(exc)}\n")
-        finally:
-            self._close_vault()
-            if self._own_client and self._client is not None:
-                with suppress(Exception):
-                    self._client.close()
 
 
 @contextmanager
