@@ -125,9 +125,8 @@ def put_legal_hold(record_id: RecordId, body: LegalHoldIn, vault: VaultDep,
 
 def _record_page(request: Request, response: Response, rows: list[record.RecordMeta],
                  limit: int) -> RecordPage:
-    nxt = (pagination.encode("records", rows[-1].created_at, rows[-1].id)
-           if len(rows) == limit else None)
-    pagination.link_next(request, response, nxt)
+    nxt = pagination.next_page(request, response, rows, limit, "records",
+                               lambda r: (r.created_at, r.id))
     return RecordPage(items=[_meta_out(r) for r in rows], next=nxt)
 
 

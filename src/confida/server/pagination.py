@@ -14,12 +14,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Query, Request, Response
 
 from confida.errors import BadInput
+
+T = TypeVar("T")
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -62,10 +65,14 @@ def decode(kind: str, cursor: str, types: tuple[type, ...]) -> tuple[Any, ...]:
     return tuple(out)
 
 
-def link_next(request: Request, response: Response, next_cursor: str | None) -> None:
-    """RFC 8288 ``Link: <...>; rel="next"`` with the same query and the new cursor."""
-    if next_cursor is None:
-        return
+def next_page(request: Request, response: Response, items: Sequence[T], limit: int,
+              kind: str, key: Callable[[T], tuple[Any, ...]]) -> str | None:
+    """The ``next`` cursor (``key`` of the last item) when the page is full, else None; a
+    ``Link: <...>; rel="next"`` header (RFC 8288, same query, the new cursor) goes with it."""
+    if len(items) < limit:
+        return None
+    next_cursor = encode(kind, *key(items[-1]))
     url = request.url.remove_query_params(["cursor", "since"]).include_query_params(
         cursor=next_cursor)
     response.headers["Link"] = f'<{url}>; rel="next"'
+    return next_cursor

@@ -132,8 +132,8 @@ def erasure_feed(
     start = pagination.decode("erasure-feed", cursor, (int,))[0] if cursor else since or 0
     notices = rights.erasure_feed(vault, start, limit, actor=actor)
     last = notices[-1].id if notices else start
-    nxt = pagination.encode("erasure-feed", last) if len(notices) == limit else None
-    pagination.link_next(request, response, nxt)
+    nxt = pagination.next_page(request, response, notices, limit, "erasure-feed",
+                               lambda n: (n.id,))
     return ErasureNoticePage(items=[NoticeOut(id=n.id, at=n.at, references=n.references)
                                     for n in notices], next=nxt, last_id=last)
 
@@ -150,7 +150,6 @@ def list_requests(
     after = pagination.decode("requests", cursor, (datetime, str)) if cursor else None
     rows = requests.list_requests(vault, overdue=overdue, status=request_status, limit=limit,
                                   actor=actor, after=after)
-    nxt = (pagination.encode("requests", rows[-1].due_at, rows[-1].id)
-           if len(rows) == limit else None)
-    pagination.link_next(request, response, nxt)
+    nxt = pagination.next_page(request, response, rows, limit, "requests",
+                               lambda r: (r.due_at, r.id))
     return RequestPage(items=[_req(r) for r in rows], next=nxt)
