@@ -35,6 +35,17 @@ def _aad(token: str, subject_id: str) -> bytes:
     return aead.associated_data("token", token, subject_id)
 
 
+def seal_value(key: bytes, token: str, subject_id: str, value: str) -> bytes:
+    """``value`` sealed under the subject's data ``key``, bound to its token and subject."""
+    return aead.seal(key, value.encode("utf-8", "surrogatepass"), _aad(token, subject_id))
+
+
+def open_value(key: bytes, token: str, subject_id: str, sealed: bytes) -> str:
+    """The value :func:`seal_value` sealed; raises when the key, token or subject differ."""
+    raw = aead.open_sealed(key, sealed, _aad(token, subject_id), "token")
+    return raw.decode("utf-8", "surrogatepass")
+
+
 def _open(vault: Vault, conn: Connection, subject_id: str, token: str) -> str | None:
     row = conn.execute(
         select(token_map.c.subject_id, token_map.c.ciphertext).where(token_map.c.token == token)
@@ -43,10 +54,9 @@ def _open(vault: Vault, conn: Connection, subject_id: str, token: str) -> str | 
         return None
     try:
         key = vault.keys.get_key(row.subject_id)
-        raw = aead.open_sealed(key, row.ciphertext, _aad(token, row.subject_id), "token")
+        return open_value(key, token, row.subject_id, row.ciphertext)
     except (NotFound, KeyUnavailable):
         return None  # the subject was erased: the token no longer means anything
-    return raw.decode("utf-8")
 
 
 class SubjectTokenStore:
@@ -73,7 +83,7 @@ class SubjectTokenStore:
             subjects.ensure_processable(s)
         self.subject_id = s.id
         key = self.vault.keys.get_key(s.id)
-        sealed = aead.seal(key, value.encode("utf-8"), _aad(token, s.id))
+        sealed = seal_value(key, token, s.id, value)
         with transaction(self.vault.engine) as conn:
             conn.execute(delete(token_map).where(token_map.c.token == token))
             conn.execute(

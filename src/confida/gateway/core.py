@@ -52,6 +52,7 @@ from confida.lawfulness import check_objection
 from confida.minimisation import minimise
 from confida.operation import Actor, Operation
 from confida.pii import Finding, detect
+from confida.pii.anonymize import non_overlapping
 from confida.pii.operators import TOKEN_RE
 from confida.record import aad_of
 from confida.store.conflict import insert_for
@@ -59,6 +60,8 @@ from confida.store.engine import transaction
 from confida.store.schema import record as record_t
 from confida.store.schema import subject as subject_t
 from confida.store.schema import token_map
+from confida.token_map import open_value as token_map_open
+from confida.token_map import seal_value as token_map_seal
 from confida.vault import Vault
 
 DEFAULT_PURPOSE = "service"
@@ -162,17 +165,6 @@ def egress_action(policy: Mapping[str, str], label: str) -> str:
     return policy.get(label) or policy.get("default") or "tokenize"
 
 
-def _non_overlapping(findings: list[Finding], length: int) -> list[Finding]:
-    out: list[Finding] = []
-    last_end = 0
-    for f in sorted(findings, key=lambda f: (f.start, -f.end)):
-        if f.start < last_end or f.end > length or f.start >= f.end:
-            continue
-        out.append(f)
-        last_end = f.end
-    return out
-
-
 def _base62(raw: bytes, n: int) -> str:
     v = int.from_bytes(raw, "big")
     out = []
@@ -254,7 +246,7 @@ class Scrubber:
             self.presented.update(TOKEN_RE.findall(text))
         parts: list[str] = []
         pos = 0
-        for f in _non_overlapping(self.scan(text), len(text)):
+        for f in non_overlapping(self.scan(text), len(text)):
             action = egress_action(self.policy, f.label)
             self.counts[action][f.label] += 1
             if action == "allow":
@@ -385,8 +377,7 @@ def _store_tokens(conn: Connection, vault: Vault, subject_id: str, key: bytes,
         token_map.c.token.in_(list(tokens)))).scalars())
     now = vault.clock()
     rows = [{"token": t, "subject_id": subject_id, "created_at": now,
-             "ciphertext": aead.seal(key, v.encode("utf-8", "surrogatepass"),
-                                     aead.associated_data("token", t, subject_id))}
+             "ciphertext": token_map_seal(key, t, subject_id, v)}
             for t, v in tokens.items() if t not in have]
     if rows:
         conn.execute(insert_for(conn, token_map).values(rows).on_conflict_do_nothing(
@@ -401,9 +392,7 @@ def _known_values(conn: Connection, subject_id: str, key: bytes) -> dict[str, st
         .order_by(token_map.c.created_at.desc()).limit(MAX_KNOWN)).all()
     out = {}
     for row in rows:
-        raw = aead.open_sealed(key, row.ciphertext,
-                               aead.associated_data("token", row.token, subject_id), "token")
-        out[row.token] = raw.decode("utf-8", "surrogatepass")
+        out[row.token] = token_map_open(key, row.token, subject_id, row.ciphertext)
     return out
 
 
@@ -418,11 +407,9 @@ def _open_presented(conn: Connection, subject_id: str, key: bytes,
                                                 token_map.c.subject_id == subject_id)).all()
     for row in rows:
         try:
-            raw = aead.open_sealed(key, row.ciphertext,
-                                   aead.associated_data("token", row.token, subject_id), "token")
+            out[row.token] = token_map_open(key, row.token, subject_id, row.ciphertext)
         except (NotFound, ConfidaError):
             continue
-        out[row.token] = raw.decode("utf-8", "surrogatepass")
     return out
 
 

@@ -46,7 +46,7 @@ class AnonymizeResult:
     items: tuple[ReplacedItem, ...]
 
 
-def _non_overlapping(findings: Sequence[Finding], length: int) -> list[Finding]:
+def non_overlapping(findings: Sequence[Finding], length: int) -> list[Finding]:
     """Findings sorted by start, clipped to the text, overlaps dropped (the first wins)."""
     out: list[Finding] = []
     last_end = 0
@@ -80,7 +80,7 @@ def anonymize(
     items: list[ReplacedItem] = []
     pos = 0
     new_len = 0
-    for f in _non_overlapping(found, len(text)):
+    for f in non_overlapping(found, len(text)):
         spec = policy.for_label(f.label)
         value = text[f.start : f.end]
         if spec.op == "keep":
